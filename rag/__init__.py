@@ -1,0 +1,1 @@
+"""Retrieval engine: corpus -> chunks -> embeddings -> FAISS -> retrieve -> grounded prompt -> answer."""

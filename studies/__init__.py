@@ -1,0 +1,1 @@
+"""Experiment layer: data sets, splits, metrics, statistics, evaluation, sweeps, leaderboard, registry."""
