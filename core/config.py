@@ -65,6 +65,8 @@ def _coerce(name: str, value: Any, hint: Any, problems: Problems) -> Any:
         if value not in args:
             problems.add(f"`{name}` must be one of {', '.join(map(repr, args))}, but got {value!r}")
         return value
+    if origin is None and hint in (list, tuple, dict):
+        origin = hint  # bare `list` / `dict` annotations
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
             problems.add(f"`{name}` must be a list, but got {value!r}")
@@ -85,7 +87,8 @@ def _coerce(name: str, value: Any, hint: Any, problems: Problems) -> Any:
         try:
             return from_dict(hint, value, what=name)
         except ConfigError as exc:
-            problems.items.extend(str(exc).splitlines()[1:])
+            lines = str(exc).splitlines()[1:] or [str(exc)]
+            problems.items.extend(f"in `{name}`: {line.strip().removeprefix('- ')}" for line in lines)
             return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -54,7 +54,7 @@ def safe_name(name: str) -> str:
     """
     if not isinstance(name, str) or not name:
         raise WorkspaceError("A name is required: use letters, digits, '.', '_', '-' or '+' (e.g. 'tldr-rag').")
-    if "\x00" in name or "/" in name or "\\" in name or name in {".", ".."} or not _NAME_RE.match(name):
+    if "\x00" in name or "/" in name or "\\" in name or name in {".", ".."} or not _NAME_RE.fullmatch(name):
         raise WorkspaceError(
             f"Name {name!r} is not allowed: names must be 1-128 characters of letters, digits, '.', '_', "
             "'-' or '+', start with a letter or digit, and contain no path separators or '..'. "

@@ -49,3 +49,79 @@ def load_embedder(spec: str | None = None, device: str = "cpu") -> "SentenceTran
         raise ModelLoadError(f"Could not load embedder {name} from {path}: {exc}") from exc
     model.advisor_name = name  # type: ignore[attr-defined]
     return model
+
+
+# --- encoding: the small interface the rest of `rag` uses --------------------------------------
+
+from collections.abc import Callable, Sequence  # noqa: E402
+from typing import Any, Protocol, runtime_checkable  # noqa: E402
+
+ProgressFn = Callable[[int, int], None]
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What the index and the retrievers need from an embedder (tests pass a tiny fake)."""
+
+    name: str
+    dimension: int
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64, progress: ProgressFn | None = None) -> Any:
+        """float32 array (len(texts), dimension), rows L2-normalised."""
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Tokens per text in the embedder's tokenizer (no special tokens)."""
+
+
+class SentenceEncoder:
+    """A SentenceTransformer behind :class:`Encoder`: batched, normalised, with progress callbacks.
+
+    Texts are sorted by length once and handed to ``encode`` in blocks (so padding stays small
+    and a callback can report progress); the result is put back in input order.
+    """
+
+    block = 1024
+
+    def __init__(self, model: "SentenceTransformer", name: str | None = None) -> None:
+        self.model = model
+        self.name = name or getattr(model, "advisor_name", None) or DEFAULT_EMBEDDER
+        self.dimension = int(model.get_sentence_embedding_dimension())
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64, progress: ProgressFn | None = None) -> Any:
+        import numpy as np
+
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dimension), dtype="float32")
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        for start in range(0, len(order), self.block):
+            ids = order[start : start + self.block]
+            vecs = self.model.encode(
+                [texts[i] for i in ids], batch_size=batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
+            out[ids] = vecs.astype("float32", copy=False)
+            if progress is not None:
+                progress(min(start + self.block, len(order)), len(order))
+        return out
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        tokenizer = self.model.tokenizer
+        if not texts:
+            return []
+        enc = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+        return [len(ids) for ids in enc]
+
+    @property
+    def max_tokens(self) -> int:
+        return int(getattr(self.model, "max_seq_length", 256) or 256)
+
+
+def as_encoder(obj: Any = None) -> Encoder:
+    """An :class:`Encoder` from an Encoder, a SentenceTransformer, or an embedder spec (None: default)."""
+    if obj is None or isinstance(obj, str):
+        return SentenceEncoder(load_embedder(obj))
+    if hasattr(obj, "embed") and hasattr(obj, "count_tokens") and hasattr(obj, "dimension"):
+        return obj
+    if hasattr(obj, "encode") and hasattr(obj, "get_sentence_embedding_dimension"):
+        return SentenceEncoder(obj)
+    raise TypeError(f"Cannot use {type(obj).__name__} as an embedder: pass a SentenceTransformer, an Encoder or a folder path.")

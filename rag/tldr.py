@@ -95,3 +95,8 @@ def looks_like_tldr_jsonl(path: Path) -> bool:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
     return False
+
+
+def normalise_placeholders(text: str) -> str:
+    """tldr's ``{{placeholder}}`` and ``{{[-a|--all]}}`` syntax as plain text (first alternative kept)."""
+    return _normalise(text)

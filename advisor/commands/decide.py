@@ -1,0 +1,56 @@
+"""`advisor decide [--answers FILE] [--format text|json|md]`: the explained recommendation.
+
+Without ``--answers`` the questionnaire is asked in the terminal (numbered choices, one line per
+answer); ``--save-answers FILE`` keeps what was typed. Bad answers files (unknown ids, missing
+required answers, bad values) are listed in one error, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "decide"
+HELP = "recommend prompting, RAG, fine-tuning (LoRA/QLoRA/DoRA/full), both, or not yet; with reasons"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--answers", metavar="FILE", help="answers file (YAML or JSON, question id: answer); omit to be asked interactively")
+    parser.add_argument("--format", choices=("text", "json", "md"), default="text", help="output format (default: text)")
+    parser.add_argument("--save-answers", metavar="FILE", help="interactive mode: write the answers to this YAML file")
+    parser.add_argument("--out", metavar="FILE", help="also write the output to this file")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+    from pathlib import Path
+
+    from advisor.explain import recommendation_json, render_markdown, render_text
+    from advisor.questions import load_answers, validate_answers
+    from advisor.recommend import recommend
+    from core.atomic import atomic_write_text
+
+    if args.answers:
+        answers = load_answers(args.answers)
+    else:
+        from advisor.interview import interview
+
+        raw = interview(sys.stdin, sys.stdout if args.format == "text" else sys.stderr)
+        answers = validate_answers(raw)
+        if args.save_answers:
+            import yaml
+
+            text = "# Questionnaire answers (advisor decide --answers THIS_FILE)\n" + yaml.safe_dump(answers, sort_keys=False, allow_unicode=True)
+            atomic_write_text(Path(args.save_answers), text)
+            print(f"answers saved to {args.save_answers}", file=sys.stderr)
+    rec = recommend(answers, validate=False)
+    if args.format == "json":
+        text = json.dumps(recommendation_json(rec), indent=2, default=str, ensure_ascii=False) + "\n"
+    elif args.format == "md":
+        text = render_markdown(rec)
+    else:
+        text = render_text(rec)
+    sys.stdout.write(text)
+    if args.out:
+        atomic_write_text(Path(args.out), text)
+    return 0

@@ -1,0 +1,110 @@
+"""`advisor estimate --model-size 7B --method lora --gpu a100-80 ...`: memory, speed, time and cost (estimates).
+
+Also ``--published`` (how far the estimator was off on published figures), ``--inference``
+(generation memory and speed) and ``--corpus-tokens N`` (RAG index size and per-query cost).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "estimate"
+HELP = "estimate peak GPU memory, tokens/s, wall time and cost for training, generation and RAG"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model-size", default="smollm2", help="model size (7B, 135M), a known name (llama-3.1-8b) or a local folder (default: smollm2)")
+    parser.add_argument("--method", choices=("lora", "qlora", "dora", "full"), default="lora")
+    parser.add_argument("--gpu", default="a100-80", help="device from the catalogue: t4, l4, a10g, rtx4090, a100-40, a100-80, h100, h200, cpu")
+    parser.add_argument("--devices", type=int, default=1, help="number of such devices (default 1)")
+    parser.add_argument("--bits", type=int, choices=(4, 8), default=4, help="QLoRA base precision (default 4)")
+    parser.add_argument("--precision", choices=("mixed", "bf16", "fp32"), default="mixed", help="full fine-tuning: mixed (fp32 master weights), pure bf16, or fp32")
+    parser.add_argument("--rank", type=int, default=16)
+    parser.add_argument("--target-modules", default="all-linear", help="comma-separated module names or all-linear")
+    parser.add_argument("--seq-len", type=int, default=1024)
+    parser.add_argument("--micro-batch", type=int, default=1)
+    parser.add_argument("--no-checkpointing", action="store_true", help="gradient checkpointing off (default on)")
+    parser.add_argument("--optimizer", choices=("adamw", "adamw8bit"), default="adamw")
+    parser.add_argument("--tokens", type=float, default=None, help="training tokens in total (default: pairs x tokens-per-pair x epochs)")
+    parser.add_argument("--pairs", type=int, default=5000)
+    parser.add_argument("--tokens-per-pair", type=int, default=200)
+    parser.add_argument("--epochs", type=float, default=3.0)
+    parser.add_argument("--price", type=float, default=None, help="override the device's $/hour")
+    parser.add_argument("--catalogue", metavar="FILE", help="YAML file with device overrides (prices, new devices)")
+    parser.add_argument("--inference", action="store_true", help="also estimate generation memory and speed")
+    parser.add_argument("--batch", type=int, default=1, help="generation batch size (with --inference)")
+    parser.add_argument("--context", type=int, default=2048, help="generation context tokens (with --inference)")
+    parser.add_argument("--corpus-tokens", type=float, default=None, help="also estimate a RAG index over this many corpus tokens")
+    parser.add_argument("--chunk-size", type=int, default=256)
+    parser.add_argument("--chunk-overlap", type=int, default=32)
+    parser.add_argument("--top-k", type=int, default=4)
+    parser.add_argument("--published", action="store_true", help="show the estimator against published figures and exit")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def run(args: argparse.Namespace) -> int:
+    from advisor.catalogue import get_device, load_catalogue
+    from advisor.cli import print_json
+    from advisor.estimate import (
+        GiB, TrainSetup, accuracy_summary, accuracy_table, estimate_rag, estimate_training,
+        generation_tokens_per_second, inference_memory, resolve_model,
+    )
+    from core.errors import ConfigError
+
+    if args.published:
+        rows = accuracy_table()
+        if args.format == "json":
+            print_json({"cases": rows, "summary": accuracy_summary()})
+        else:
+            for r in rows:
+                print(f"{r['case']:40} {r['quantity']:10} published {r['published']:>8g} {r['unit']:9} estimated {r['estimated']:>8g}  error {r['error']:+.0%}")
+            print(accuracy_summary())
+        return 0
+    for name in ("devices", "rank", "seq_len", "micro_batch", "pairs", "tokens_per_pair", "batch", "context"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}.")
+    catalogue = load_catalogue(args.catalogue)
+    device = get_device(args.gpu, catalogue)
+    if args.price is not None:
+        from dataclasses import replace
+
+        device = replace(device, price_per_hour=args.price)
+    model = resolve_model(args.model_size)
+    targets = "all-linear" if args.target_modules == "all-linear" else tuple(t.strip() for t in args.target_modules.split(",") if t.strip())
+    setup = TrainSetup(
+        model, args.method, args.precision, args.bits, args.rank, targets, args.seq_len, args.micro_batch,
+        not args.no_checkpointing, optimizer=args.optimizer,
+    )
+    tokens = args.tokens if args.tokens is not None else args.pairs * args.tokens_per_pair * args.epochs
+    est = estimate_training(setup, device, tokens, args.devices)
+    out = {"training": est.to_dict()}
+    if args.inference:
+        bits = {"qlora": args.bits}.get(args.method, 16)
+        mem = inference_memory(model, bits, args.batch, args.context)
+        out["inference"] = {
+            "estimate": True, "bits": bits, "batch": args.batch, "context_tokens": args.context,
+            "peak_memory_gib": mem.gib(), "fits": mem.total <= device.memory_bytes - 0.5e9,
+            "generated_tokens_per_second": round(generation_tokens_per_second(model, device, bits, args.batch), 1),
+        }
+    if args.corpus_tokens:
+        out["rag"] = estimate_rag(args.corpus_tokens, device, model, args.chunk_size, args.chunk_overlap, args.top_k).to_dict()
+    if args.format == "json":
+        print_json(out)
+        return 0
+    t = out["training"]
+    print(f"ESTIMATES for {t['method']} on {model.name}, {args.devices} x {device.label} (${device.price_per_hour:g}/h)")
+    print(f"  setup: micro-batch {args.micro_batch} x {args.seq_len} tokens, checkpointing {'off' if args.no_checkpointing else 'on'}, rank {args.rank}")
+    print(f"  peak training memory: {t['peak_memory_gib']['total']} GiB of {t['device_memory_gib']} GiB usable -> {'fits' if t['fits'] else 'DOES NOT FIT'}")
+    print("    " + ", ".join(f"{k} {v}" for k, v in t["peak_memory_gib"].items() if k != "total"))
+    print(f"  throughput: ~{t['tokens_per_second']:,} tokens/s; {t['training_tokens']:,} tokens -> ~{t['wall_hours']} h, ~${t['cost_usd']}")
+    for note in t["notes"]:
+        print(f"  note: {note}")
+    if "inference" in out:
+        i = out["inference"]
+        print(f"  generation ({i['bits']}-bit, batch {i['batch']}, {i['context_tokens']} tokens): peak {i['peak_memory_gib']['total']} GiB, ~{i['generated_tokens_per_second']} tokens/s")
+    if "rag" in out:
+        r = out["rag"]
+        print(f"  RAG: {r['chunks']:,} chunks, index {r['index_mib']} MiB, build ~{r['build_minutes']} min, +{r['extra_prompt_tokens_per_query']} prompt tokens "
+              f"and +{r['extra_seconds_per_query']} s per query, ${r['cost_per_1000_queries_usd']} per 1,000 queries")
+    print(f"  {accuracy_summary()}")
+    return 0

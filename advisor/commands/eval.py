@@ -1,0 +1,89 @@
+"""`advisor eval SYSTEM --data FILE`: evaluate one system on the frozen test split, add a leaderboard row.
+
+SYSTEM: ``base`` (or ``base:MODEL``), ``rag:INDEX``, ``lora:ADAPTER``, ``rag+lora:INDEX:ADAPTER``.
+The data file is split exactly as ``advisor data split FILE --seed N`` does (same seed, same
+split version), or pass ``--split VERSION`` for a frozen split already in the workspace.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "eval"
+HELP = "evaluate a system (base, rag:INDEX, lora:ADAPTER, rag+lora:INDEX:ADAPTER) on the frozen test split"
+DESCRIPTION = (
+    "Evaluate one system through the shared evaluation contract: the frozen test split of the data, the same "
+    "generation settings, answer extraction and metrics for every system. Per-item predictions go to "
+    "<workspace>/runs/<run_id>/predictions.jsonl and a row with intervals to the leaderboard."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("system", metavar="SYSTEM", help="base | base:MODEL | rag:INDEX | lora:ADAPTER | rag+lora:INDEX:ADAPTER")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", metavar="FILE", help="pair data set; its seeded split's test part is evaluated")
+    source.add_argument("--split", metavar="VERSION", help="a frozen split in the workspace (`advisor data splits`)")
+    parser.add_argument("--seed", type=int, default=0, help="split seed with --data (default 0; must match training)")
+    parser.add_argument("--part", choices=("test", "validation"), default="test", help="split part (default: test)")
+    parser.add_argument("--model", default=None, help="base model / RAG generator: a local transformers folder (default SmolLM2-135M)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when available)")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate the first N items only (quick looks; not for decisions)")
+    parser.add_argument("--metrics", default=None, help="comma-separated metrics (default: all; see --list-metrics)")
+    parser.add_argument("--list-metrics", action="store_true", help="print the metrics and what each rewards, then exit")
+    parser.add_argument("--max-new-tokens", type=int, default=None, help="generation limit per answer (default 64)")
+    parser.add_argument("--batch-size", type=int, default=None, help="prompts decoded together (default 16)")
+    parser.add_argument("--study", default=None, help="group this run under a study name on the leaderboard")
+    parser.add_argument("--price-per-hour", type=float, default=None, help="USD per device-hour (default: built-in price table)")
+    parser.add_argument("--no-record", action="store_true", help="store predictions but do not add a leaderboard row")
+    parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
+
+
+def run(args: argparse.Namespace) -> int:
+    from advisor.cli import print_json, workspace_of
+
+    if args.list_metrics:
+        from studies.metrics import available_metrics
+
+        for name, rewards in available_metrics().items():
+            print(f"{name:22s} {rewards}")
+        return 0
+    from studies.evaluation import evaluate
+    from studies.systems import make_system
+    from tuning.generate import GenerationSettings
+
+    ws = workspace_of(args)
+    if args.data:
+        from studies.datasets import load_pairs
+        from studies.splits import make_split, save_split
+
+        split = make_split(load_pairs(args.data), seed=args.seed)
+        save_split(ws, split)
+    else:
+        from studies.splits import load_split
+
+        split = load_split(ws, args.split)
+    settings = GenerationSettings()
+    if args.max_new_tokens is not None:
+        settings.max_new_tokens = args.max_new_tokens
+    if args.batch_size is not None:
+        settings.batch_size = args.batch_size
+    options = {"device": args.device}
+    if args.model is not None:
+        options["model"] = args.model
+    system = make_system(args.system, ws, **options)
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    result = evaluate(system, split, ws, settings, record=not args.no_record, study=args.study, part=args.part,
+                      limit=args.limit, metrics=metrics, price_per_hour=args.price_per_hour)
+    if args.output_format == "json":
+        out = result.to_dict()
+        print_json(out)
+        return 0
+    print(f"run {result.run_id}: {result.system} on split {result.split_version} ({result.part}, {result.n} items)")
+    for name, score in result.scores.items():
+        print(f"  {name:22s} {score.mean:.3f}  [{score.low:.3f}, {score.high:.3f}]")
+    for name, why in result.skipped_metrics.items():
+        print(f"  {name:22s} skipped: {why}")
+    print(f"  latency {result.latency_s:.3f} s/query (p95 {result.latency_p95_s:.3f}), cost ${result.record.money_usd:.4f}")
+    print(f"  predictions: {result.predictions_path}")
+    print("  leaderboard: " + ("row added" if result.recorded else "not recorded (--no-record)" if args.no_record else "already there"))
+    return 0

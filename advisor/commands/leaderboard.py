@@ -1,0 +1,96 @@
+"""`advisor leaderboard`: list runs with metric intervals; best per kind, Pareto front, study history, export."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "leaderboard"
+HELP = "show the leaderboard (filters, best per kind, Pareto front, study history, CSV/Parquet/JSON export)"
+
+_DEFAULT_METRICS = ("chrf", "command_flags", "exact_match")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kind", default=None, help="only this kind (base, rag, lora, rag+lora, ...)")
+    parser.add_argument("--study", default=None, help="only this study")
+    parser.add_argument("--status", choices=("candidate", "accepted", "rejected"), default=None, help="only this status")
+    parser.add_argument("--split", dest="split_version", default=None, help="only runs on this split version")
+    view = parser.add_mutually_exclusive_group()
+    view.add_argument("--best", action="store_true", help="best run of each kind on --metric")
+    view.add_argument("--pareto", action="store_true", help="runs not beaten on both --metric and --cost")
+    view.add_argument("--history", metavar="STUDY", default=None, help="every run of a study in trial order")
+    view.add_argument("--ingest-runs", action="store_true", help="add runs/*/run.json rows missing from the board, then list")
+    parser.add_argument("--metric", default=None, help="metric for --best/--pareto and the table (default chrf)")
+    parser.add_argument("--cost", default="money_usd", help="cost column for --pareto: money_usd, latency_s, gpu_hours, cpu_hours, train_tokens")
+    parser.add_argument("--limit", type=int, default=50, help="rows to show (default 50)")
+    parser.add_argument("--format", dest="output_format", choices=("table", "json", "csv"), default="table", help="output format")
+    parser.add_argument("--export", metavar="FILE", default=None, help="write every run to FILE (.csv, .parquet or .json) instead")
+
+
+def _interval(m: dict | None) -> str:
+    if not m:
+        return "-"
+    if m.get("low") is None:
+        return f"{m['mean']:.3f}"
+    return f"{m['mean']:.3f} [{m['low']:.3f},{m['high']:.3f}]"
+
+
+def run(args: argparse.Namespace) -> int:
+    from advisor.cli import print_json, workspace_of
+    from studies.leaderboard import Leaderboard, ingest_run_dirs
+
+    ws = workspace_of(args)
+    board = Leaderboard(ws)
+    if args.export:
+        path = board.export(args.export)
+        print(f"exported {board.count()} runs to {path}")
+        return 0
+    filters = {"kind": args.kind, "study": args.study, "status": args.status, "split_version": args.split_version}
+    metric = args.metric or "chrf"
+    if args.ingest_runs:
+        added = ingest_run_dirs(board, ws)
+        print(f"ingested {added} run(s) from {ws.dir('runs')}")
+    if args.best:
+        rows = board.best_per_kind(metric, **filters)
+    elif args.pareto:
+        rows = board.pareto(metric, args.cost, **filters)
+    elif args.history:
+        rows = board.history(args.history)
+    else:
+        rows = board.runs(limit=args.limit, **filters)
+    rows = rows[: args.limit]
+    if args.output_format == "json":
+        print_json(rows)
+        return 0
+    metrics = [metric] + [m for m in _DEFAULT_METRICS if m != metric] if not args.metric else [metric]
+    if args.output_format == "csv":
+        import csv
+        import sys
+
+        writer = csv.writer(sys.stdout)
+        head = ["run_id", "kind", "system", "study", "trial", "status", "status_by", "split_version", "n_items"]
+        tail = ["latency_s", "money_usd", "train_tokens", "registry_path", "created_at"]
+        writer.writerow(head + [f"{m}{s}" for m in metrics for s in ("", "_low", "_high")] + tail)
+        for r in rows:
+            vals = []
+            for m in metrics:
+                s = r["metrics"].get(m) or {}
+                vals += [s.get("mean"), s.get("low"), s.get("high")]
+            writer.writerow([r.get(k) for k in head] + vals + [r.get(k) for k in tail])
+        return 0
+    if not rows:
+        print("no runs yet: `advisor eval SYSTEM --data FILE` adds one")
+        return 0
+    header = ["run", "kind", "system", "status", "n"] + metrics + ["s/query", "$", "registry"]
+    table = [header]
+    for r in rows:
+        status = r["status"] + (f" ({r['status_by']})" if r.get("status_by") else "")
+        table.append([r["run_id"], r["kind"], r.get("system") or "", status, str(r.get("n_items") or "")]
+                     + [_interval(r["metrics"].get(m)) for m in metrics]
+                     + [f"{r.get('latency_s') or 0:.3f}", f"{r.get('money_usd') or 0:.4f}", r.get("registry_path") or ""])
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    for i, row in enumerate(table):
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    return 0

@@ -1,0 +1,111 @@
+"""Retrieval quality on full tldr: test pairs as questions, pages as corpus with the test examples removed.
+
+Compares the plain baseline (whole pages embedded with MiniLM, exact search) with chunked dense, BM25
+and hybrid retrieval, measured the same way in the same run. Two question sets:
+- ``group``: test pairs of a group-aware split (page-disjoint: every example of a test page is a test
+  pair, so test pages keep only their title and description in the index);
+- ``random``: random test pairs (each page loses only the examples that are test pairs).
+
+    .venv/bin/python bench/bench_rag_retrieval.py [--tldr /work/shared/data/tldr] [--questions 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from core.workspace import Workspace  # noqa: E402
+from rag.config import RagConfig  # noqa: E402
+from rag.corpus import corpus_from_pages  # noqa: E402
+from rag.embedder import as_encoder  # noqa: E402
+from rag.index import build_index  # noqa: E402
+from rag.retrieval_eval import doc_ranking, retrieval_metrics  # noqa: E402
+from rag.retrieve import make_retriever  # noqa: E402
+from rag.tldr import read_pages_jsonl  # noqa: E402
+
+
+def load_pairs(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+
+
+def group_split_test(pairs: list[dict], share: float = 0.1, seed: int = 0) -> list[dict]:
+    """Page-disjoint test part: pages whose hash falls under ``share`` (same rule for every run)."""
+    def bucket(page: str) -> float:
+        return int(hashlib.sha256(f"{seed}:{page}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return [p for p in pairs if bucket(p["page"]) < share]
+
+
+def random_test(pairs: list[dict], share: float = 0.1, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    return [p for p in pairs if rng.random() < share]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--tldr", default="/work/shared/data/tldr")
+    ap.add_argument("--questions", type=int, default=1000)
+    ap.add_argument("--workspace", default="/tmp/rag-bench-ws")
+    ap.add_argument("--modes", default="group,random")
+    ap.add_argument("--variants", default="")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "rag_retrieval.json"))
+    args = ap.parse_args()
+    tldr = Path(args.tldr)
+    pages = [p for _l, p in read_pages_jsonl(tldr / "pages.jsonl")]
+    pairs = load_pairs(tldr / "pairs.jsonl")
+    ws = Workspace.resolve(args.workspace).ensure()
+    encoder = as_encoder(None)
+    variants = {
+        "baseline: whole page, dense, exact": RagConfig(chunk_size=4096, retriever="dense", max_chunks_per_doc=1, index_type="flat"),
+        "chunks 64, dense": RagConfig(chunk_size=64, retriever="dense", max_chunks_per_doc=1, index_type="flat"),
+        "chunks 64, bm25": RagConfig(chunk_size=64, retriever="bm25", max_chunks_per_doc=1, index_type="flat"),
+        "chunks 64, hybrid rrf w=0.5": RagConfig(chunk_size=64, retriever="hybrid", max_chunks_per_doc=1, index_type="flat"),
+        "chunks 64, hybrid rrf w=0.7": RagConfig(chunk_size=64, retriever="hybrid", max_chunks_per_doc=1, hybrid_dense_weight=0.7, index_type="flat"),
+        "chunks 32, dense": RagConfig(chunk_size=32, retriever="dense", max_chunks_per_doc=1, index_type="flat"),
+        "chunks 32, hybrid rrf w=0.5": RagConfig(chunk_size=32, retriever="hybrid", max_chunks_per_doc=1, index_type="flat"),
+        "chunks 128, hybrid rrf w=0.5": RagConfig(chunk_size=128, retriever="hybrid", max_chunks_per_doc=1, index_type="flat"),
+    }
+    if args.variants:
+        wanted = args.variants.split("|")
+        variants = {k: v for k, v in variants.items() if any(w in k for w in wanted)}
+    results = {"load_avg_start": os.getloadavg(), "rows": []}
+    for mode in args.modes.split(","):
+        test = group_split_test(pairs) if mode == "group" else random_test(pairs)
+        drop: dict[str, set] = {}
+        for p in test:
+            drop.setdefault(p["page"], set()).add((p["input"], p["output"]))
+        corpus = corpus_from_pages(pages, drop=drop, source=f"tldr-{mode}")
+        rng = random.Random(1)
+        questions = rng.sample(test, min(args.questions, len(test)))
+        golds = [{q["page"]} for q in questions]
+        print(f"[{mode}] test pairs {len(test)} from {len({p['page'] for p in test})} pages; questions {len(questions)}", flush=True)
+        for label, config in variants.items():
+            name = f"{mode}-c{config.chunk_size}"
+            t0 = time.perf_counter()
+            built = build_index(ws, name, corpus, encoder, config)
+            build_s = time.perf_counter() - t0
+            retriever = make_retriever(built.index, encoder, config)
+            t0 = time.perf_counter()
+            hits = retriever.search([q["input"] for q in questions], 10)
+            query_s = (time.perf_counter() - t0) / len(questions)
+            m = retrieval_metrics([doc_ranking(h) for h in hits], golds)
+            row = {"mode": mode, "variant": label, "chunks": len(built.index), "build_s": round(build_s, 1), "reused": built.reused,
+                   "query_ms": round(query_s * 1000, 2), **{k: round(v, 3) for k, v in m.items()}}
+            results["rows"].append(row)
+            print(json.dumps(row), flush=True)
+    results["load_avg_end"] = os.getloadavg()
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

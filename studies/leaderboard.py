@@ -1,0 +1,627 @@
+"""The leaderboard: one DuckDB file in the workspace, one row per evaluated run.
+
+Concurrency (see docs/leaderboard.md): DuckDB lets one process write at a time, and a writer
+blocks even read-only openers. So nobody holds the file open: every operation opens a
+short-lived connection, does its work in one transaction and closes it. Opening retries with
+jittered exponential backoff while another process holds the lock. Writes are idempotent by
+``run_id`` (``INSERT ... ON CONFLICT DO NOTHING``), and sweep trials get a run id derived from
+``(study, trial)`` (:func:`trial_run_id`), so recording or ingesting the same result twice never
+doubles a row, and a retried write after a crash never loses one.
+
+Schema versions are applied in order by :data:`MIGRATIONS`; an older file is migrated the first
+time current code opens it for writing (every :class:`Leaderboard` does so once).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.errors import LeaderboardError
+from core.workspace import Workspace, slugify
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+
+MEMORY = ":memory:"
+STATUSES = ("candidate", "accepted", "rejected")
+COST_COLUMNS = ("money_usd", "latency_s", "gpu_hours", "cpu_hours", "train_tokens")
+LOCK_TIMEOUT_S = float(os.environ.get("ADVISOR_LEADERBOARD_LOCK_TIMEOUT", "120"))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def trial_run_id(study: str, trial: int) -> str:
+    """The run id of a sweep trial: deterministic, so re-recording it is a no-op."""
+    return f"{slugify(study, 'study')}-t{int(trial):05d}"
+
+
+def new_run_id(kind: str) -> str:
+    """A fresh run id: kind, UTC time, random suffix (sortable, unique across machines)."""
+    return f"{slugify(kind, 'run').replace('+', '-')}-{_now():%Y%m%d-%H%M%S}-{os.urandom(3).hex()}"
+
+
+@dataclass
+class RunRecord:
+    """One evaluated run, as stored on the leaderboard (JSON-round-trippable for Optuna user attrs)."""
+
+    run_id: str
+    kind: str
+    """'base', 'rag', 'lora', 'rag+lora', or any later system kind."""
+    system: str = ""
+    """Human-readable system name (e.g. 'lora:my-adapter')."""
+    study: str | None = None
+    trial: int | None = None
+    base_model: str | None = None
+    method: str | None = None
+    """'prompt', 'rag', 'lora', 'dora', 'qlora', ..."""
+    config: dict[str, Any] = field(default_factory=dict)
+    """The method's configuration (retriever, chunking, LoRA rank, ...)."""
+    dataset_name: str | None = None
+    dataset_version: str | None = None
+    """Content hash of the data set."""
+    split_version: str | None = None
+    split_part: str = "test"
+    n_items: int = 0
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    """``{metric: {"mean", "low", "high", "n"}}`` with the bootstrap interval."""
+    skipped_metrics: dict[str, str] = field(default_factory=dict)
+    """Metrics that could not run here, with the reason."""
+    train_tokens: int = 0
+    eval_tokens: int = 0
+    cpu_hours: float = 0.0
+    gpu_hours: float = 0.0
+    money_usd: float = 0.0
+    latency_s: float = 0.0
+    """Mean seconds per query (retrieval + generation)."""
+    latency_p95_s: float = 0.0
+    status: str = "candidate"
+    status_by: str | None = None
+    status_reason: str | None = None
+    status_at: datetime | None = None
+    registry_path: str | None = None
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    """Paths of what the run made or used (predictions, adapter, index)."""
+    code_version: str | None = None
+    environment: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self), default=str))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunRecord":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise LeaderboardError(f"Unknown run record field(s) {sorted(unknown)}; known: {sorted(known)}.")
+        values = dict(data)
+        for key in ("status_at", "created_at", "updated_at"):
+            if isinstance(values.get(key), str):
+                values[key] = datetime.fromisoformat(values[key])
+        if "run_id" not in values or "kind" not in values:
+            raise LeaderboardError("A run record needs at least `run_id` and `kind`.")
+        return cls(**values)
+
+
+# ----------------------------------------------------------------------------- schema
+
+_V1 = """
+CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP);
+CREATE TABLE runs (
+    run_id VARCHAR PRIMARY KEY,
+    kind VARCHAR NOT NULL,
+    system VARCHAR,
+    study VARCHAR,
+    trial INTEGER,
+    base_model VARCHAR,
+    method VARCHAR,
+    config_json VARCHAR,
+    dataset_name VARCHAR,
+    dataset_version VARCHAR,
+    split_version VARCHAR,
+    split_part VARCHAR,
+    n_items INTEGER,
+    metrics_json VARCHAR,
+    latency_s DOUBLE,
+    money_usd DOUBLE,
+    status VARCHAR DEFAULT 'candidate',
+    created_at TIMESTAMP
+);
+"""
+"""Version 1 (the first release): metrics as one JSON column, no cost breakdown, no reviews."""
+
+_V2 = """
+CREATE TABLE metrics (
+    run_id VARCHAR NOT NULL,
+    metric VARCHAR NOT NULL,
+    mean DOUBLE NOT NULL,
+    low DOUBLE,
+    high DOUBLE,
+    n INTEGER,
+    PRIMARY KEY (run_id, metric)
+);
+ALTER TABLE runs ADD COLUMN train_tokens BIGINT DEFAULT 0;
+ALTER TABLE runs ADD COLUMN eval_tokens BIGINT DEFAULT 0;
+ALTER TABLE runs ADD COLUMN cpu_hours DOUBLE DEFAULT 0;
+ALTER TABLE runs ADD COLUMN gpu_hours DOUBLE DEFAULT 0;
+ALTER TABLE runs ADD COLUMN latency_p95_s DOUBLE DEFAULT 0;
+ALTER TABLE runs ADD COLUMN skipped_json VARCHAR DEFAULT '{}';
+ALTER TABLE runs ADD COLUMN artifacts_json VARCHAR DEFAULT '{}';
+ALTER TABLE runs ADD COLUMN code_version VARCHAR;
+ALTER TABLE runs ADD COLUMN environment_json VARCHAR DEFAULT '{}';
+ALTER TABLE runs ADD COLUMN updated_at TIMESTAMP;
+"""
+"""Version 2: a metrics table (one row per run and metric, with its interval), cost, provenance."""
+
+_V3 = """
+ALTER TABLE runs ADD COLUMN status_by VARCHAR;
+ALTER TABLE runs ADD COLUMN status_reason VARCHAR;
+ALTER TABLE runs ADD COLUMN status_at TIMESTAMP;
+ALTER TABLE runs ADD COLUMN registry_path VARCHAR;
+CREATE TABLE reviews (
+    run_id VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    by_name VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    registry_path VARCHAR,
+    decided_at TIMESTAMP NOT NULL
+);
+CREATE INDEX runs_kind ON runs (kind);
+"""
+"""Version 3: who accepted or rejected a run and why (with history), and its registry entry."""
+
+
+def _migrate_v2(con: "duckdb.DuckDBPyConnection") -> None:
+    con.execute(_V2)
+    rows = con.execute("SELECT run_id, metrics_json FROM runs WHERE metrics_json IS NOT NULL").fetchall()
+    values = []
+    for run_id, text in rows:
+        for metric, s in (json.loads(text) or {}).items():
+            values.append((run_id, metric, float(s["mean"]), s.get("low"), s.get("high"), s.get("n")))
+    if values:
+        con.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", values)
+    con.execute("UPDATE runs SET updated_at = created_at")
+    con.execute("ALTER TABLE runs DROP COLUMN metrics_json")
+
+
+MIGRATIONS: dict[int, Any] = {
+    1: lambda con: con.execute(_V1),
+    2: _migrate_v2,
+    3: lambda con: con.execute(_V3),
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+_RUN_COLUMNS = (
+    "run_id kind system study trial base_model method config_json dataset_name dataset_version split_version "
+    "split_part n_items latency_s money_usd status created_at train_tokens eval_tokens cpu_hours gpu_hours "
+    "latency_p95_s skipped_json artifacts_json code_version environment_json updated_at status_by status_reason "
+    "status_at registry_path"
+).split()
+_JSON_COLUMNS = {"config_json": "config", "skipped_json": "skipped_metrics", "artifacts_json": "artifacts", "environment_json": "environment"}
+
+
+def schema_version(con: "duckdb.DuckDBPyConnection") -> int:
+    """The applied schema version of an open database (0 when empty)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations' AND table_schema = 'main'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    return int(con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0])
+
+
+def migrate(con: "duckdb.DuckDBPyConnection") -> int:
+    """Apply every missing migration in one transaction; returns the version reached."""
+    current = schema_version(con)
+    if current > SCHEMA_VERSION:
+        raise LeaderboardError(
+            f"The leaderboard file has schema version {current}, newer than this code ({SCHEMA_VERSION}). "
+            "Upgrade the advisor package to read it."
+        )
+    if current == SCHEMA_VERSION:
+        return current
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[version](con)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, _now()])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return SCHEMA_VERSION
+
+
+# ----------------------------------------------------------------------------- connections
+
+_PROCESS_LOCKS: dict[str, threading.RLock] = {}
+_PROCESS_LOCKS_GUARD = threading.Lock()
+
+
+def _process_lock(key: str) -> threading.RLock:
+    with _PROCESS_LOCKS_GUARD:
+        return _PROCESS_LOCKS.setdefault(key, threading.RLock())
+
+
+def _is_lock_conflict(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text or "conflicting" in text or "different configuration" in text
+
+
+class Leaderboard:
+    """The runs of one workspace (or an in-memory board for tests: ``Leaderboard(":memory:")``).
+
+    Every method opens a short-lived connection (retried on lock conflicts) and closes it, so
+    any number of processes can share the file; the in-memory board keeps one connection.
+    """
+
+    def __init__(self, where: Workspace | str | os.PathLike[str] = MEMORY, lock_timeout_s: float | None = None) -> None:
+        if isinstance(where, Workspace):
+            self.path: str = str(where.leaderboard_path)
+        else:
+            self.path = str(where) if str(where) == MEMORY else str(Path(where).expanduser().resolve())
+        self.lock_timeout_s = LOCK_TIMEOUT_S if lock_timeout_s is None else lock_timeout_s
+        self._memory_con = None
+        self._lock = _process_lock(self.path if self.path != MEMORY else f"mem-{id(self)}")
+        self._ready = False
+        self.retries = 0
+        """Lock conflicts waited out by this object (for tests and diagnostics)."""
+
+    @property
+    def in_memory(self) -> bool:
+        return self.path == MEMORY
+
+    # -- connections ----------------------------------------------------------------------------
+    def _open(self, read_only: bool) -> "duckdb.DuckDBPyConnection":
+        import duckdb
+
+        if not read_only:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.005
+        while True:
+            try:
+                return duckdb.connect(self.path, read_only=read_only, config={"threads": 1})
+            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                if not _is_lock_conflict(exc):
+                    raise LeaderboardError(f"Cannot open the leaderboard {self.path}: {exc}") from exc
+                if time.monotonic() >= deadline:
+                    raise LeaderboardError(
+                        f"The leaderboard {self.path} stayed locked by another process for {self.lock_timeout_s:.0f} s "
+                        f"({exc}). Something holds it open: close other DuckDB clients of this file and retry."
+                    ) from exc
+                self.retries += 1
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.25)
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator["duckdb.DuckDBPyConnection"]:
+        """A connection to the migrated database, closed (lock released) when the block ends."""
+        with self._lock:
+            if self.in_memory:
+                if self._memory_con is None:
+                    import duckdb
+
+                    self._memory_con = duckdb.connect(MEMORY)
+                    migrate(self._memory_con)
+                yield self._memory_con
+                return
+            if not self._ready:
+                self._ensure_schema()
+            con = self._open(read_only)
+            try:
+                yield con
+            finally:
+                con.close()
+
+    def _ensure_schema(self) -> None:
+        con = self._open(read_only=False)
+        try:
+            migrate(con)
+        finally:
+            con.close()
+        self._ready = True
+
+    def close(self) -> None:
+        """Close the in-memory connection (file-backed boards hold nothing open)."""
+        if self._memory_con is not None:
+            self._memory_con.close()
+            self._memory_con = None
+
+    # -- writes ---------------------------------------------------------------------------------
+    def record(self, run: RunRecord) -> bool:
+        """Add one run; returns False (and changes nothing) when ``run_id`` is already there."""
+        return self.ingest([run]) == 1
+
+    def ingest(self, runs: Iterable[RunRecord | dict[str, Any]]) -> int:
+        """Add many runs in one transaction, skipping run ids already present; returns how many were new."""
+        items = [r if isinstance(r, RunRecord) else RunRecord.from_dict(r) for r in runs]
+        if not items:
+            return 0
+        for run in items:
+            if run.status not in STATUSES:
+                raise LeaderboardError(f"Run {run.run_id}: status must be one of {STATUSES}, got {run.status!r}.")
+        now = _now()
+        placeholders = ", ".join("?" for _ in _RUN_COLUMNS)
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                ids = [r.run_id for r in items]
+                existing = {row[0] for row in con.execute("SELECT run_id FROM runs WHERE run_id IN (SELECT unnest(?))", [ids]).fetchall()}
+                new = []
+                for run in items:
+                    if run.run_id in existing:
+                        continue
+                    existing.add(run.run_id)
+                    new.append(run)
+                if new:
+                    con.executemany(
+                        f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({placeholders}) ON CONFLICT DO NOTHING",
+                        [self._row(run, now) for run in new],
+                    )
+                    metric_rows = [
+                        (run.run_id, name, float(s["mean"]), s.get("low"), s.get("high"), s.get("n"))
+                        for run in new
+                        for name, s in run.metrics.items()
+                    ]
+                    if metric_rows:
+                        con.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", metric_rows)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return len(new)
+
+    @staticmethod
+    def _row(run: RunRecord, now: datetime) -> list[Any]:
+        values = {
+            **{k: getattr(run, k) for k in _RUN_COLUMNS if hasattr(run, k)},
+            "config_json": json.dumps(run.config, sort_keys=True, default=str),
+            "skipped_json": json.dumps(run.skipped_metrics, sort_keys=True),
+            "artifacts_json": json.dumps(run.artifacts, sort_keys=True, default=str),
+            "environment_json": json.dumps(run.environment, sort_keys=True, default=str),
+            "created_at": run.created_at or now,
+            "updated_at": run.updated_at or run.created_at or now,
+        }
+        return [values.get(col) for col in _RUN_COLUMNS]
+
+    def has_trial(self, study: str, trial: int) -> bool:
+        """True when a run of this (study, trial) is on the board."""
+        with self.connect(read_only=True) as con:
+            return bool(con.execute("SELECT count(*) FROM runs WHERE study = ? AND trial = ?", [study, int(trial)]).fetchone()[0])
+
+    def record_trial(self, study: str, trial: int, payload: dict[str, Any]) -> bool:
+        """Record a sweep trial's result (see :func:`record_from_trial`); a no-op when already there."""
+        return self.record(record_from_trial(study, trial, payload))
+
+    def set_status(self, run_id: str, status: str, by: str, reason: str, registry_path: str | None = None) -> dict[str, Any]:
+        """Mark a run accepted/rejected/candidate, by whom and why (history kept in ``reviews``)."""
+        if status not in STATUSES:
+            raise LeaderboardError(f"status must be one of {', '.join(STATUSES)}, got {status!r}.")
+        if not (by or "").strip():
+            raise LeaderboardError("Say who decides: --by NAME is required.")
+        if not (reason or "").strip():
+            raise LeaderboardError("A reason is required (--reason TEXT): the review record must say why.")
+        now = _now()
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                found = con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
+                if not found:
+                    raise LeaderboardError(f"No run {run_id!r} on the leaderboard; `advisor leaderboard` lists the runs.")
+                con.execute(
+                    "UPDATE runs SET status = ?, status_by = ?, status_reason = ?, status_at = ?, updated_at = ?, "
+                    "registry_path = coalesce(?, registry_path) WHERE run_id = ?",
+                    [status, by.strip(), reason.strip(), now, now, registry_path, run_id],
+                )
+                con.execute("INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?)", [run_id, status, by.strip(), reason.strip(), registry_path, now])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return self.get(run_id)
+
+    # -- reads ----------------------------------------------------------------------------------
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.connect(read_only=True) as con:
+            cur = con.execute(sql, list(params))
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, row)) for row in cur.fetchall()]
+            if rows and "run_id" in names:
+                ids = [r["run_id"] for r in rows]
+                metrics: dict[str, dict[str, dict[str, float]]] = {}
+                for run_id, metric, mean, low, high, n in con.execute(
+                    "SELECT run_id, metric, mean, low, high, n FROM metrics WHERE run_id IN (SELECT unnest(?))", [ids]
+                ).fetchall():
+                    metrics.setdefault(run_id, {})[metric] = {"mean": mean, "low": low, "high": high, "n": n}
+                for r in rows:
+                    r["metrics"] = metrics.get(r["run_id"], {})
+        for r in rows:
+            for col, key in _JSON_COLUMNS.items():
+                if col in r:
+                    r[key] = json.loads(r.pop(col) or "{}")
+        return rows
+
+    @staticmethod
+    def _where(filters: dict[str, Any], alias: str = "r") -> tuple[str, list[Any]]:
+        allowed = {"kind", "study", "status", "dataset_name", "dataset_version", "split_version", "base_model", "method", "system"}
+        clauses, params = [], []
+        for key, value in filters.items():
+            if value is None:
+                continue
+            if key not in allowed:
+                raise LeaderboardError(f"Unknown filter {key!r}; use one of {', '.join(sorted(allowed))}.")
+            if isinstance(value, (list, tuple, set)):
+                clauses.append(f"{alias}.{key} IN (SELECT unnest(?))")
+                params.append(list(value))
+            else:
+                clauses.append(f"{alias}.{key} = ?")
+                params.append(value)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def runs(self, limit: int | None = None, **filters: Any) -> list[dict[str, Any]]:
+        """Runs matching equality filters (kind=, study=, status=, split_version=, ...), newest first."""
+        where, params = self._where(filters)
+        sql = f"SELECT r.* FROM runs r{where} ORDER BY r.created_at DESC, r.run_id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self._query(sql, params)
+
+    def get(self, run_id: str) -> dict[str, Any]:
+        """One run (raises when unknown)."""
+        rows = self._query("SELECT r.* FROM runs r WHERE r.run_id = ?", [run_id])
+        if not rows:
+            raise LeaderboardError(f"No run {run_id!r} on the leaderboard; `advisor leaderboard` lists the runs.")
+        return rows[0]
+
+    def count(self, **filters: Any) -> int:
+        where, params = self._where(filters)
+        with self.connect(read_only=True) as con:
+            return int(con.execute(f"SELECT count(*) FROM runs r{where}", params).fetchone()[0])
+
+    def metric_names(self) -> list[str]:
+        with self.connect(read_only=True) as con:
+            return [r[0] for r in con.execute("SELECT DISTINCT metric FROM metrics ORDER BY metric").fetchall()]
+
+    def best_per_kind(self, metric: str, **filters: Any) -> list[dict[str, Any]]:
+        """The highest-scoring run of each kind on ``metric`` (ties: the earlier run)."""
+        where, params = self._where(filters)
+        join = "JOIN metrics m ON m.run_id = r.run_id AND m.metric = ?"
+        sql = (
+            f"SELECT r.*, m.mean AS quality, m.low AS quality_low, m.high AS quality_high FROM runs r {join}{where} "
+            "QUALIFY row_number() OVER (PARTITION BY r.kind ORDER BY m.mean DESC, r.created_at, r.run_id) = 1 ORDER BY quality DESC"
+        )
+        return self._query(sql, [metric, *params])
+
+    def pareto(self, metric: str, cost: str = "money_usd", **filters: Any) -> list[dict[str, Any]]:
+        """Runs not beaten on both ``metric`` (higher is better) and ``cost`` (lower is better), cheapest first."""
+        if cost not in COST_COLUMNS:
+            raise LeaderboardError(f"cost must be one of {', '.join(COST_COLUMNS)}, got {cost!r}.")
+        where, params = self._where(filters)
+        sql = (
+            "SELECT * EXCLUDE (best_before) FROM ("
+            f" SELECT r.*, m.mean AS quality, m.low AS quality_low, m.high AS quality_high, r.{cost} AS cost,"
+            f"  max(m.mean) OVER (ORDER BY r.{cost}, m.mean DESC, r.run_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS best_before"
+            f" FROM runs r JOIN metrics m ON m.run_id = r.run_id AND m.metric = ?{where}"
+            ") WHERE best_before IS NULL OR quality > best_before ORDER BY cost, quality DESC"
+        )
+        return self._query(sql, [metric, *params])
+
+    def history(self, study: str) -> list[dict[str, Any]]:
+        """Every run of a study in trial order (then time)."""
+        return self._query("SELECT r.* FROM runs r WHERE r.study = ? ORDER BY r.trial NULLS LAST, r.created_at", [study])
+
+    def reviews(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        """Accept/reject decisions, oldest first (all runs, or one)."""
+        sql = "SELECT run_id AS review_of, status, by_name, reason, registry_path, decided_at FROM reviews"
+        params: list[Any] = []
+        if run_id is not None:
+            sql += " WHERE run_id = ?"
+            params.append(run_id)
+        return self._query(sql + " ORDER BY decided_at", params)
+
+    # -- export ---------------------------------------------------------------------------------
+    @staticmethod
+    def wide_sql(metrics: Sequence[str]) -> str:
+        """SQL for every run with one column per metric and bound (``chrf``, ``chrf_low``, ``chrf_high``)."""
+        cols = []
+        for name in metrics:
+            literal = "'" + name.replace("'", "''") + "'"
+            ident = '"' + name.replace('"', "") + "{}" + '"'
+            for part, suffix in (("mean", ""), ("low", "_low"), ("high", "_high")):
+                cols.append(f"max(CASE WHEN m.metric = {literal} THEN m.{part} END) AS {ident.format(suffix)}")
+        extra = (", " + ", ".join(cols)) if cols else ""
+        return f"SELECT r.*{extra} FROM runs r LEFT JOIN metrics m ON m.run_id = r.run_id GROUP BY ALL ORDER BY r.created_at, r.run_id"
+
+    def export(self, path: str | os.PathLike[str], fmt: str | None = None) -> Path:
+        """Write every run (one column per metric and bound) as CSV, Parquet or JSON (by suffix or ``fmt``).
+
+        The file is written beside the target and renamed over it: readers never see half a file.
+        """
+        target = Path(path).expanduser().resolve()
+        fmt = (fmt or target.suffix.lstrip(".")).lower()
+        if fmt not in {"csv", "parquet", "json"}:
+            raise LeaderboardError(f"Export format must be csv, parquet or json, got {fmt!r} (from {target.name}).")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        options = {"csv": "FORMAT csv, HEADER true", "parquet": "FORMAT parquet", "json": "FORMAT json, ARRAY true"}[fmt]
+        metrics = self.metric_names()
+        quoted = "'" + str(tmp).replace("'", "''") + "'"
+        try:
+            with self.connect(read_only=True) as con:
+                con.execute(f"COPY ({self.wide_sql(metrics)}) TO {quoted} ({options})")
+            os.replace(tmp, target)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return target
+
+
+def record_from_trial(study: str, trial: int, payload: dict[str, Any]) -> RunRecord:
+    """Turn what a sweep stored for a trial into its leaderboard row, with run id ``trial_run_id``.
+
+    Accepted payloads: a ``RunRecord.to_dict()``; an ``EvalResult.to_dict()`` (its ``record``);
+    or a sweep outcome ``{"kind", "system", "config", "metrics", "evaluation"?, "train_record"?,
+    "adapter_dir"?}`` whose plain metric numbers become scores without an interval.
+    """
+    if not isinstance(payload, dict):
+        raise LeaderboardError(f"Trial {trial} of {study}: expected a mapping as its result, got {type(payload).__name__}.")
+    nested = payload.get("evaluation") if isinstance(payload.get("evaluation"), dict) else None
+    if nested and isinstance(nested.get("record"), dict):
+        run = RunRecord.from_dict(dict(nested["record"]))
+    elif isinstance(payload.get("record"), dict):
+        run = RunRecord.from_dict(dict(payload["record"]))
+    elif "run_id" in payload and "kind" in payload and "scores" not in payload:
+        run = RunRecord.from_dict(dict(payload))
+    else:
+        metrics: dict[str, dict[str, float]] = {}
+        for name, value in (payload.get("metrics") or {}).items():
+            if isinstance(value, dict) and "mean" in value:
+                metrics[name] = dict(value)
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                metrics[name] = {"mean": float(value), "low": None, "high": None, "n": None}
+        config = payload.get("config") if isinstance(payload.get("config"), dict) else {}
+        run = RunRecord(
+            run_id="",
+            kind=str(payload.get("kind") or "sweep"),
+            system=str(payload.get("system") or ""),
+            config=dict(config),
+            base_model=config.get("model") or config.get("base_model"),
+            method=config.get("method") or payload.get("kind"),
+            metrics=metrics,
+        )
+    train = payload.get("train_record") if isinstance(payload.get("train_record"), dict) else {}
+    if not run.train_tokens and train.get("tokens_seen"):
+        run.train_tokens = int(train["tokens_seen"])
+    if payload.get("adapter_dir") and "adapter_dir" not in run.artifacts:
+        run.artifacts = {**run.artifacts, "adapter_dir": payload["adapter_dir"]}
+    run.study, run.trial = study, int(trial)
+    run.run_id = trial_run_id(study, trial)
+    return run
+
+
+def ingest_run_dirs(board: Leaderboard, workspace: Workspace) -> int:
+    """Add every ``runs/*/run.json`` not yet on the board (recovers rows whose write failed)."""
+    records = []
+    for name in workspace.names("runs"):
+        path = workspace.dir("runs") / name / "run.json"
+        if path.is_file():
+            try:
+                records.append(RunRecord.from_dict(json.loads(path.read_text(encoding="utf-8"))))
+            except (OSError, ValueError, LeaderboardError):
+                continue
+    return board.ingest(records)
+

@@ -1,0 +1,137 @@
+"""Helpers for the app tests: run one page in AppTest, a tiny fake embedder, a populated workspace."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "streamlit_app.py"
+PAGES = ("decide", "data", "rag", "sweeps", "leaderboard", "report", "review", "settings")
+
+
+def page_test(name: str, timeout: float = 60):
+    """An AppTest that runs one page function on its own (as st.navigation would)."""
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_string(f"from ui.pages.{name} import page\npage()\n", default_timeout=timeout)
+
+
+class FakeEncoder:
+    """A deterministic bag-of-words hashing encoder (rag.embedder.Encoder protocol): no model, instant."""
+
+    name = "fake-hash-encoder"
+    dimension = 64
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64, progress=None):
+        out = np.zeros((len(texts), self.dimension), dtype="float32")
+        for i, text in enumerate(texts):
+            for token in re.findall(r"\w+", text.lower()):
+                out[i, int(hashlib.md5(token.encode()).hexdigest(), 16) % self.dimension] += 1.0
+            out[i] /= max(float(np.linalg.norm(out[i])), 1e-6)
+            if progress is not None and (i + 1) % 50 == 0:
+                progress(i + 1, len(texts))
+        if progress is not None:
+            progress(len(texts), len(texts))
+        return out
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(t.split()) for t in texts]
+
+
+def errors_of(at) -> list[str]:
+    """Exceptions and error boxes an AppTest run showed (empty when the page rendered cleanly)."""
+    return [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
+
+
+def populate(ws, pairs_path: Path, pages_path: Path, encoder) -> dict:
+    """Fill a workspace through the libraries: a saved data set, a frozen split, an index, leaderboard rows."""
+    from rag.corpus import load_corpus
+    from rag.index import build_index
+    from studies.datasets import load_pairs, save_dataset
+    from studies.splits import make_split, save_split
+
+    dataset = load_pairs(pairs_path)
+    save_dataset(ws, dataset, "tldr-sample")
+    split = make_split(dataset, seed=0)
+    save_split(ws, split)
+    build_index(ws, "tldr-rag", load_corpus(pages_path), encoder)
+    made = {"dataset": "tldr-sample", "split": split.version, "index": "tldr-rag", "runs": []}
+    made["runs"] = add_leaderboard_rows(ws, split)
+    return made
+
+
+def add_leaderboard_rows(ws, split) -> list[str]:
+    """Two leaderboard rows (a 'rag' and a 'lora' run) on the split's test part, with fake predictions."""
+    import importlib.util
+
+    if importlib.util.find_spec("studies.leaderboard") is None:
+        return []
+    from studies.leaderboard import Leaderboard, RunRecord
+    from studies.run_items import predictions_path
+
+    board = Leaderboard(ws)
+    artifacts = {name: {"predictions": str(predictions_path(ws, name))} for name in ("rag-demo-1", "lora-demo-1")}
+    n = len(split.test)
+    rows = [
+        RunRecord(run_id="rag-demo-1", kind="rag", system="rag:tldr-rag", method="rag", base_model="smollm2-135m-instruct",
+                  config={"retriever": "hybrid", "k": 3}, dataset_name=split.dataset_name,
+                  dataset_version=split.dataset_hash, split_version=split.version, n_items=n,
+                  metrics={"exact_match": {"mean": 0.30, "low": 0.20, "high": 0.41, "n": n},
+                           "chrf": {"mean": 55.0, "low": 50.0, "high": 60.0, "n": n}},
+                  latency_s=0.4, money_usd=0.0, artifacts=artifacts["rag-demo-1"]),
+        RunRecord(run_id="lora-demo-1", kind="lora", system="lora:demo", method="lora", base_model="smollm2-135m-instruct",
+                  config={"r": 8, "alpha": 16}, dataset_name=split.dataset_name, dataset_version=split.dataset_hash,
+                  split_version=split.version, n_items=n, train_tokens=120_000,
+                  metrics={"exact_match": {"mean": 0.35, "low": 0.24, "high": 0.46, "n": n},
+                           "chrf": {"mean": 58.0, "low": 53.0, "high": 63.0, "n": n}},
+                  latency_s=0.2, money_usd=0.05, artifacts=artifacts["lora-demo-1"]),
+    ]
+    from studies.run_items import write_run_items
+
+    for row, wrong_every in zip(rows, (3, 4)):
+        write_run_items(ws, row.run_id, [
+            {"item_id": p.id, "input": p.input, "reference": p.output, "group": p.group,
+             "raw": f"```\n{p.output if i % wrong_every else 'ls -la'}\n```",
+             "answer": p.output if i % wrong_every else "ls -la",
+             "metrics": {"exact_match": float(bool(i % wrong_every)), "chrf": 100.0 if i % wrong_every else 10.0}}
+            for i, p in enumerate(split.test)])
+        board.record(row)
+    return [r.run_id for r in rows]
+
+
+SUPPORT_BOT = {
+    "use_case": "answer support questions about our product catalogue",
+    "change": ["knowledge"], "knowledge_change_rate": "daily", "citations_required": True,
+    "knowledge_base_size": "medium", "labelled_pairs": "lt_100", "labelling_capacity": "some",
+    "output_format": "free_text", "metric": "automatic", "prompting_result": "partial", "error_cost": "medium",
+    "privacy": "cloud_ok", "gpus": "none", "training_budget": "small", "team_experience": "some",
+}
+"""A support bot over a catalogue that changes daily and must cite sources: the advisor says RAG."""
+
+
+def answer_questionnaire(at, answers: dict, max_sections: int = 12):
+    """Walk the Decide page section by section, answering what each section shows, until the result."""
+    for _ in range(max_sections):
+        if not _has_button(at, "next"):
+            break
+        for widget_id, value in answers.items():
+            key = f"q.{widget_id}"
+            for kind in ("radio", "multiselect", "text_input", "number_input"):
+                found = [w for w in getattr(at, kind) if w.key == key]
+                if found:
+                    widget = found[0]
+                    if kind == "radio" and isinstance(value, bool):
+                        value = "yes" if value else "no"
+                    widget.set_value(value)
+        at.run()
+        at.button(key="next").click().run()
+    return at
+
+
+def _has_button(at, key: str) -> bool:
+    return any(b.key == key for b in at.button)

@@ -1,0 +1,255 @@
+"""Sweeps with the synthetic objective: budget, pruning, feasibility, OOM retry, stop, ingest, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from core.errors import ConfigError, SweepError
+from studies.search_space import decode_params, parse_space, space_to_dict, suggest
+from studies.sweeps import SweepConfig, budget_state, create_or_resume, ingest_study, load_study, request_stop, run_worker
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _config(name: str = "syn", **changes) -> SweepConfig:
+    values = dict(
+        name=name,
+        objective="synthetic",
+        n_trials=6,
+        heartbeat_interval=1,
+        n_startup_trials=2,
+        min_resource=1,
+        max_resource=6,
+        base={"steps": 6, "step_seconds": 0.0},
+    )
+    values.update(changes)
+    return SweepConfig(**values)
+
+
+def _states(url: str, name: str) -> dict[str, int]:
+    study, _ = load_study(url, name, heartbeat=False)
+    out: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        out[t.state.name] = out.get(t.state.name, 0) + 1
+    return out
+
+
+def test_search_space_parses_suggests_and_round_trips():
+    import optuna
+
+    space = parse_space(
+        {
+            "learning_rate": {"low": 1e-5, "high": 1e-3, "log": True},
+            "rank": [4, 8, 16],
+            "target_modules": [["q_proj", "v_proj"], "all-linear"],
+            "steps": {"low": 10, "high": 30, "step": 10},
+            "max_length": 128,
+        }
+    )
+    assert space["steps"].kind == "int" and space["learning_rate"].kind == "float" and space["max_length"].kind == "fixed"
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()
+    values = suggest(trial, space)
+    assert values["target_modules"] in (["q_proj", "v_proj"], "all-linear")
+    assert values["max_length"] == 128 and values["steps"] in (10, 20, 30)
+    assert decode_params(space, trial.params) == values
+    assert parse_space(space_to_dict(space)) == space
+
+
+def test_search_space_lists_every_problem():
+    with pytest.raises(ConfigError) as err:
+        parse_space({"a": {"low": 3, "high": 1}, "b": {"low": 0, "high": 1, "log": True}, "c": []})
+    text = str(err.value)
+    assert "low <= high" in text and "log range" in text and "must not be empty" in text
+
+
+def test_sweep_config_validation_names_the_rule():
+    with pytest.raises(ConfigError) as err:
+        SweepConfig.from_dict({"name": "../x", "n_trials": 0, "heartbeat_interval": 5, "grace_period": 3})
+    text = str(err.value)
+    assert "n_trials >= 1" in text and "grace_period > heartbeat_interval" in text and "`name`" in text
+
+
+def test_sweep_runs_prunes_and_ingests_once(workspace):
+    url = workspace.optuna_url
+    config = _config()
+    create_or_resume(config, url)
+    report = run_worker(url, config.name, workspace)
+    assert report.trials == config.n_trials
+    states = _states(url, config.name)
+    assert states.get("PRUNED", 0) >= 1 and states.get("COMPLETE", 0) >= 1
+    study, _ = load_study(url, config.name, heartbeat=False)
+    pruned = [t for t in study.trials if t.state.name == "PRUNED"]
+    assert all(t.user_attrs["pruned_reason"].startswith("pruner:") for t in pruned)
+    assert all(t.user_attrs["tokens"] > 0 for t in study.trials)
+
+    first = ingest_study(workspace, url, config.name)
+    again = ingest_study(workspace, url, config.name)
+    assert first.added == states["COMPLETE"] and again.added == 0
+    from studies.leaderboard import Leaderboard
+
+    rows = Leaderboard(workspace).history(config.name)
+    assert len(rows) == states["COMPLETE"] and sorted(r["trial"] for r in rows) == sorted(
+        t.number for t in study.trials if t.state.name == "COMPLETE"
+    )
+
+
+def test_budget_in_tokens_stops_the_sweep(workspace):
+    url = workspace.optuna_url
+    config = _config("tok", n_trials=50, max_tokens=9000, pruner="none")
+    create_or_resume(config, url)
+    run_worker(url, config.name, workspace)
+    study, _ = load_study(url, config.name, heartbeat=False)
+    state = budget_state(study, config)
+    assert state.exhausted and "token budget" in state.reason
+    assert len(study.trials) == 2  # 6000 tokens each: the second crosses 9000
+
+
+def test_infeasible_configs_are_pruned_with_the_reason(workspace):
+    url = workspace.optuna_url
+    config = _config("feas", n_trials=4, pruner="none")
+    create_or_resume(config, url)
+
+    def fits(cfg):
+        return (cfg["x"] < 0.5, f"needs too much memory for x={cfg['x']:.2f}")
+
+    run_worker(url, config.name, workspace, feasibility=fits)
+    study, _ = load_study(url, config.name, heartbeat=False)
+    for t in study.trials:
+        if t.params["x"] >= 0.5:
+            assert t.state.name == "PRUNED" and t.user_attrs["pruned_reason"].startswith("infeasible: needs too much memory")
+            assert "tokens" not in t.user_attrs
+        else:
+            assert t.state.name == "COMPLETE"
+
+
+def test_out_of_memory_prunes_and_retries_once_with_half_the_micro_batch(workspace):
+    url = workspace.optuna_url
+    # micro_batch 8 OOMs (limit 4): pruned, retried at 4 x 2 accumulation, which fits.
+    config = _config("oom", n_trials=1, pruner="none", space={"x": {"low": 0.0, "high": 1.0}, "micro_batch_size": [8]},
+                     base={"steps": 3, "step_seconds": 0.0, "oom_above_batch": 4})
+    create_or_resume(config, url)
+    run_worker(url, config.name, workspace)
+    study, _ = load_study(url, config.name, heartbeat=False)
+    first, retry = study.trials
+    assert first.state.name == "PRUNED" and "out of memory at micro_batch_size=8" in first.user_attrs["pruned_reason"]
+    assert "retrying with micro_batch_size=4, grad_accumulation=2" in first.user_attrs["pruned_reason"]
+    assert retry.state.name == "COMPLETE" and retry.params == first.params
+    assert retry.user_attrs["overrides"] == {"micro_batch_size": 4, "grad_accumulation": 2}
+    assert retry.user_attrs["oom_retry_of"] == first.number
+
+
+def test_out_of_memory_twice_is_not_retried_again(workspace):
+    url = workspace.optuna_url
+    config = _config("oom2", n_trials=1, pruner="none", space={"x": {"low": 0.0, "high": 1.0}, "micro_batch_size": [8]},
+                     base={"steps": 3, "step_seconds": 0.0, "oom_above_batch": 1})
+    create_or_resume(config, url)
+    run_worker(url, config.name, workspace, max_trials=5)
+    study, _ = load_study(url, config.name, heartbeat=False)
+    assert [t.state.name for t in study.trials[:2]] == ["PRUNED", "PRUNED"]
+    assert "already a retry" in study.trials[1].user_attrs["pruned_reason"]
+
+
+def test_stop_request_ends_workers_between_trials(workspace):
+    url = workspace.optuna_url
+    config = _config("stop", n_trials=100, pruner="none", base={"steps": 4, "step_seconds": 0.05})
+    create_or_resume(config, url)
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(r=run_worker(url, config.name, workspace)))
+    thread.start()
+    time.sleep(1.0)
+    request_stop(url, config.name)
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert result["r"].reason == "stop requested" and result["r"].trials < 100
+    # Resuming clears the stop flag.
+    create_or_resume(config, url)
+    study, _ = load_study(url, config.name, heartbeat=False)
+    assert study.user_attrs["stop_requested"] is False
+
+
+def test_stop_event_interrupts_the_running_trial_and_resume_requeues_it(workspace):
+    url = workspace.optuna_url
+    config = _config("intr", n_trials=3, pruner="none", base={"steps": 50, "step_seconds": 0.05})
+    create_or_resume(config, url)
+    stop = threading.Event()
+    threading.Timer(0.8, stop.set).start()
+    report = run_worker(url, config.name, workspace, stop=stop)
+    assert report.reason == "stopped by signal"
+    study, _ = load_study(url, config.name, heartbeat=False)
+    interrupted = study.trials[0]
+    assert interrupted.state.name == "FAIL" and interrupted.user_attrs["fail_reason"].startswith("interrupted")
+    create_or_resume(config, url)
+    study, _ = load_study(url, config.name, heartbeat=False)
+    queued = study.trials[-1]
+    assert queued.state.name == "WAITING" and queued.system_attrs["fixed_params"] == interrupted.params
+    assert queued.user_attrs["resumed_from"] == interrupted.number
+    create_or_resume(config, url)  # a second resume does not queue it again
+    study, _ = load_study(url, config.name, heartbeat=False)
+    assert sum(t.state.name == "WAITING" for t in study.trials) == 1
+
+
+def test_resume_with_another_space_is_refused(workspace):
+    url = workspace.optuna_url
+    create_or_resume(_config("same"), url)
+    with pytest.raises(SweepError, match="already exists"):
+        create_or_resume(_config("same", space={"x": {"low": 0.0, "high": 2.0}}), url)
+
+
+def test_unsupported_storage_is_refused_with_a_hint(workspace):
+    from studies.sweeps import open_storage
+
+    with pytest.raises(SweepError, match="postgresql://"):
+        open_storage("journal.log")
+
+
+def _cli(ws, *args, timeout=120):
+    return subprocess.run(
+        [sys.executable, "-m", "advisor", "--workspace", str(ws.root), "sweep", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def test_cli_start_detach_twice_does_not_duplicate_workers_then_status_and_stop(workspace, tmp_path):
+    plan = tmp_path / "sweep.yaml"
+    plan.write_text(
+        "objective: synthetic\nn_trials: 200\nheartbeat_interval: 1\npruner: none\nbase: {steps: 5, step_seconds: 0.1}\n"
+    )
+    first = _cli(workspace, "start", "--plan", str(plan), "--name", "bg", "--workers", "2", "--detach", "--format", "json")
+    assert first.returncode == 0, first.stderr
+    pids = sorted(w["pid"] for w in json.loads(first.stdout)["workers"])
+    second = _cli(workspace, "start", "--plan", str(plan), "--name", "bg", "--workers", "2", "--detach", "--format", "json")
+    assert second.returncode == 0, second.stderr
+    assert sorted(w["pid"] for w in json.loads(second.stdout)["workers"]) == pids
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            status = _cli(workspace, "status", "bg", "--format", "json")
+            assert status.returncode == 0, status.stderr
+            data = json.loads(status.stdout)
+            if data["done"] >= 1:
+                break
+            time.sleep(0.5)
+        assert data["done"] >= 1 and data["leaderboard"]["rows"] >= 1
+        assert {"done", "running", "pruned", "failed", "best_value", "eta_s"} <= set(data)
+        assert sum(w["alive"] for w in data["workers"]) == 2
+    finally:
+        stopped = _cli(workspace, "stop", "bg", "--wait", "30")
+    assert stopped.returncode == 0, stopped.stderr
+    from studies.workers import local_workers
+
+    assert not local_workers(workspace, "bg", alive_only=True)
+    text = _cli(workspace, "status", "bg")
+    assert "stop requested" in text.stdout
+
+
+def test_cli_errors_are_actionable(workspace, tmp_path):
+    out = _cli(workspace, "status", "nope")
+    assert out.returncode == 2 and "No sweep named 'nope'" in out.stderr and "advisor sweep start" in out.stderr

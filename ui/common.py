@@ -1,0 +1,133 @@
+"""What every page shares: the workspace, turning expected failures into messages, cached resources.
+
+Pages stay thin: they read widgets, call the libraries and render. This module holds only the glue
+that is about Streamlit itself (state, caching, error display), never product logic.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
+
+import streamlit as st
+
+from core.errors import AdvisorError
+from core.workspace import Workspace
+
+# Keep in step with .streamlit/config.toml [server] maxUploadSize (Streamlit enforces that one in the
+# browser; the pages check this one again on the server, and say what to do instead).
+from advisor.app_support import MAX_UPLOAD_MB  # noqa: E402  (one source of truth)
+
+
+def workspace() -> Workspace:
+    """The app's workspace: ``$ADVISOR_WORKSPACE`` or ``./workspace``, created if missing."""
+    return Workspace.resolve().ensure()
+
+
+def show_error(exc: AdvisorError) -> None:
+    """An expected failure as a red box that says what is wrong and what to do (never a traceback)."""
+    st.error(str(exc) or type(exc).__name__, icon=":material/error:")
+
+
+@contextmanager
+def guard() -> Iterator[None]:
+    """``with guard(): ...`` shows an :class:`AdvisorError` raised inside as a message and goes on."""
+    try:
+        yield
+    except AdvisorError as exc:
+        show_error(exc)
+
+
+def guarded(page: Callable[[], None]) -> Callable[[], None]:
+    """Decorator for page functions: an expected failure anywhere on the page becomes a message."""
+
+    @functools.wraps(page)
+    def wrapper() -> None:
+        with guard():
+            page()
+
+    return wrapper
+
+
+def library(module: str, what: str) -> ModuleType | None:
+    """Import a library module, or say on the page that the feature is not installed and return None.
+
+    The pages call libraries that may be absent in a partial install; this keeps that an empty state
+    with a next step instead of an ImportError.
+    """
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and (exc.name == module or module.startswith(exc.name + ".")):
+            st.info(f"{what} is not available in this installation (module `{module}` is missing). "
+                    "Update the project (`git pull && make app`) to get it.", icon=":material/construction:")
+            return None
+        raise
+
+
+def has_library(module: str) -> bool:
+    """True where ``module`` can be imported (checked without importing it)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def empty_state(message: str, *, page: str | None = None, label: str | None = None) -> None:
+    """Say what is missing and what to do next, with a link to the page that does it."""
+    st.info(message, icon=":material/lightbulb:")
+    if page:
+        link(page, label)
+
+
+def link(page: str, label: str | None = None) -> None:
+    """A link to another page of the app (nothing when the page runs on its own, as in unit tests)."""
+    target = st.session_state.get(PAGES_KEY, {}).get(page)
+    if target is not None:
+        st.page_link(target, label=label or f"Go to {page}", icon=":material/arrow_forward:")
+
+
+PAGES_KEY = "advisor._pages"
+
+
+@st.cache_resource(show_spinner="Loading the embedder (all-MiniLM-L6-v2 unless another is set)...")
+def _encoder(spec: str | None) -> Any:
+    from rag.embedder import SentenceEncoder, load_embedder
+
+    return SentenceEncoder(load_embedder(spec))
+
+
+def encoder(spec: str | None = None) -> Any:
+    """The embedder behind ``rag.embedder.Encoder``, loaded once per app process (only pages that retrieve call it).
+
+    Tests replace this function with a tiny fake encoder.
+    """
+    return _encoder(spec or None)
+
+
+@st.cache_resource(show_spinner="Loading the generator model (converted once on first use)...")
+def _generator(spec: str | None, root: str) -> Any:
+    from tuning.models import load_base_model
+
+    return load_base_model(spec, Workspace.resolve(root))
+
+
+def generator(spec: str | None, ws: Workspace) -> Any:
+    """A base generator model (``LoadedModel``), loaded once per app process and workspace."""
+    return _generator(spec or None, str(ws.root))
+
+
+def remember(key: str, value: Any) -> None:
+    """Keep a value for other pages of this session (e.g. the runs selected for comparison)."""
+    st.session_state[f"advisor.{key}"] = value
+
+
+def recall(key: str, default: Any = None) -> Any:
+    """A value another page of this session remembered."""
+    return st.session_state.get(f"advisor.{key}", default)

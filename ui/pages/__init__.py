@@ -1,0 +1,1 @@
+"""One module per page; each exposes ``page()``. Heavy imports live inside the functions."""

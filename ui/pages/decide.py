@@ -1,0 +1,148 @@
+"""Decide: the questionnaire one section at a time, then the explained recommendation.
+
+Light on purpose: this is the first page, so it imports only the advisor layer (no torch, faiss,
+duckdb) and renders in well under a second.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.common import guard, guarded, recall, remember
+
+ANSWERS = "answers"
+STEP = "decide-step"
+YES_NO = ("yes", "no")
+
+
+def _widget(question, current):
+    """One question as a widget; returns the typed answer (None when unanswered)."""
+    key = f"q.{question.id}"
+    label = question.text + ("" if question.required else " (optional)")
+    values = question.values()
+    if current is None and question.default not in (None, ""):
+        current = question.default
+    if question.type == "choice":
+        index = values.index(current) if current in values else None
+        return st.radio(label, values, index=index, format_func=question.label_of, help=question.help, key=key)
+    if question.type == "multi":
+        default = [v for v in (current or []) if v in values]
+        return st.multiselect(label, values, default=default, format_func=question.label_of, help=question.help,
+                              key=key, placeholder="Pick all that apply") or None
+    if question.type == "bool":
+        index = None if current is None else (0 if current else 1)
+        choice = st.radio(label, YES_NO, index=index, horizontal=True, help=question.help, key=key)
+        return None if choice is None else choice == "yes"
+    if question.type == "number":
+        return st.number_input(label, min_value=question.min, max_value=question.max, value=current,
+                               help=question.help, key=key)
+    text = st.text_input(label, value=current or "", help=question.help, key=key)
+    return text.strip() or None
+
+
+def _load_saved(qn) -> None:
+    from advisor.app_support import parse_saved_answers
+
+    with st.expander("Load saved answers"):
+        upload = st.file_uploader("Answers file (YAML or JSON)", type=["yaml", "yml", "json"], key="answers-file",
+                                  help="A file downloaded from this page, or written for `advisor decide --answers`.")
+        if upload is not None and st.button("Load these answers", key="load-answers"):
+            with guard():
+                answers, problems = parse_saved_answers(upload.getvalue(), upload.name, qn)
+                remember(ANSWERS, answers)
+                remember(STEP, 0)
+                for key in [k for k in st.session_state if str(k).startswith("q.")]:
+                    del st.session_state[key]
+                st.success(f"Loaded {len(answers)} answers.")
+                for problem in problems:
+                    st.warning(problem)
+
+
+def _questionnaire(qn) -> bool:
+    """Render the current section; True once every section is answered and the person asks for the result."""
+    from advisor.app_support import applicable_sections, missing_answers, section_questions
+
+    answers: dict = dict(recall(ANSWERS, {}))
+    sections = applicable_sections(qn, answers)
+    step = min(recall(STEP, 0), len(sections))
+    if step >= len(sections):
+        return True
+    section = sections[step]
+    st.progress(step / len(sections), text=f"Section {step + 1} of {len(sections)}: {qn.sections[section]}")
+    st.subheader(qn.sections[section])
+    for question in section_questions(qn, section, answers):
+        answers[question.id] = _widget(question, answers.get(question.id))
+    remember(ANSWERS, answers)
+
+    missing = missing_answers(qn, section, answers)
+    back, forward, _ = st.columns([1, 1, 4])
+    if step > 0 and back.button("Back", key="back", icon=":material/arrow_back:"):
+        remember(STEP, step - 1)
+        st.rerun()
+    last = step == len(sections) - 1
+    if forward.button("See the recommendation" if last else "Next", key="next", type="primary",
+                      icon=":material/check:" if last else ":material/arrow_forward:"):
+        if missing:
+            st.warning("Please answer: " + "; ".join(q.text for q in missing))
+        else:
+            # Answers can make later sections apply or not: recount before moving on.
+            sections = applicable_sections(qn, answers)
+            remember(STEP, step + 1)
+            st.rerun()
+    return False
+
+
+def _recommendation(qn) -> None:
+    from advisor.app_support import answers_yaml
+    from advisor.questions import validate_answers
+
+    answers = validate_answers(recall(ANSWERS, {}), qn)
+    st.progress(1.0, text="All sections answered")
+    if st.button("Change my answers", key="restart", icon=":material/edit:"):
+        remember(STEP, 0)
+        st.rerun()
+    from advisor.app_support import recommendation_view
+
+    view = recommendation_view(answers)
+    st.header(view.headline)
+    st.markdown(view.summary)
+    st.subheader("Why")
+    for reason in view.reasons:
+        st.markdown(f"- {reason}")
+    if view.flip:
+        st.subheader("What would change it")
+        for change in view.flip:
+            st.markdown(f"- {change}")
+    if view.risks:
+        st.subheader("Risks and prerequisites")
+        for risk in view.risks:
+            st.markdown(f"- {risk}")
+    if view.estimates:
+        st.subheader("Estimates")
+        st.caption(view.estimates_note)
+        st.dataframe(view.estimates, hide_index=True, width="stretch")
+    st.subheader("Next steps")
+    for n, step in enumerate(view.next_steps, start=1):
+        st.markdown(f"{n}. {step}")
+    remember("recommendation", view.as_dict)
+    c1, c2, c3 = st.columns(3)
+    c1.download_button("Download answers (YAML)", answers_yaml(answers, qn), file_name="answers.yaml",
+                       mime="application/x-yaml", key="dl-answers")
+    c2.download_button("Download recommendation (Markdown)", view.markdown, file_name="recommendation.md",
+                       mime="text/markdown", key="dl-rec-md")
+    c3.download_button("Download recommendation (JSON)", view.json, file_name="recommendation.json",
+                       mime="application/json", key="dl-rec-json")
+
+
+@guarded
+def page() -> None:
+    from advisor.questions import load_questionnaire
+
+    st.title("Fine-tune, RAG, both, or neither?")
+    st.caption("Answer a few questions about what must change, your data, your constraints and your team. "
+               "You get a recommendation with its reasons, what would change it, estimates and next steps; "
+               "the other pages then prove or refute it on your own data.")
+    qn = load_questionnaire()
+    _load_saved(qn)
+    if _questionnaire(qn):
+        _recommendation(qn)

@@ -1,0 +1,135 @@
+"""Leaderboard: every evaluated run, filterable and sortable, with intervals and a Pareto view;
+select runs to compare; accept or reject a run (through the promotion gate) with a reason."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import common
+from ui.common import empty_state, guard, guarded, recall, remember, workspace
+
+
+def _filters(board, runs: list[dict]) -> dict:
+    kinds = sorted({r["kind"] for r in runs})
+    statuses = sorted({r["status"] for r in runs if r.get("status")})
+    studies = sorted({r["study"] for r in runs if r.get("study")})
+    c1, c2, c3 = st.columns(3)
+    chosen = {
+        "kind": c1.multiselect("Kind", kinds, key="lb-kind", placeholder="all kinds"),
+        "status": c2.multiselect("Status", statuses, key="lb-status", placeholder="any status"),
+        "study": c3.multiselect("Study", studies, key="lb-study", placeholder="all studies"),
+    }
+    return {k: v for k, v in chosen.items() if v}
+
+
+def _intervals_chart(rows: list[dict], metric: str):
+    import altair as alt
+    import pandas as pd
+
+    data = pd.DataFrame([{"run": r["run_id"], "kind": r["kind"], "mean": r["metrics"][metric]["mean"],
+                          "low": r["metrics"][metric].get("low"), "high": r["metrics"][metric].get("high")}
+                         for r in rows if metric in (r.get("metrics") or {})])
+    if data.empty:
+        return None
+    base = alt.Chart(data).encode(y=alt.Y("run:N", sort="-x", title=None))
+    bars = base.mark_rule(strokeWidth=2).encode(x=alt.X("low:Q", title=f"{metric} (95% interval)"), x2="high:Q",
+                                                color="kind:N")
+    points = base.mark_point(filled=True, size=60).encode(x="mean:Q", color="kind:N",
+                                                          tooltip=["run", "kind", "mean", "low", "high"])
+    return (bars + points).properties(height=max(120, 24 * len(data)), title=f"{metric} with 95% bootstrap intervals")
+
+
+def _pareto_chart(rows: list[dict], front: list[dict], metric: str, cost: str):
+    import altair as alt
+    import pandas as pd
+
+    on_front = {r["run_id"] for r in front}
+    data = pd.DataFrame([{"run": r["run_id"], "kind": r["kind"], "quality": r["metrics"][metric]["mean"],
+                          "cost": r.get(cost) or 0.0, "Pareto front": r["run_id"] in on_front}
+                         for r in rows if metric in (r.get("metrics") or {})])
+    if data.empty:
+        return None
+    points = alt.Chart(data).mark_point(size=80, filled=True).encode(
+        x=alt.X("cost:Q", title=cost), y=alt.Y("quality:Q", title=metric), color="kind:N",
+        shape=alt.Shape("Pareto front:N"), tooltip=["run", "kind", "quality", "cost"])
+    line = alt.Chart(data[data["Pareto front"]].sort_values("cost")).mark_line(strokeDash=[4, 3], color="gray").encode(
+        x="cost:Q", y="quality:Q")
+    return (line + points).properties(height=320, title=f"Quality ({metric}) against cost ({cost}): the front is dashed")
+
+
+def _decide(ws, run_ids: list[str]) -> None:
+    from advisor.app_support import decide_run, gate_preview
+
+    st.subheader("Accept or reject a run")
+    st.caption("Accepting goes through the promotion gate: the plan's thresholds, the responsible-AI checks (a failed "
+               "check can be waived, with a reason) and human review where the plan asks for it. Accepted "
+               "fine-tunes are copied into the registry. A reason is always required.")
+    run_id = st.selectbox("Run", run_ids, key="lb-decide-run")
+    waivers = st.text_area("Waivers (optional, one per line: `check_name: reason`)", key="lb-waivers", height=68)
+    if st.button("Check the gate", key="lb-gate", icon=":material/fact_check:"):
+        with guard():
+            verdict = gate_preview(ws, run_id, waivers)
+            (st.success if verdict.passed else st.warning)(verdict.summary())
+    with st.form("decide-run"):
+        verdict = st.radio("Decision", ["accept", "reject"], horizontal=True, key="lb-decision")
+        by = st.text_input("Your name", key="lb-by")
+        reason = st.text_area("Reason", key="lb-reason", placeholder="e.g. beats the RAG baseline on exact match; "
+                              "checks clean; reviewed by two people")
+        submitted = st.form_submit_button("Record decision", type="primary")
+    if submitted:
+        with guard():
+            st.success(decide_run(ws, run_id, verdict == "accept", by, reason, waivers), icon=":material/gavel:")
+
+
+@guarded
+def page() -> None:
+    st.title("Leaderboard")
+    ws = workspace()
+    if not ws.leaderboard_path.is_file():
+        empty_state("No runs yet. Build a RAG baseline and evaluate it, or start a sweep: every evaluated run lands "
+                    "here with its intervals.", page="RAG baseline", label="Build the RAG baseline")
+        return
+    from advisor.app_support import leaderboard_table
+    from studies.leaderboard import COST_COLUMNS, Leaderboard
+
+    board = Leaderboard(ws)  # holds no connection: every query opens and closes its own
+    every = board.runs()
+    if not every:
+        empty_state("The leaderboard is empty: evaluate a system (RAG page) or run a sweep.", page="RAG baseline")
+        return
+    filters = _filters(board, every)
+    runs = board.runs(**filters)
+    metrics = board.metric_names()
+    c1, c2 = st.columns(2)
+    metric = c1.selectbox("Metric", metrics, key="lb-metric") if metrics else None
+    cost = c2.selectbox("Cost", COST_COLUMNS, key="lb-cost")
+    table = leaderboard_table(runs, metric, cost)
+    if metric:
+        table.sort(key=lambda r: (r.get(metric) is None, -(r.get(metric) or 0.0)))
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(f"{len(runs)} of {len(every)} runs. Click a column header to sort; intervals are 95% paired bootstrap.")
+
+    if metric:
+        tab1, tab2 = st.tabs(["Intervals", "Pareto view"])
+        with tab1:
+            chart = _intervals_chart(runs, metric)
+            if chart is not None:
+                st.altair_chart(chart, width="stretch")
+        with tab2:
+            front = board.pareto(metric, cost, **filters)
+            chart = _pareto_chart(runs, front, metric, cost)
+            if chart is not None:
+                st.altair_chart(chart, width="stretch")
+            st.caption("On the front: " + ", ".join(f"`{r['run_id']}`" for r in front))
+
+    st.subheader("Compare")
+    ids = [r["run_id"] for r in runs]
+    default = [i for i in recall("compare", []) if i in ids]
+    chosen = st.multiselect("Runs to compare", ids, default=default, key="lb-compare",
+                            help="Pick two or more runs evaluated on the same split.")
+    remember("compare", chosen)
+    if len(chosen) >= 2:
+        common.link("Compare & report", f"Compare these {len(chosen)} runs")
+    else:
+        st.caption("Pick at least two runs to compare them on the Compare & report page.")
+    _decide(ws, ids)

@@ -1,0 +1,76 @@
+"""Compare & report: the selected runs side by side with paired intervals, the evidence-updated verdict,
+and the decision record to download (Markdown / HTML)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.common import empty_state, guard, guarded, recall, remember, workspace
+
+
+def _pick(ids: list[str]) -> list[str]:
+    chosen = [i for i in recall("compare", []) if i in ids]
+    picked = st.multiselect("Runs to compare", ids, default=chosen, key="rp-runs",
+                            help="Pick runs evaluated on the same frozen split (e.g. base, best RAG, best LoRA).")
+    remember("compare", picked)
+    return picked
+
+
+def _comparison(ws, runs: list[str]) -> None:
+    from advisor.app_support import leaderboard_table, paired_comparisons
+    from studies.leaderboard import Leaderboard
+
+    board = Leaderboard(ws)
+    rows = [board.get(r) for r in runs]
+    st.subheader("Scores with 95% intervals")
+    st.dataframe(leaderboard_table(rows, None), hide_index=True, width="stretch")
+    reference = st.selectbox("Compare each run against", runs, key="rp-reference")
+    st.subheader(f"Paired differences against {reference}")
+    st.caption("Difference of means on the same test items, with a paired bootstrap interval and a paired test "
+               "(McNemar for pass/fail metrics, permutation otherwise). A run is only called better when the "
+               "interval excludes zero.")
+    st.dataframe(paired_comparisons(ws, runs, reference), hide_index=True, width="stretch")
+
+
+def _report(ws, runs: list[str]) -> None:
+    from advisor.app_support import decision_record
+
+    st.subheader("Decision record")
+    record = decision_record(ws, runs, recall("recommendation"))
+    st.markdown(record.verdict_markdown)
+    c1, c2 = st.columns(2)
+    c1.download_button("Download decision record (Markdown)", record.markdown, file_name="decision-record.md",
+                       mime="text/markdown", key="rp-md")
+    c2.download_button("Download decision record (HTML)", record.html, file_name="decision-record.html",
+                       mime="text/html", key="rp-html")
+    with st.expander("Preview"):
+        st.markdown(record.markdown)
+
+
+@guarded
+def page() -> None:
+    from advisor.app_support import report_available
+
+    st.title("Compare & report")
+    ws = workspace()
+    if not ws.leaderboard_path.is_file():
+        empty_state("No runs to compare yet: evaluate the RAG baseline, run a sweep, then pick runs on the "
+                    "leaderboard.", page="RAG baseline", label="Build the RAG baseline")
+        return
+    from studies.leaderboard import Leaderboard
+
+    ids = [r["run_id"] for r in Leaderboard(ws).runs()]
+    runs = _pick(ids)
+    if len(runs) < 2:
+        empty_state("Pick at least two runs (here or on the leaderboard) to compare them.", page="Leaderboard",
+                    label="Choose runs on the leaderboard")
+        return
+    with guard():
+        _comparison(ws, runs)
+    if not report_available():
+        st.info("The evidence-updated verdict and the downloadable decision record (Markdown / HTML) arrive with the "
+                "report module (`advisor report`), not installed in this version. The comparison above is already "
+                "computed from the frozen test split.", icon=":material/construction:")
+        return
+    with guard():
+        _report(ws, runs)
