@@ -615,7 +615,7 @@ class PublishedCase:
     devices: int = 1
     basis: Literal["device", "allocated"] = "allocated"
     """What the figure counts: ``device`` (what the card must hold, CUDA context included) or
-    ``allocated`` (PyTorch's ``max_memory_allocated``)."""
+    ``allocated`` (PyTorch's ``max_memory_allocated``: live tensors, no fragmentation)."""
 
 
 def _lf(method: Method, precision: Precision = "mixed", bits: int = 4) -> TrainSetup:
@@ -650,7 +650,10 @@ THROUGHPUT_TOLERANCE = 0.35
 def estimate_case(case: PublishedCase) -> float:
     """The estimator's figure for a published case, in the case's unit."""
     if case.quantity == "memory":
-        total = training_memory(case.setup).total + (CUDA_CONTEXT_BYTES if case.basis == "device" else 0)
+        mem = training_memory(case.setup)
+        # "device": what the card must hold (CUDA context included); "allocated": PyTorch's count of
+        # live tensors, which leaves out allocator fragmentation (our overhead term).
+        total = mem.total + CUDA_CONTEXT_BYTES if case.basis == "device" else mem.total - mem.overhead
         return total / (GiB if case.unit == "GiB" else GB)
     return training_tokens_per_second(case.setup, case.device, case.devices)
 

@@ -232,6 +232,7 @@ class Plan:
             "max_tokens": self.budget.max_tokens,
             "max_seconds": self.budget.max_wall_minutes * 60 if self.budget.max_wall_minutes else None,
             "device": self.device,
+            "eval_metrics": list(self.metrics),
         }
 
     # ------------------------------------------------------------------ io
@@ -251,7 +252,7 @@ class Plan:
         from core.atomic import atomic_write_text
 
         out = Path(path)
-        atomic_write_text(out, self.to_yaml(str(out) if not out.is_absolute() else out.name))
+        atomic_write_text(out, self.to_yaml(str(path)))
         return out
 
 
@@ -387,6 +388,11 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
         rag_space["chunk_size"] = [64, 128, 256]
     lora_enabled = rec.recommendation in (R.FINE_TUNE, R.BOTH, R.PROMPTING) or pairs_bucket not in ("none",)
 
+    if not (rag_enabled or lora_enabled):
+        raise ConfigError(
+            "Nothing to plan yet: there are no labelled pairs to fine-tune on and no knowledge base to retrieve from. "
+            "Collect 100-200 reviewed input -> output pairs first (they are also your test set), then run `advisor plan` again."
+        )
     strict = resolved.get("output_format") == "strict"
     metrics = ["exact_match", "token_f1", "chrf"] if strict else ["chrf", "rouge_l", "token_f1"]
     if strict and any(w in str(resolved.get("use_case", "")).lower() for w in ("command", "shell", "cli", "devops")):
@@ -415,6 +421,8 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
         answers=resolved,
         notes=notes,
     )
+    if rec.recommendation in (R.NOT_READY, R.PROMPTING):
+        plan.notes.append(f"The advice is {rec.recommendation}: this plan measures the options, but do the next steps of `advisor decide` first.")
     if rec.method:
         plan.notes.append(f"Method {rec.method.name}: {rec.method.why}.")
     if not dataset:

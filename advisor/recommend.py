@@ -30,6 +30,7 @@ TYPICAL_CORPUS_TOKENS = {"fits_in_prompt": 5_000, "medium": 2_500_000, "large": 
 TYPICAL_PAIRS = {"none": 0, "lt_100": 50, "100_1k": 500, "1k_10k": 5_000, "gt_10k": 20_000}
 DEFAULT_MODEL_SIZE = {"any": "8B", "small": "8B", "edge": "1.7B"}
 DEFAULT_DEVICE = {"none": "cpu", "consumer": "rtx4090", "datacentre": "a100-40", "several": "a100-80", "cluster": "h100"}
+METHOD_LABELS = {"lora": "LoRA", "qlora": "QLoRA", "dora": "DoRA", "full": "full fine-tuning"}
 DEVICE_COUNT = {"none": 1, "consumer": 1, "datacentre": 1, "several": 4, "cluster": 8}
 
 
@@ -113,7 +114,7 @@ def recommend(answers: dict[str, Any], questionnaire: Questionnaire | None = Non
     estimates = _estimates(resolved, best, method)
     return Recommendation(
         recommendation=best,
-        label=R.LABELS[best] + (f" ({method.name.upper() if method.name != 'full' else 'full fine-tuning'})" if method else ""),
+        label=R.LABELS[best] + (f" ({METHOD_LABELS[method.name]})" if method else ""),
         confidence=round(confidence, 3),
         margin=round(totals[best] - totals[runner], 2),
         runner_up=runner,
@@ -182,6 +183,7 @@ def find_flips(answers: dict[str, Any], current: str, qn: Questionnaire | None =
     read = {q for rule in R.RULES for q in rule.reads}
     gates = {g for q in qn.questions if q.id in read for g in q.applies_when}
     candidates = [q for q in qn.questions if q.id in read | gates and q.type in ("choice", "bool", "multi")]
+    required = [q for q in qn.questions if q.required]
     for size in range(1, MAX_FLIP_CHANGES + 1):
         found: list[tuple[float, Flip]] = []
         for group in itertools.combinations(candidates, size):
@@ -196,6 +198,8 @@ def find_flips(answers: dict[str, Any], current: str, qn: Questionnaire | None =
                 resolved = qn.resolve(changed)
                 if any(q.id not in resolved for q in group):
                     continue  # a changed answer that no longer applies
+                if any(r.required and r.id not in resolved and qn.applies(r, resolved) for r in required):
+                    continue  # the change opens questions nobody has answered yet
                 totals, _ = R.score(resolved)
                 new = R.winner(totals)
                 if new == current:
@@ -361,6 +365,6 @@ def _next_steps(a: dict[str, Any], best: str, method: MethodChoice | None) -> li
     if best in (R.RAG, R.BOTH):
         steps.append("Build the RAG baseline on the corpus and measure retrieval hit rate and answer quality on the validation split.")
     if method is not None:
-        steps.append(f"Run the sweep (`advisor sweep start --plan plan.yaml`): {method.name.upper()}, small model first (SmolLM2), then {method.model_size}.")
+        steps.append(f"Run the sweep (`advisor sweep start --plan plan.yaml`): {METHOD_LABELS[method.name]}, small model first (SmolLM2), then {method.model_size}.")
     steps.append("Compare all systems on the frozen test split (`advisor report`) and have the best ones reviewed before acceptance.")
     return steps

@@ -95,7 +95,7 @@ RULES: list[Rule] = [
     Rule("large-knowledge-base", {"knowledge_base_size": "large"}, {RAG: 1.0, BOTH: 0.5},
          "the knowledge base is large", "Tens of thousands of documents fit neither a prompt nor a small model's weights."),
     # ---- examples and labelling
-    Rule("no-pairs", {"labelled_pairs": "none"}, {FINE_TUNE: -3.0, BOTH: -3.0, NOT_READY: 1.0},
+    Rule("no-pairs", {"labelled_pairs": "none"}, {FINE_TUNE: -5.0, BOTH: -5.0, NOT_READY: 3.0},
          "there are no labelled examples", "Fine-tuning learns from examples, and without any there is nothing to evaluate on either."),
     Rule("few-pairs", {"labelled_pairs": "lt_100"}, {FINE_TUNE: -2.5, BOTH: -2.5, NOT_READY: 1.0, PROMPTING: 1.0},
          "there are fewer than 100 labelled examples", "Under 100 examples is enough for few-shot prompts and a small test set, too few to train."),

@@ -98,3 +98,99 @@ def find_leaks(inputs: Sequence[str], chunks: Sequence, threshold: float = 0.8, 
         if share >= threshold:
             leaks.append(Leak(item=i, chunk_id=chunks[c].id, doc_id=chunks[c].doc_id, containment=round(share, 3)))
     return leaks
+
+
+# --------------------------------------------------------------------------- evaluation index and report
+
+@dataclass
+class PreparedEval:
+    """The index to evaluate on, and what leakage control did."""
+
+    index_name: str
+    removed: int
+    """Test examples removed from their pages."""
+    note: str
+
+
+def gold_doc(pair) -> str | None:
+    """The document that answers a pair: tldr pairs carry their page (``meta['page']``, else ``group``)."""
+    meta = getattr(pair, "meta", None) or {}
+    return meta.get("page") or getattr(pair, "group", None)
+
+
+def prepare_eval_index(ws, name: str, test_pairs: Sequence, split_version: str, encoder=None, progress=None) -> PreparedEval:
+    """An index fit for evaluating on ``test_pairs``.
+
+    If the index's corpus is the tldr pages the pairs come from, build (or reuse) ``<name>-eval-<split>``
+    from the same source and config with each test pair's own (intent, command) example removed from
+    its page. Otherwise the index is used as it is (the leak report says what overlaps).
+    """
+    from pathlib import Path
+
+    from core.config import from_dict
+    from rag.config import RagConfig
+    from rag.corpus import load_corpus
+    from rag.embedder import as_encoder
+    from rag.index import Manifest, build_index, index_dir
+
+    manifest = Manifest.read(index_dir(ws, name))
+    source = manifest.corpus.get("source") or ""
+    pages = {gold_doc(p) for p in test_pairs} - {None}
+    if manifest.corpus.get("kind") != "tldr" or not pages:
+        return PreparedEval(name, 0, "corpus is not tldr pages with known gold pages: index used as built; see the leak report")
+    if not Path(source).is_file():
+        from core.errors import RagError
+
+        raise RagError(
+            f"Index {name!r} was built from {source}, which is gone; leakage control needs it to remove the test examples. "
+            "Rebuild the index from the pages file, or restore it."
+        )
+    drop: dict[str, set[tuple[str, str]]] = {}
+    for p in test_pairs:
+        page = gold_doc(p)
+        if page:
+            drop.setdefault(page, set()).add((p.input, p.output))
+    corpus = load_corpus(source, drop=drop)
+    before = load_corpus(source)
+    removed = sum(len(a.text) != len(b.text) for a, b in zip(sorted(before.documents, key=lambda d: d.id), sorted(corpus.documents, key=lambda d: d.id)))
+    config = from_dict(RagConfig, manifest.config) if manifest.config else RagConfig()
+    enc = as_encoder(encoder if encoder is not None else config.embedder)
+    eval_name = f"{name}-eval-{split_version[:12]}"
+    build_index(ws, eval_name, corpus, enc, config, progress=progress)
+    n_examples = sum(len(v) for v in drop.values())
+    return PreparedEval(eval_name, n_examples,
+                        f"{n_examples} test examples removed from {removed} pages (each test pair's own example; pages keep their title and description)")
+
+
+def retrieval_report(ws, index_name: str, test_pairs: Sequence, encoder=None, ks: Sequence[int] = DEFAULT_KS) -> dict[str, object]:
+    """hit@k / recall@k / MRR against the gold pages, retrieval latency, and the leak report."""
+    import dataclasses
+    import time
+
+    from rag.pipeline import RagPipeline
+
+    pipe = RagPipeline.open(ws, index_name, encoder=encoder)
+    pipe.config = dataclasses.replace(pipe.config, max_chunks_per_doc=1)
+    from rag.retrieve import make_retriever
+
+    pipe.retriever = make_retriever(pipe.index, pipe.encoder, pipe.config)
+    doc_ids = {c.doc_id for c in pipe.index.chunks}
+    scored = [(p, gold_doc(p)) for p in test_pairs]
+    scored = [(p, g) for p, g in scored if g in doc_ids]
+    out: dict[str, object] = {"retriever": pipe.config.retriever, "questions_with_gold": len(scored)}
+    if scored:
+        began = time.perf_counter()
+        hits = pipe.retriever.search([p.input for p, _ in scored], max(ks))
+        out["retrieval_ms_per_query"] = round(1000 * (time.perf_counter() - began) / len(scored), 2)
+        out["retrieval"] = {k: round(v, 4) for k, v in retrieval_metrics([doc_ranking(h) for h in hits], [{g} for _, g in scored], ks).items()}
+    inputs = [p.input for p in test_pairs]
+    input_leaks = find_leaks(inputs, pipe.index.chunks, threshold=0.8)
+    answer_leaks = find_leaks([p.output for p in test_pairs], pipe.index.chunks, threshold=1.0, min_words=3)
+    out["leaks"] = {
+        "inputs_near_verbatim_in_corpus": len(input_leaks),
+        "answers_verbatim_in_corpus": len(answer_leaks),
+        "answers_verbatim_in_own_page": sum(1 for lk in answer_leaks if lk.doc_id == gold_doc(test_pairs[lk.item])),
+        "examples": [{"input": inputs[lk.item], "chunk": lk.chunk_id, "containment": lk.containment} for lk in input_leaks[:5]],
+        "note": "inputs found in other pages are usually generic intents (e.g. 'Display help'); answers in the own page would be leaks",
+    }
+    return out

@@ -99,24 +99,25 @@ _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 _V = r"""(?P<value>"[^"]*"|'[^']*'|[^\s'"]+)"""
 _PASSWORD_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("password_option", re.compile(r"(?<![\w-])--(?:password|passwd|pass|db-password|admin-password)(?:=|\s+)" + _V)),
+    ("password_option", re.compile(r"(?<![\w-])--(?:password|passwd|pass|db-password|admin-password)(?:=|[ \t]+)" + _V)),
     (
         "password_env",
         re.compile(r"\b[A-Z][A-Z0-9_]*(?:PASSWORD|PASSWD|_PWD|SECRET|_TOKEN|API_KEY|SECRET_KEY)=" + _V),
     ),
     ("password_env", re.compile(r"\b(?:PGPASSWORD|MYSQL_PWD|SSHPASS)=" + _V)),
-    ("sshpass", re.compile(r"\bsshpass\s+(?:-\w+\s+)*?-p\s*" + _V)),
+    ("sshpass", re.compile(r"\bsshpass[ \t]+(?:-\w+[ \t]+)*?-p[ \t]*" + _V)),
     ("mysql_password", re.compile(r"\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^|;&\n]*?\s-p(?P<value>[^\s'\"]+)")),
-    ("curl_user_password", re.compile(r"(?:\s-u|--user)\s+['\"]?[^\s:'\"]+:(?P<value>[^\s'\"]+)")),
+    ("curl_user_password", re.compile(r"(?:\s-u|--user)[ \t]+['\"]?[^\s:'\"/]+:(?!//)(?P<value>[^\s'\"]+)")),
     ("openssl_pass", re.compile(r"\bpass:(?P<value>[^\s'\"]+)")),
     ("url_credentials", re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]+:(?P<value>[^\s@/]+)@")),
-    ("bearer_token", re.compile(r"(?i)authorization:\s*bearer\s+(?P<value>[^\s'\"]+)")),
+    ("bearer_token", re.compile(r"(?i)authorization:[ \t]*bearer[ \t]+(?P<value>[^\s'\"]+)")),
 )
 
 _PLACEHOLDER_HINTS = (
     "pass", "pwd", "secret", "token", "key", "cred", "your", "my_", "example", "placeholder",
-    "changeme", "value", "dummy", "redacted", "foo", "bar", "test", "user", "name", "auth",
+    "changeme", "value", "dummy", "redacted", "test", "user", "name", "auth",
 )  # fmt: skip
+_HINTED = re.compile(r"[a-z_]*(?:" + "|".join(_PLACEHOLDER_HINTS) + r")[a-z_]*\d{0,4}")
 
 
 def is_placeholder(value: str) -> bool:
@@ -126,10 +127,12 @@ def is_placeholder(value: str) -> bool:
         return True
     if re.fullmatch(r"(?i)[x*•.#]+", v) or re.fullmatch(r"[A-Z][A-Z0-9_]*", v):
         return True
-    if re.fullmatch(r"[a-z_|.]+", v):
-        low = v.lower()
-        return any(hint in low for hint in _PLACEHOLDER_HINTS)
-    return False
+    # tldr's placeholder style: lower-case words (password, path/to/password_file, message),
+    # or a hint word with a few digits (token123, password1).
+    # A value that is a file path (path/to/password_file, ~/.pw) names a password file, not a password.
+    if "/" in v and re.fullmatch(r"[A-Za-z0-9_.~/-]+", v):
+        return True
+    return bool(re.fullmatch(r"[a-z_|./-]+", v) or _HINTED.fullmatch(v.lower()))
 
 
 def _snippet(text: str, start: int, end: int, width: int = 30) -> str:
@@ -154,13 +157,19 @@ def find_secrets(text: str) -> list[tuple[str, str]]:
 
 # ---------------------------------------------------------------- scanners: personal data
 
-_EMAIL = re.compile(r"(?<![\w.+/:%-])([A-Za-z0-9._%+-]+)@((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})\b")
+_EMAIL = re.compile(r"(?<![\w.+/:%-])([A-Za-z0-9._%+-]*[A-Za-z0-9])@((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})\b")
 _DOC_DOMAINS = re.compile(r"(?i)(?:^|\.)(?:example\.(?:com|net|org)|example|test|invalid|localhost)$")
-_IPV4 = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?!\.?\d)")
+_IPV4 = re.compile(r"(?<![\w.-])(\d{1,3}(?:\.\d{1,3}){3})(?!\.?\d)")
 PUBLIC_RESOLVERS = frozenset(
-    {"1.1.1.1", "1.0.0.1", "8.8.8.8", "8.8.4.4", "9.9.9.9", "149.112.112.112", "208.67.222.222", "208.67.220.220"}
-)
-"""Public addresses that identify a service everyone uses, not a person or a private host."""
+    {"1.1.1.1", "1.0.0.1", "1.1.1.2", "1.0.0.2", "1.1.1.3", "1.0.0.3", "8.8.8.8", "8.8.4.4", "9.9.9.9",
+     "149.112.112.112", "208.67.222.222", "208.67.220.220", "1.2.3.4"}
+)  # fmt: skip
+"""Public addresses that identify a service everyone uses (DNS resolvers) or are obvious placeholders (1.2.3.4)."""
+_EMAIL_PLACEHOLDER_WORDS = frozenset(
+    {"email", "mail", "user", "username", "name", "your", "someone", "somebody", "example", "phone", "number",
+     "address", "login", "account", "me", "foo", "bar", "test", "noreply", "no-reply", "first", "last"}
+)  # fmt: skip
+"""A local part made only of these words (``email@gmail.com``, ``your.name@...``) is a placeholder."""
 
 
 def find_personal_data(text: str) -> list[tuple[str, str]]:
@@ -168,7 +177,8 @@ def find_personal_data(text: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for m in _EMAIL.finditer(text):
         local, domain = m.group(1), m.group(2)
-        if local.lower() == "git" or _DOC_DOMAINS.search(domain):
+        words = set(re.split(r"[._+-]+", local.lower())) - {""}
+        if local.lower() == "git" or _DOC_DOMAINS.search(domain) or (words and words <= _EMAIL_PLACEHOLDER_WORDS):
             continue
         found.append(("email", _snippet(text, m.start(), m.end())))
     for m in _IPV4.finditer(text):
@@ -176,7 +186,7 @@ def find_personal_data(text: str) -> list[tuple[str, str]]:
             address = ipaddress.IPv4Address(m.group(1))
         except ValueError:
             continue
-        if address.is_global and m.group(1) not in PUBLIC_RESOLVERS:
+        if address.is_global and not address.is_multicast and m.group(1) not in PUBLIC_RESOLVERS:
             found.append(("public_ip", _snippet(text, m.start(), m.end())))
     return found
 

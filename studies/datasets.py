@@ -115,7 +115,14 @@ class LoadedDataset:
 
 def normalise(text: str) -> str:
     """Text as hashed and compared: Unicode NFC, Unix newlines, no surrounding whitespace."""
-    return unicodedata.normalize("NFC", text.replace("\r\n", "\n")).strip()
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return text.strip()
+
+
+_ROW_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def content_hash(pairs: list[Pair]) -> str:
@@ -123,8 +130,7 @@ def content_hash(pairs: list[Pair]) -> str:
     digest = hashlib.sha256()
     for pair in pairs:
         row = [pair.id, normalise(pair.input), normalise(pair.output), pair.group]
-        digest.update(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-        digest.update(b"\n")
+        digest.update((_ROW_ENCODER.encode(row) + "\n").encode("utf-8"))
     return digest.hexdigest()
 
 
@@ -329,8 +335,9 @@ def find_duplicates(pairs: list[Pair], report: ValidationReport) -> None:
     """Warn about exact duplicates (same input and output) and conflicts (same input, other output)."""
     first_exact: dict[tuple[str, str], Pair] = {}
     outputs: dict[str, dict[str, Pair]] = {}
-    for pair in pairs:
-        key_in, key_out = normalise(pair.input), normalise(pair.output)
+    keys = [normalise(pair.input) for pair in pairs]
+    for pair, key_in in zip(pairs, keys):
+        key_out = normalise(pair.output)
         earlier = first_exact.get((key_in, key_out))
         if earlier is not None:
             report.duplicates += 1
@@ -351,9 +358,7 @@ def find_duplicates(pairs: list[Pair], report: ValidationReport) -> None:
                 _line(pair),
                 file=_file(pair),
             )
-    report.conflicting_records = sum(
-        1 for pair in pairs if len(outputs.get(normalise(pair.input), {})) > 1
-    )
+    report.conflicting_records = sum(1 for key in keys if len(outputs[key]) > 1)
 
 
 def _line(pair: Pair) -> int | None:

@@ -153,7 +153,11 @@ class _Positions:
     """Offset -> 1-based line number."""
 
     def __init__(self, text: str) -> None:
-        self.newlines = [i for i, ch in enumerate(text) if ch == "\n"]
+        self.newlines: list[int] = []
+        i = text.find("\n")
+        while i != -1:
+            self.newlines.append(i)
+            i = text.find("\n", i + 1)
 
     def line(self, offset: int) -> int:
         return bisect.bisect_left(self.newlines, offset) + 1
@@ -221,6 +225,7 @@ def _find_data_array(text: str, start: int, decoder: json.JSONDecoder) -> int:
 
 def _csv(text: str, delimiter: str, report: ValidationReport) -> list[Record]:
     """CSV/TSV with a header row; each row's line numbers are physical lines (quoted newlines allowed)."""
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))  # long cells are judged by max_item_chars
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 MEMORY = ":memory:"
 STATUSES = ("candidate", "accepted", "rejected")
 COST_COLUMNS = ("money_usd", "latency_s", "gpu_hours", "cpu_hours", "train_tokens")
+_BATCH = 200
 LOCK_TIMEOUT_S = float(os.environ.get("ADVISOR_LEADERBOARD_LOCK_TIMEOUT", "120"))
 
 
@@ -288,8 +289,6 @@ class Leaderboard:
     def _open(self, read_only: bool) -> "duckdb.DuckDBPyConnection":
         import duckdb
 
-        if not read_only:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self.lock_timeout_s
         delay = 0.005
         while True:
@@ -308,6 +307,40 @@ class Leaderboard:
                 delay = min(delay * 2, 0.25)
 
     @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """Wait for this process's turn at the file: an advisory lock on ``<file>.lock``.
+
+        DuckDB's own lock fails at once instead of waiting, so polling it lets a busy reader
+        starve writers. Every process of this package first takes this cheap lock (polled
+        every few milliseconds), then opens DuckDB; foreign clients (the DuckDB CLI) are still
+        covered by the retry loop in :meth:`_open`.
+        """
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - non-POSIX: rely on the retry loop alone
+            yield
+            return
+        fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + self.lock_timeout_s
+            delay = 0.001
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise LeaderboardError(
+                            f"Waited {self.lock_timeout_s:.0f} s for the leaderboard {self.path}; another process keeps it busy. "
+                            "Retry, or look for a stuck `advisor` process."
+                        ) from None
+                    time.sleep(delay * (0.5 + random.random()))
+                    delay = min(delay * 2, 0.02)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    @contextmanager
     def connect(self, read_only: bool = False) -> Iterator["duckdb.DuckDBPyConnection"]:
         """A connection to the migrated database, closed (lock released) when the block ends."""
         with self._lock:
@@ -319,13 +352,15 @@ class Leaderboard:
                     migrate(self._memory_con)
                 yield self._memory_con
                 return
-            if not self._ready:
-                self._ensure_schema()
-            con = self._open(read_only)
-            try:
-                yield con
-            finally:
-                con.close()
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            with self._turn():
+                if not self._ready:
+                    self._ensure_schema()
+                con = self._open(read_only)
+                try:
+                    yield con
+                finally:
+                    con.close()
 
     def _ensure_schema(self) -> None:
         con = self._open(read_only=False)
@@ -359,31 +394,37 @@ class Leaderboard:
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                ids = [r.run_id for r in items]
-                existing = {row[0] for row in con.execute("SELECT run_id FROM runs WHERE run_id IN (SELECT unnest(?))", [ids]).fetchall()}
+                seen: set[str] = set()
+                unique = [r for r in items if not (r.run_id in seen or seen.add(r.run_id))]
                 new = []
-                for run in items:
-                    if run.run_id in existing:
-                        continue
-                    existing.add(run.run_id)
-                    new.append(run)
-                if new:
-                    con.executemany(
-                        f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({placeholders}) ON CONFLICT DO NOTHING",
-                        [self._row(run, now) for run in new],
-                    )
-                    metric_rows = [
-                        (run.run_id, name, float(s["mean"]), s.get("low"), s.get("high"), s.get("n"))
-                        for run in new
-                        for name, s in run.metrics.items()
-                    ]
-                    if metric_rows:
-                        con.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", metric_rows)
+                for start in range(0, len(unique), _BATCH):
+                    new.extend(self._insert(con, unique[start : start + _BATCH], now, placeholders))
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
         return len(new)
+
+    @staticmethod
+    def _insert(con: "duckdb.DuckDBPyConnection", runs: list[RunRecord], now: datetime, placeholders: str) -> list[RunRecord]:
+        """Insert one batch (one statement per table); returns the runs that were new."""
+        rows = [Leaderboard._row(run, now) for run in runs]
+        one = f"({placeholders})"
+        inserted = con.execute(
+            f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES {', '.join(one for _ in rows)} ON CONFLICT DO NOTHING RETURNING run_id",
+            [v for row in rows for v in row],
+        ).fetchall()
+        added = {r[0] for r in inserted}
+        new = [run for run in runs if run.run_id in added]
+        metric_rows = [
+            (run.run_id, name, float(s["mean"]), s.get("low"), s.get("high"), s.get("n")) for run in new for name, s in run.metrics.items()
+        ]
+        if metric_rows:
+            con.execute(
+                f"INSERT INTO metrics VALUES {', '.join('(?, ?, ?, ?, ?, ?)' for _ in metric_rows)} ON CONFLICT DO NOTHING",
+                [v for row in metric_rows for v in row],
+            )
+        return new
 
     @staticmethod
     def _row(run: RunRecord, now: datetime) -> list[Any]:

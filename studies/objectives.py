@@ -217,12 +217,12 @@ class LoraObjective:
             adapter_name,
             on_eval=lambda step, loss, tokens: run.report(step, loss, tokens),
         )
-        record = dict(getattr(result, "record", {}) or {})
+        record = {k: v for k, v in dict(getattr(result, "record", {}) or {}).items() if k != "train_loss_history"}
         losses = [v for _, v in run.reports]
         value = min(losses) if losses else float(record.get("best_eval_loss", record.get("eval_loss", math.nan)))
         if not math.isfinite(value):
             raise SweepError("Training finished without a validation loss; set eval_every > 0 (or keep the final evaluation).")
-        tokens = int(record.get("tokens_seen", record.get("train_tokens", run.tokens)) or run.tokens)
+        tokens = int(record.get("tokens_seen") or run.tokens)
         metrics: dict[str, float] = {"val_loss": value}
         outcome_result: dict[str, Any] = {
             "kind": "lora",
@@ -243,23 +243,33 @@ class LoraObjective:
         return TrialOutcome(value=value, tokens=tokens, metrics=metrics, result=outcome_result, artifacts={"adapter_dir": str(result.adapter_dir)})
 
 
-def evaluate_lora(run: TrialRun, adapter_dir: str, split: Any) -> dict[str, Any]:
-    """Evaluate the trial's adapter through the shared contract on the validation split, without
-    touching the leaderboard (workers never hold it); the JSON-able result is returned."""
-    from studies import evaluation, systems
+def evaluate_trial(run: TrialRun, system: Any, split: Any) -> dict[str, Any]:
+    """Evaluate a trial's system through the shared contract on the validation split, without
+    touching the leaderboard (workers never hold it); returns ``EvalResult.to_dict()``."""
+    from studies.evaluation import evaluate
+    from tuning.generate import GenerationSettings
 
-    system = systems.LoraSystem.from_adapter(adapter_dir, run.workspace) if hasattr(systems.LoraSystem, "from_adapter") else systems.LoraSystem(adapter_dir, run.workspace)
-    result = evaluation.evaluate(
+    result = evaluate(
         system,
         split,
         run.workspace,
+        settings=GenerationSettings(**run.config.generation) if run.config.generation else None,
         record=False,
         study=run.study_name,
         trial=run.number,
         part="validation",
         limit=run.config.eval_limit,
+        metrics=run.config.eval_metrics,
     )
-    return result.to_dict() if hasattr(result, "to_dict") else dict(vars(result))
+    return result.to_dict()
+
+
+def evaluate_lora(run: TrialRun, adapter_dir: str, split: Any) -> dict[str, Any]:
+    """The trial's adapter (trained on ``split``'s train part) on the validation part."""
+    from studies.systems import LoraSystem, record_trained_on
+
+    record_trained_on(adapter_dir, split)
+    return evaluate_trial(run, LoraSystem.from_adapter(adapter_dir, run.workspace), split)
 
 
 # --------------------------------------------------------------------------------------------- rag

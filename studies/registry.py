@@ -72,17 +72,14 @@ def run_gate(ws: Workspace, run_id: str, by: str, plan: Any = None, waivers: Map
     from studies import gate
 
     params = inspect.signature(gate.check).parameters
-    kwargs: dict[str, Any] = {}
-    if "plan" in params:
-        kwargs["plan"] = plan
-    if "waivers" in params:
-        kwargs["waivers"] = dict(waivers or {})
-    if "thresholds" in params:
-        if thresholds is None and plan is not None:
-            thresholds = getattr(plan, "thresholds", None) or getattr(plan, "acceptance", None)
-        kwargs["thresholds"] = dict(thresholds) if isinstance(thresholds, Mapping) else None
-    if "decided_by" in params:
-        kwargs["decided_by"] = by
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    offered = {
+        "plan": plan,
+        "waivers": dict(waivers or {}),
+        "thresholds": dict(thresholds) if isinstance(thresholds, Mapping) else None,
+        "decided_by": by,
+    }
+    kwargs = {k: v for k, v in offered.items() if takes_any or k in params}
     verdict = gate.check(ws, run_id, **kwargs)
     if not getattr(verdict, "passed", False):
         summary = verdict.summary() if hasattr(verdict, "summary") else "; ".join(getattr(verdict, "failures", []))

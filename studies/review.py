@@ -126,11 +126,16 @@ class ReviewSession:
             ).fetchone()[0]
             if exists:
                 raise ReviewError(f"{self.reviewer} has already judged item {item.item_id!r} of this pair.")
-            con.execute(
-                "INSERT INTO review_judgements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [lo, hi, item.item_id, self.reviewer, self.session_id, item.left_run, item.right_run, choice, winner,
-                 comment, item.position, _now()],
-            )  # fmt: skip
+            import duckdb
+
+            try:
+                con.execute(
+                    "INSERT INTO review_judgements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [lo, hi, item.item_id, self.reviewer, self.session_id, item.left_run, item.right_run, choice, winner,
+                     comment, item.position, _now()],
+                )  # fmt: skip
+            except duckdb.ConstraintException as exc:  # another session of the same reviewer got there first
+                raise ReviewError(f"{self.reviewer} has already judged item {item.item_id!r} of this pair.") from exc
         self.recorded += 1
 
 
@@ -180,11 +185,13 @@ def start_session(
 
 def format_item(item: BlindItem, number: int, total: int, show_reference: bool = False) -> str:
     """The text a reviewer reads for one item: input, "Output 1", "Output 2"; no run names."""
-    lines = [f"--- Item {number}/{total} ---", "Input:", f"  {item.input}", "", "Output 1:"]
-    lines += [f"  {line}" for line in (item.left or "(empty)").splitlines()] + ["", "Output 2:"]
-    lines += [f"  {line}" for line in (item.right or "(empty)").splitlines()]
+    def block(text: str) -> list[str]:
+        return [f"  {line}" for line in (text if text.strip() else "(empty)").splitlines()]
+
+    lines = [f"--- Item {number}/{total} ---", "Input:", *block(item.input), "", "Output 1:", *block(item.left)]
+    lines += ["", "Output 2:", *block(item.right)]
     if show_reference and item.reference:
-        lines += ["", "Reference:", f"  {item.reference}"]
+        lines += ["", "Reference:", *block(item.reference)]
     return "\n".join(lines)
 
 

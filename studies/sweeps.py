@@ -107,6 +107,10 @@ class SweepConfig:
     """Evaluate each completed trial through the shared evaluation contract (a leaderboard row)."""
     eval_limit: int | None = 64
     """Validation items per trial evaluation (None: all)."""
+    eval_metrics: list[str] | None = None
+    """Metrics of the trial evaluation (None: the evaluation contract's defaults)."""
+    generation: dict[str, Any] = field(default_factory=dict)
+    """GenerationSettings fields for the trial evaluation (e.g. max_new_tokens); default: the contract's."""
     device: str | None = None
     """Device for the estimator's feasibility check (catalogue name such as a100-80, or "local": this GPU); None: no check."""
 

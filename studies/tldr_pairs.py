@@ -18,10 +18,14 @@ from studies.validation import BAD_JSON, BAD_PAGE, EMPTY, NOT_UTF8, TOO_LONG, Li
 
 
 def pairs_from_pages(pages: list[tuple[int | None, str | None, TldrPage]], report: ValidationReport, limits: Limits) -> list[Pair]:
-    """Pairs from ``(line, file, page)`` triples; empty or over-long examples are reported."""
+    """Pairs from ``(line, file, page)`` triples; empty or over-long examples are reported.
+
+    For Markdown files (``file`` set) each example's own line in the file is used.
+    """
     pairs: list[Pair] = []
-    for line, file, page in pages:
+    for page_line, file, page in pages:
         for n, (intent, command) in enumerate(page.examples, start=1):
+            line = _example_line(page.markdown, intent) if file else page_line
             report.records += 1
             ok = True
             for name, text in (("input", intent.strip()), ("output", command.strip())):
@@ -110,3 +114,9 @@ def pairs_from_markdown_folder(root: Path, report: ValidationReport, limits: Lim
             continue
         pages.append((None, rel, page))
     return pairs_from_pages(pages, report, limits)
+
+
+def _example_line(markdown: str, intent: str) -> int | None:
+    """1-based line of the ``- intent`` bullet in a Markdown page (None if not found)."""
+    at = markdown.find(f"- {intent}")
+    return markdown.count("\n", 0, at) + 1 if at >= 0 else None

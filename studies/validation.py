@@ -56,7 +56,7 @@ class Problem:
             parts.append(self.file)
         if self.line is not None:
             parts.append(f"line {self.line}")
-        return ":".join(parts) if self.file and self.line is not None else " ".join(parts)
+        return " ".join(parts)
 
     def __str__(self) -> str:
         where = self.where()

@@ -120,7 +120,7 @@ def answer_questionnaire(at, answers: dict, max_sections: int = 12):
         if not _has_button(at, "next"):
             break
         for widget_id, value in answers.items():
-            key = f"q.{widget_id}"
+            key = f"q_{widget_id}"
             for kind in ("radio", "multiselect", "text_input", "number_input"):
                 found = [w for w in getattr(at, kind) if w.key == key]
                 if found:

@@ -13,6 +13,7 @@ import pytest
 from advisor import rules as R
 from advisor.questions import load_questionnaire
 from advisor.recommend import find_flips, recommend
+from core.errors import ConfigError
 
 BASE = {
     "labelling_capacity": "some",
@@ -101,7 +102,7 @@ SCENARIOS = {
         R.FINE_TUNE, "full", "lots-of-pairs"),
     "no labelled pairs for a skill, labelling team on hand": (
         {"change": ["task_skill"], "labelled_pairs": "none", "labelling_capacity": "plenty", "output_format": "strict", "prompting_result": "poor"},
-        (R.NOT_READY, R.PROMPTING, R.FINE_TUNE), None, "no-pairs"),
+        (R.NOT_READY, R.PROMPTING), None, "no-pairs"),
 }
 
 
@@ -166,7 +167,11 @@ def test_flip_changes_the_recommendation_and_is_minimal(name):
             for v in values:
                 if v == rec.answers[q.id]:
                     continue
-                assert recommend(rec.answers | {q.id: v}).recommendation == rec.recommendation, (q.id, v)
+                try:
+                    other = recommend(rec.answers | {q.id: v})
+                except ConfigError:
+                    continue  # the change opens questions nobody answered: not a one-answer change
+                assert other.recommendation == rec.recommendation, (q.id, v)
 
 
 def test_flip_names_a_plausible_change_for_the_support_bot():

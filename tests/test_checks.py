@@ -90,6 +90,13 @@ NOT_FLAGGED = [
     "aws iam list-access-keys",
     "ssh-keygen -t ed25519 -C \"comment|email\"",
     "npm i package_name@version",
+    "gyb --email email@gmail.com --action backup",
+    "ltrace -e malloc+free-@libc.so* path/to/program",
+    "VBoxManage startvm vm_name --password path/to/password_file",
+    "glances -s --password",
+    "arjun -u https://example.com/page.php",
+    "socat - UDP4-DATAGRAM:224.0.0.1:5000",
+    "sfdk config target=SailfishOS-5.0.0.62-aarch64",
 ]
 
 
@@ -136,9 +143,11 @@ def test_verification_disabled_variants(variant):
 
 
 def test_placeholder_rules():
-    for value in ("password", "your_password", "$PW", "${PW}", "<password>", "{{password}}", "***", "xxxx", "PASSWORD", ""):
+    placeholders = ("password", "your_password", "$PW", "${PW}", "<password>", "{{password}}", "***", "xxxx", "PASSWORD", "",
+                    "token123", "path/to/password_file", "message", "correcthorsebattery")  # fmt: skip
+    for value in placeholders:
         assert is_placeholder(value), value
-    for value in ("hunter2", "S3cret!", "Tr0ub4dor&3", "correcthorsebattery"):
+    for value in ("hunter2", "S3cret!", "Tr0ub4dor&3", "Correct-Horse-9"):
         assert not is_placeholder(value), value
 
 

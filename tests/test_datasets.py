@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.errors import DataError
 from studies.datasets import InvalidDataError, Limits, Pair, content_hash, load_pairs, parse_mapping, save_dataset
@@ -195,6 +197,7 @@ def test_tldr_folder_reports_every_bad_page(tmp_path):
     d = load_pairs(tmp_path / "pages", strict=False)
     assert sorted((p.file, p.kind) for p in d.report.errors) == [("common/latin.md", "not-utf8"), ("common/notitle.md", "bad-page")]
     assert [(p.id, p.input, p.output, p.group) for p in d.pairs] == [("common/good#1", "Do a thing", "good --thing", "common/good")]
+    assert d.pairs[0].meta["line"] == 5 and d.pairs[0].meta["file"] == "common/good.md"
 
 
 def test_tldr_pages_jsonl_reports_every_bad_line(tmp_path):
@@ -247,3 +250,39 @@ def test_limits_are_validated():
 
     with pytest.raises(ConfigError, match="max_item_chars"):
         Limits(max_item_chars=0).validate()
+
+
+LINE_KINDS = [
+    b'{"input": "q", "output": "a"}',
+    b'{"input": "q2", "output": "a2", "group": "g"}',
+    b'{"input": "", "output": "a"}',
+    b'{"output": "a"}',
+    b'{"input": "q", "output": 5}',
+    b"{broken",
+    b"[1, 2]",
+    b'{"input": "caf\xe9", "output": "x"}',
+    b"",
+    b"   ",
+]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    choices=st.lists(st.integers(0, len(LINE_KINDS) - 1), min_size=0, max_size=30),
+    noise=st.lists(st.text(min_size=1, max_size=20).filter(lambda t: "\n" not in t and "\r" not in t), max_size=3),
+)
+def test_fuzzed_jsonl_reports_problems_within_the_file(tmp_path_factory, choices, noise):
+    lines = [LINE_KINDS[c] for c in choices] + [json.dumps({"input": t, "output": t}).encode() for t in noise]
+    path = tmp_path_factory.mktemp("fuzz") / "f.jsonl"
+    path.write_bytes(b"\n".join(lines))
+    try:
+        d = load_pairs(path, strict=False)
+    except DataError as exc:  # only "no records"-style refusals of the whole file are allowed here
+        pytest.fail(f"unexpected refusal: {exc}")
+    report = d.report
+    assert report.records == sum(1 for line in lines if line.strip())
+    assert all(p.line is None or 1 <= p.line <= len(lines) for p in report.problems)
+    error_lines = {p.line for p in report.errors}
+    assert len(d.pairs) + len(error_lines - {None}) == report.records
+    assert all(p.input and p.output for p in d.pairs)
+    assert len({p.id for p in d.pairs}) == len(d.pairs)

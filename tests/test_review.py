@@ -223,3 +223,25 @@ def test_scores_table_is_refreshed_after_a_session(workspace, monkeypatch, capsy
     with connect(workspace) as con:
         rows = dict(con.execute("SELECT run_id, comparisons FROM review_scores").fetchall())
     assert rows == {RUN_A: 3, RUN_B: 3}
+
+
+def test_two_open_sessions_of_one_reviewer_cannot_judge_an_item_twice(workspace):
+    make_runs(workspace, n=3)
+    first = start_session(workspace, RUN_A, RUN_B, "kim", seed=1)
+    second = start_session(workspace, RUN_A, RUN_B, "kim", seed=2)
+    item = first.items[0]
+    first.record(item, "left")
+    same = next(i for i in second.items if i.item_id == item.item_id)
+    with pytest.raises(ReviewError, match="already judged"):
+        second.record(same, "right")
+    assert len(load_reviews(workspace, RUN_A, RUN_B)) == 1
+
+
+def test_format_item_shows_no_run_and_reference_only_on_request():
+    from studies.review import BlindItem, format_item
+
+    item = BlindItem(0, "i1", "two\nlines", "ls -la", "", "ls", left_run=RUN_A, right_run=RUN_B)
+    text = format_item(item, 1, 1)
+    assert "  two\n  lines" in text and "(empty)" in text and "Reference" not in text
+    assert RUN_A not in text and RUN_B not in text
+    assert "Reference:\n  ls" in format_item(item, 1, 1, show_reference=True)

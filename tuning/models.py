@@ -129,7 +129,7 @@ def resolve_model_path(spec: str | None, workspace: Workspace) -> tuple[str, Pat
                 "`save_pretrained`, or leave --model out to use the default SmolLM2-135M-Instruct."
             )
         return path.name, path.resolve()
-    if os.sep in spec or spec.startswith("."):
+    if spec.startswith((".", "/", "~")) or spec.count("/") > 1 or "\\" in spec:
         raise ModelLoadError(f"Model folder {spec} does not exist. Check the path, or leave --model out for the default.")
     return spec, spec
 

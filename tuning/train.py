@@ -217,12 +217,21 @@ class _Checkpoint:
             }
             torch.save(payload, tmp / "state.pt")
 
-    def load(self, model, optimizer, scheduler, scaler) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    def load(self, model, optimizer, scheduler, scaler, fingerprint: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
         import torch
         from safetensors.torch import load_file
 
         try:
             payload = torch.load(self.dir / "state.pt", weights_only=True, map_location="cpu")
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise TrainingError(f"Checkpoint {self.dir} is unreadable ({exc}); delete it to start the run over.") from exc
+        state = json.loads(payload["state"])
+        if state.get("fingerprint") != fingerprint:
+            raise TrainingError(
+                f"A checkpoint of a different configuration exists at {self.dir}. "
+                "Use another --name, or delete that folder to start over."
+            )
+        try:
             _load_trainable(model, load_file(str(self.dir / "trainable.safetensors")))
         except (OSError, RuntimeError, ValueError) as exc:
             raise TrainingError(f"Checkpoint {self.dir} is unreadable ({exc}); delete it to start the run over.") from exc
@@ -235,7 +244,7 @@ class _Checkpoint:
             torch.cuda.set_rng_state_all(payload["rng_cuda"])
         best_path = self.dir / "best.safetensors"
         best = load_file(str(best_path)) if best_path.is_file() else None
-        return json.loads(payload["state"]), best
+        return state, best
 
     def remove(self) -> None:
         import shutil
@@ -335,13 +344,7 @@ def train(
     }
     best_weights: dict[str, Any] | None = None
     if resume and checkpoint.exists():
-        saved, best_weights = checkpoint.load(model, optimizer, scheduler, scaler)
-        if saved.get("fingerprint") != fingerprint:
-            raise TrainingError(
-                f"A checkpoint of a different configuration exists for run {name!r} ({checkpoint.dir}). "
-                "Use another --name, or delete that folder to start over."
-            )
-        state = saved
+        state, best_weights = checkpoint.load(model, optimizer, scheduler, scaler, fingerprint)
         state["resumed_from"] = [*state.get("resumed_from", []), state["step"]]
         log.info("Resuming run %s from step %d", name, state["step"])
     elif checkpoint.exists():

@@ -120,14 +120,69 @@ def sweep_config_from_file(path: str, name: str | None = None, objective: str | 
 
 
 def sweep_config_from_plan(path: str, name: str | None = None, objective: str | None = None) -> Any:
-    """Turn an advisor experiment plan into a sweep config (LoRA search space, budget, data)."""
-    from core.errors import ConfigError
+    """Turn an advisor experiment plan (``advisor plan``) into a sweep config.
 
+    LoRA (default when the plan enables it): the plan's LoRA space and fixed settings, the first
+    model of its ladder, its data, trial / token / wall-time budget, metrics and device (for the
+    feasibility check). RAG: the plan's RAG space over the corpus, maximising the primary metric.
+    """
+    from core.errors import ConfigError
+    from core.workspace import slugify
+    from studies.sweeps import SweepConfig
+
+    from advisor.plan import load_plan
+
+    plan = load_plan(path)
+    kind = objective or ("lora" if plan.lora.enabled else "rag")
+    data: dict[str, Any] = {"split": plan.data.split_version} if plan.data.split_version else {}
+    if not data and plan.data.dataset:
+        data = {"dataset": plan.data.dataset, "seed": plan.data.split_seed}
+    if not data:
+        raise ConfigError(f"Plan {path} names no data set: set data.dataset (a pairs file) or data.split_version.")
+    common: dict[str, Any] = {
+        "name": name or slugify(f"{plan.name}-{kind}", "sweep"),
+        "objective": kind,
+        "data": data,
+        "eval_metrics": list(plan.metrics),
+        "device": plan.device if plan.device and plan.device != "cpu" else None,
+        "max_seconds": plan.budget.max_wall_minutes * 60.0 if plan.budget.max_wall_minutes else None,
+    }
+    if kind == "rag":
+        if not plan.data.corpus:
+            raise ConfigError(f"Plan {path} has no RAG corpus: set data.corpus (tldr pages.jsonl, JSONL documents or a folder).")
+        return SweepConfig.from_dict({
+            **common,
+            "space": dict(plan.rag.space),
+            "base": {"corpus": plan.data.corpus, "model": plan.models[0] if plan.models else None},
+            "metric": plan.primary_metric,
+            "direction": "maximize",
+            "pruner": "none",
+            "n_trials": plan.rag.trials,
+        })
+    base = {"model": plan.models[0] if plan.models else None, **dict(plan.lora.base)}
+    if "method" not in base and not {"dora", "qlora", "method"} & set(plan.lora.space):
+        base["method"] = plan.method
+    steps = plan.lora.space.get("max_steps")
+    max_resource = steps.get("high") if isinstance(steps, dict) else (max(steps) if isinstance(steps, list) else base.get("max_steps"))
+    return SweepConfig.from_dict({
+        **common,
+        "space": dict(plan.lora.space),
+        "base": base,
+        "n_trials": plan.budget.trials,
+        "max_tokens": plan.budget.max_tokens,
+        "min_resource": int(base.get("eval_every") or 0) or None,
+        "max_resource": int(max_resource) if max_resource else None,
+    })
+
+
+def plan_workers(path: str) -> int | None:
+    """The plan's worker count (None for a sweep config file)."""
     try:
         from advisor.plan import load_plan
-    except ImportError as exc:  # pragma: no cover - the plan module ships with the advisor
-        raise ConfigError(f"{path} is not a sweep config and plans cannot be read here ({exc}).") from exc
-    raise ConfigError(f"{path}: reading sweeps from plans is not wired yet")
+
+        return int(load_plan(path).budget.workers)
+    except Exception:  # noqa: BLE001 - a sweep config file is not a plan
+        return None
 
 
 def worker_argv(ws: Any, name: str) -> list[str]:
@@ -291,7 +346,7 @@ def _start(args: argparse.Namespace, ws: Any) -> int:
     if changes:
         config = type(config).from_dict({**config.to_dict(), **changes})
     url = args.storage or os.environ.get(STORAGE_ENV) or ws.optuna_url
-    info = start_sweep(ws, config, url, args.workers)
+    info = start_sweep(ws, config, url, args.workers or (plan_workers(args.plan) if config.objective != "synthetic" else None))
     if args.detach:
         if args.output_format == "json":
             print_json(info)

@@ -17,7 +17,7 @@ YES_NO = ("yes", "no")
 
 def _widget(question, current):
     """One question as a widget; returns the typed answer (None when unanswered)."""
-    key = f"q.{question.id}"
+    key = f"q_{question.id}"
     label = question.text + ("" if question.required else " (optional)")
     values = question.values()
     if current is None and question.default not in (None, ""):
@@ -51,7 +51,7 @@ def _load_saved(qn) -> None:
                 answers, problems = parse_saved_answers(upload.getvalue(), upload.name, qn)
                 remember(ANSWERS, answers)
                 remember(STEP, 0)
-                for key in [k for k in st.session_state if str(k).startswith("q.")]:
+                for key in [k for k in st.session_state if str(k).startswith("q_")]:
                     del st.session_state[key]
                 st.success(f"Loaded {len(answers)} answers.")
                 for problem in problems:

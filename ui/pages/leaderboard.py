@@ -106,6 +106,10 @@ def page() -> None:
     table = leaderboard_table(runs, metric, cost)
     if metric:
         table.sort(key=lambda r: (r.get(metric) is None, -(r.get(metric) or 0.0)))
+    if metric and table and table[0].get(metric) is not None:
+        top = table[0]
+        st.markdown(f"**Best on {metric}:** `{top['run']}` ({top['system'] or top['kind']}): {top[metric]:.3f} "
+                    f"{top[f'{metric} interval']}")
     st.dataframe(table, hide_index=True, width="stretch")
     st.caption(f"{len(runs)} of {len(every)} runs. Click a column header to sort; intervals are 95% paired bootstrap.")
 

@@ -1,0 +1,190 @@
+"""`advisor rag build|query|eval|list`: build a FAISS index from a corpus, query it, evaluate it.
+
+    advisor rag build --corpus data/sample/pages.jsonl --name tldr
+    advisor rag query tldr "extract a gzipped tar archive into a directory" --k 5 [--answer]
+    advisor rag eval tldr --data data/sample/pairs.jsonl [--limit 50]
+
+`rag eval` splits the data as `advisor eval` does (same seed, same split version). When the corpus is
+the pages the pairs come from (tldr), it first builds an evaluation index with every test pair's own
+example removed from its page, so retrieval cannot hand the answer over verbatim; it reports test
+inputs still found (near-)verbatim in the index, retrieval hit@k / recall@k / MRR (gold document =
+the pair's page), and records the answers through the shared evaluation contract (leaderboard row).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "rag"
+HELP = "build, query and evaluate a RAG index (corpus -> chunks -> FAISS -> grounded answers)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="rag_command", metavar="ACTION", required=True)
+    b = sub.add_parser("build", help="chunk, embed and index a corpus into <workspace>/indexes/NAME")
+    b.add_argument("--corpus", required=True, metavar="PATH", help="tldr pages.jsonl, a folder of .md/.txt/.rst, or JSONL with id + text")
+    b.add_argument("--name", default=None, help="index name (default: from the corpus file name)")
+    b.add_argument("--config", default=None, metavar="YAML", help="RagConfig file (fields below override it)")
+    b.add_argument("--embedder", default=None, help="sentence-transformers folder (default all-MiniLM-L6-v2)")
+    b.add_argument("--chunk-size", type=int, default=None, help="target chunk size in embedder tokens (default 64)")
+    b.add_argument("--chunk-overlap", type=int, default=None, help="overlap in tokens (default 0)")
+    b.add_argument("--index-type", choices=("auto", "flat", "hnsw", "ivf"), default=None, help="FAISS index (default auto: by size)")
+    b.add_argument("--force", action="store_true", help="rebuild even if an identical index exists")
+    b.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    q = sub.add_parser("query", help="retrieve (and optionally answer) one question")
+    q.add_argument("name", help="index name")
+    q.add_argument("question")
+    q.add_argument("--k", type=int, default=5, help="hits to show (default 5)")
+    q.add_argument("--retriever", choices=("dense", "bm25", "hybrid"), default=None, help="override the index's retriever")
+    q.add_argument("--answer", action="store_true", help="also generate a grounded answer")
+    q.add_argument("--model", default=None, help="generator: local transformers folder (default SmolLM2-135M)")
+    q.add_argument("--adapter", default=None, help="LoRA adapter (name or folder) on the generator: RAG + fine-tune")
+
+    e = sub.add_parser("eval", help="evaluate an index on a pair data set's test split (leaderboard row)")
+    e.add_argument("name", help="index name")
+    e.add_argument("--data", required=True, metavar="FILE", help="pair data set (its seeded split's test part is used)")
+    e.add_argument("--seed", type=int, default=0, help="split seed (default 0; must match the other systems)")
+    e.add_argument("--limit", type=int, default=None, help="first N test items only (quick looks)")
+    e.add_argument("--model", default=None, help="generator: local transformers folder (default SmolLM2-135M)")
+    e.add_argument("--max-new-tokens", type=int, default=None, help="generation limit per answer (default 64)")
+    e.add_argument("--no-record", action="store_true", help="store predictions but add no leaderboard row")
+    e.add_argument("--retrieval-only", action="store_true", help="retrieval metrics and leak report only, no generation")
+
+    sub.add_parser("list", help="list the indexes in the workspace")
+
+
+def _config(args: argparse.Namespace):
+    from core.config import from_dict, load_config, to_dict
+    from rag.config import RagConfig
+
+    config = load_config(RagConfig, args.config) if getattr(args, "config", None) else RagConfig()
+    data = to_dict(config)
+    for field, value in (("embedder", args.embedder), ("chunk_size", args.chunk_size), ("chunk_overlap", args.chunk_overlap), ("index_type", args.index_type)):
+        if value is not None:
+            data[field] = value
+    return from_dict(RagConfig, data)
+
+
+def _bar():
+    """A progress callback drawing one tqdm bar per stage (on stderr)."""
+    from tqdm import tqdm
+
+    bars: dict[str, object] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="item", leave=False)
+        bar.n = done  # type: ignore[attr-defined]
+        bar.refresh()  # type: ignore[attr-defined]
+        if done >= total:
+            bar.close()  # type: ignore[attr-defined]
+
+    return progress
+
+
+def _build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from advisor.cli import print_json, workspace_of
+    from core.workspace import slugify
+    from rag.corpus import load_corpus
+    from rag.embedder import as_encoder
+    from rag.index import build_index
+
+    ws = workspace_of(args)
+    config = _config(args)
+    corpus = load_corpus(args.corpus)
+    name = args.name or slugify(Path(args.corpus).stem, "index")
+    encoder = as_encoder(config.embedder)
+    result = build_index(ws, name, corpus, encoder, config, progress=None if args.no_progress else _bar(), force=args.force)
+    m = result.index.manifest
+    print_json({
+        "index": name, "path": str(result.index.path), "reused": result.reused, "seconds": round(result.seconds, 2),
+        "documents": m.corpus["documents"], "chunks": m.corpus["chunks"], "index_type": m.index_type,
+        "embedder": m.embedder, "skipped": m.corpus["skipped"],
+    })
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    from advisor.cli import print_json, workspace_of
+    from rag.pipeline import RagPipeline
+
+    ws = workspace_of(args)
+    generator = None
+    if args.answer:
+        if args.adapter:
+            from tuning.adapters import load_with_adapter
+
+            generator = load_with_adapter(args.adapter, ws)
+        else:
+            from tuning.models import load_base_model
+
+            generator = load_base_model(args.model, ws)
+    pipe = RagPipeline.open(ws, args.name, generator=generator)
+    if args.retriever:
+        from rag.retrieve import make_retriever
+
+        pipe.config.retriever = args.retriever
+        pipe.retriever = make_retriever(pipe.index, pipe.encoder, pipe.config)
+    hits, seconds = pipe.retrieve([args.question], k=args.k)
+    out: dict[str, object] = {
+        "question": args.question, "retrieval_s": round(seconds, 4),
+        "hits": [{"rank": i + 1, "doc_id": h.doc_id, "chunk_id": h.chunk_id, "score": round(h.score, 4), "text": h.text} for i, h in enumerate(hits[0])],
+    }
+    if args.answer:
+        ans = pipe.answer([args.question])[0]
+        out.update({"answer": ans.text, "generation_s": round(ans.generation_s, 3), "prompt_tokens": ans.prompt_tokens})
+    print_json(out)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from advisor.cli import print_json, workspace_of
+    from rag.retrieval_eval import prepare_eval_index, retrieval_report
+    from studies.datasets import load_pairs
+    from studies.splits import make_split, save_split
+
+    ws = workspace_of(args)
+    split = make_split(load_pairs(args.data), seed=args.seed)
+    save_split(ws, split)
+    test = split.test[: args.limit] if args.limit else split.test
+    prepared = prepare_eval_index(ws, args.name, test, split.version, progress=_bar())
+    report = retrieval_report(ws, prepared.index_name, test)
+    out: dict[str, object] = {"split": split.version, "eval_index": prepared.index_name, "leakage_control": prepared.note,
+                              "examples_removed": prepared.removed, **report}
+    if not args.retrieval_only:
+        from studies.evaluation import evaluate
+        from studies.systems import RagSystem
+        from tuning.generate import GenerationSettings
+
+        settings = GenerationSettings()
+        if args.max_new_tokens is not None:
+            settings.max_new_tokens = args.max_new_tokens
+        system = RagSystem(prepared.index_name, ws, model=args.model)
+        system.name = f"rag:{args.name}"
+        result = evaluate(system, split, ws, settings, record=not args.no_record, limit=args.limit)
+        from core.atomic import atomic_write_json
+
+        atomic_write_json(ws.path("runs", result.run_id, "retrieval.json"), out)
+        out.update({"run_id": result.run_id, "recorded": result.recorded, "n": result.n,
+                    "scores": {k: v.to_dict() for k, v in result.scores.items()},
+                    "latency_s": result.latency_s, "predictions": result.predictions_path})
+    print_json(out)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.rag_command == "build":
+        return _build(args)
+    if args.rag_command == "query":
+        return _query(args)
+    if args.rag_command == "eval":
+        return _eval(args)
+    from advisor.cli import print_json, workspace_of
+    from rag.index import list_indexes
+
+    print_json(list_indexes(workspace_of(args)))
+    return 0

@@ -1,0 +1,229 @@
+"""Training speed: our LoRA engine vs the peft + transformers ``Trainer`` tutorial setup, in one run.
+
+Reference (as the tutorials write it): SmolLM2-135M-Instruct, chat-formatted pairs padded to
+max_length=128, fp32, batch 8, LoRA r=8 on q_proj/v_proj, one epoch, loss over every non-pad token
+(DataCollatorForLanguageModeling). Ours: the same pairs, model, rank and targets, one epoch over
+the same examples (so the same real tokens), through ``tuning.train.train`` with its defaults for
+speed (packed rows, logits only at response tokens, bf16 autocast where faster).
+
+Reported: real (non-padding) tokens/s of both and the ratio; held-out response-token loss of both
+(same held-out pairs, fp32, same function); MFU against this machine's measured matmul peak.
+
+    .venv/bin/python bench/bench_train.py --pairs 192 --heldout 128 [--out bench/results/tuning_train.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DATA = Path("/work/shared/data/tldr/pairs.jsonl")
+
+
+class Pair:
+    def __init__(self, d: dict) -> None:
+        self.input, self.output = d["input"], d["output"]
+
+
+def load_pairs(path: Path, n_train: int, n_heldout: int, seed: int) -> tuple[list[Pair], list[Pair]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    random.Random(seed).shuffle(rows)
+    return [Pair(r) for r in rows[:n_train]], [Pair(r) for r in rows[n_train : n_train + n_heldout]]
+
+
+def matmul_peak(dtype_name: str, size: int = 1024, seconds: float = 2.0) -> float:
+    """Best GFLOP/s of a square matmul in this dtype on this CPU (all torch threads)."""
+    import torch
+
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    for _ in range(3):
+        torch.mm(a, b)
+    best = float("inf")
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t)
+    return 2 * size**3 / best / 1e9
+
+
+def body_params(model) -> int:
+    """Parameters of the transformer blocks (no embedding / LM head): 2 FLOPs each per token forward."""
+    return sum(p.numel() for n, p in model.named_parameters() if ".layers." in n and "lora_" not in n)
+
+
+def load_avg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def run_reference(ws, train_pairs, lr: float, seed: int) -> dict:
+    """The tutorial: Trainer + peft, padded to 128, fp32, batch 8, loss over prompt and response."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
+
+    from tuning.batches import format_pair
+    from tuning.models import load_base_model
+
+    loaded = load_base_model(None, ws)
+    tok = loaded.tokenizer
+    tok.padding_side = "right"
+    texts = ["".join(format_pair(tok, p.input, p.output, None)) for p in train_pairs]
+    enc = tok(texts, add_special_tokens=False, padding="max_length", truncation=True, max_length=128)
+    dataset = [{"input_ids": i, "attention_mask": m} for i, m in zip(enc["input_ids"], enc["attention_mask"])]
+    real_tokens = sum(sum(m) for m in enc["attention_mask"])
+    model = get_peft_model(loaded.model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    args = TrainingArguments(
+        output_dir=tempfile.mkdtemp(prefix="bench-ref-"),
+        per_device_train_batch_size=8,
+        num_train_epochs=1,
+        learning_rate=lr,
+        lr_scheduler_type="cosine",
+        warmup_ratio=0.05,
+        logging_steps=5,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        seed=seed,
+        disable_tqdm=True,
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=DataCollatorForLanguageModeling(tok, mlm=False))
+    load_before = load_avg()
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    tok.padding_side = "left"
+    return {
+        "model": model,
+        "tokenizer": tok,
+        "real_tokens": real_tokens,
+        "slots": len(dataset) * 128,
+        "seconds": seconds,
+        "tokens_per_s": real_tokens / seconds,
+        "steps": trainer.state.global_step,
+        "load_before": load_before,
+        "load_after": load_avg(),
+        "body_params": body_params(model),
+        "precision": "fp32",
+    }
+
+
+def run_ours(ws, train_pairs, lr: float, seed: int, micro_batch_size: int) -> dict:
+    from tuning.config import TrainConfig
+    from tuning.train import train
+
+    config = TrainConfig(
+        method="lora", rank=8, alpha=16, dropout=0.05, target_modules=["q_proj", "v_proj"], learning_rate=lr,
+        lr_scheduler="cosine", warmup_ratio=0.05, epochs=1, micro_batch_size=micro_batch_size, max_length=128,
+        packing="packed", precision="auto", eval_every=0, save_every=0, seed=seed,
+    )
+    load_before = load_avg()
+    result = train(config, train_pairs, [], ws, "bench-ours")
+    r = result.record
+    return {
+        "adapter_dir": result.adapter_dir,
+        "real_tokens": r["tokens_seen"],
+        "slots": r["tokens_seen"],
+        "loss_tokens": r["loss_tokens_seen"],
+        "seconds": r["train_seconds"],
+        "tokens_per_s": r["tokens_per_s"],
+        "steps": r["steps"],
+        "load_before": load_before,
+        "load_after": load_avg(),
+        "precision": r["precision"],
+        "truncated": r["train_data"]["truncated"],
+    }
+
+
+def heldout_loss(model, tokenizer, heldout) -> float:
+    """Response-token cross-entropy on held-out pairs, fp32, identical for both models."""
+    from tuning.batches import encode_examples
+    from tuning.config import TrainConfig
+    from tuning.device import Precision
+    from tuning.train import evaluate_loss
+
+    enc, _ = encode_examples(tokenizer, heldout, 128)
+    cfg = TrainConfig(micro_batch_size=8, max_length=128, packing="packed")
+    return evaluate_loss(model, enc, cfg, Precision("fp32", "cpu", None), "cpu", tokenizer.pad_token_id)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--pairs", type=int, default=192)
+    ap.add_argument("--heldout", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--micro-batch-size", type=int, default=4, help="ours: packed token budget = this * 128")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workspace", default=str(Path(tempfile.gettempdir()) / "bench-tuning-ws"))
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "tuning_train.json")
+    args = ap.parse_args()
+
+    import torch
+
+    from core.workspace import Workspace
+    from tuning.adapters import load_with_adapter
+    from tuning.models import load_base_model
+
+    ws = Workspace.resolve(args.workspace).ensure()
+    load_base_model(None, ws)  # convert the GGUF once, outside any timing
+    train_pairs, heldout = load_pairs(args.data, args.pairs, args.heldout, args.seed)
+    peaks = {"fp32": matmul_peak("fp32"), "bf16": matmul_peak("bf16")}
+    print(f"matmul peak GFLOP/s: {peaks}  load: {load_avg()}", flush=True)
+
+    base = load_base_model(None, ws)
+    base_loss = heldout_loss(base.model, base.tokenizer, heldout)
+    print(f"base held-out response loss {base_loss:.4f}", flush=True)
+
+    ours = run_ours(ws, train_pairs, args.lr, args.seed, args.micro_batch_size)
+    print(f"ours: {ours['tokens_per_s']:.1f} real tok/s ({ours['real_tokens']} tokens, {ours['seconds']:.1f}s, {ours['steps']} steps, {ours['precision']})", flush=True)
+    ref = run_reference(ws, train_pairs, args.lr, args.seed)
+    print(f"reference: {ref['tokens_per_s']:.1f} real tok/s ({ref['real_tokens']} tokens, {ref['seconds']:.1f}s, {ref['steps']} steps)", flush=True)
+
+    ref_loss = heldout_loss(ref["model"], ref["tokenizer"], heldout)
+    ours_loaded = load_with_adapter(ours["adapter_dir"], ws)
+    ours_loss = heldout_loss(ours_loaded.model, ours_loaded.tokenizer, heldout)
+
+    p_body = ref["body_params"]
+    def mfu(run, peak):  # forward 2N + backward through activations 2N per real token (frozen base, LoRA)
+        return 4 * p_body * run["real_tokens"] / run["seconds"] / (peak * 1e9)
+
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), "?")
+    result = {
+        "machine": {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()},
+        "matmul_peak_gflops": peaks,
+        "pairs": args.pairs,
+        "heldout": args.heldout,
+        "lr": args.lr,
+        "reference": {k: v for k, v in ref.items() if k not in ("model", "tokenizer")},
+        "ours": {k: (str(v) if isinstance(v, Path) else v) for k, v in ours.items()},
+        "speedup_real_tokens_per_s": ours["tokens_per_s"] / ref["tokens_per_s"],
+        "heldout_response_loss": {"base": base_loss, "reference": ref_loss, "ours": ours_loss},
+        "mfu": {
+            "formula": "4 * transformer-block params * real tokens / s / matmul peak (LM head and attention excluded)",
+            "reference_vs_fp32_peak": mfu(ref, peaks["fp32"]),
+            "ours_vs_bf16_peak": mfu(ours, peaks["bf16"]),
+            "ours_vs_fp32_peak": mfu(ours, peaks["fp32"]),
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=str))
+    print(json.dumps({k: result[k] for k in ("speedup_real_tokens_per_s", "heldout_response_loss", "mfu")}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""``RagPipeline``: retrieve -> grounded prompt -> batched answers from any generator ``tuning`` loads.
+
+The generator is a ``LoadedModel``: the default SmolLM2, any local model, or one with a LoRA adapter
+(``tuning.adapters.load_with_adapter``), which makes RAG + fine-tune a system of its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from core.errors import RagError
+from core.workspace import Workspace
+from rag.config import RagConfig
+from rag.embedder import Encoder, as_encoder
+from rag.index import RagIndex, open_index
+from rag.prompt import Conversation, build_conversation
+from rag.retrieve import Hit, Retriever, make_retriever
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tuning.generate import GenerationSettings
+    from tuning.models import LoadedModel
+
+
+@dataclass
+class RagAnswer:
+    """One grounded answer with its evidence and costs."""
+
+    text: str
+    hits: list[Hit]
+    prompt_tokens: int
+    completion_tokens: int
+    retrieval_s: float
+    """Retrieval time per question (batch time / batch size)."""
+    generation_s: float
+    """Generation time per question (batch time / batch size)."""
+    conversation: Conversation = field(default_factory=list)
+
+
+class RagPipeline:
+    """An opened index, its embedder and retriever, and (for answers) a generator."""
+
+    def __init__(self, index: RagIndex, encoder: Encoder, config: RagConfig | None = None, generator: "LoadedModel | None" = None) -> None:
+        self.index = index
+        self.encoder = encoder
+        self.config = config or index.config
+        self.config.validate()
+        self.generator = generator
+        self.retriever: Retriever = make_retriever(index, encoder, self.config)
+
+    @classmethod
+    def open(
+        cls,
+        ws: Workspace,
+        index_name: str,
+        generator: "LoadedModel | None" = None,
+        config: RagConfig | None = None,
+        encoder: Encoder | object | None = None,
+    ) -> "RagPipeline":
+        """Open ``<ws>/indexes/<index_name>`` with the embedder its manifest names (or the one given)."""
+        if encoder is None:
+            from rag.index import Manifest, index_dir
+
+            folder = index_dir(ws, index_name)
+            spec = None
+            if (folder / "manifest.json").is_file():
+                spec = Manifest.read(folder).config.get("embedder")
+            encoder = as_encoder(spec)
+        enc = as_encoder(encoder)
+        index = open_index(ws, index_name, enc, config)
+        return cls(index, enc, config or index.config, generator)
+
+    @property
+    def manifest(self) -> dict[str, object]:
+        """The index manifest as a plain dict (recorded with evaluation runs)."""
+        from core.config import to_dict
+
+        return to_dict(self.index.manifest)
+
+    def describe(self) -> dict[str, object]:
+        """What a leaderboard row records about this RAG system."""
+        m = self.index.manifest
+        c = self.config
+        return {
+            "index": self.index.name, "embedder": m.embedder, "index_type": m.index_type, "corpus_hash": m.corpus.get("hash"),
+            "chunk_size": m.chunking.get("chunk_size"), "chunk_overlap": m.chunking.get("chunk_overlap"),
+            "retriever": c.retriever, "k": c.k, "prompt_style": c.prompt_style, "max_examples": c.max_examples,
+            "generator": getattr(self.generator, "name", None),
+        }
+
+    def retrieve(self, questions: Sequence[str], k: int | None = None) -> tuple[list[list[Hit]], float]:
+        """Top-k hits per question and the retrieval seconds per question."""
+        if not questions:
+            return [], 0.0
+        began = time.perf_counter()
+        hits = self.retriever.search(list(questions), k or self.config.k)
+        return hits, (time.perf_counter() - began) / len(questions)
+
+    def conversations(self, questions: Sequence[str], hits: Sequence[Sequence[Hit]]) -> list[Conversation]:
+        return [build_conversation(q, h, self.config) for q, h in zip(questions, hits)]
+
+    def answer(
+        self,
+        questions: Sequence[str],
+        settings: "GenerationSettings | None" = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[RagAnswer]:
+        """Retrieve, prompt and generate for every question (batched); order is kept."""
+        if self.generator is None:
+            raise RagError("This RAG pipeline has no generator: open it with generator=load_base_model(...) to answer, or use retrieve().")
+        from tuning.generate import generate
+
+        hits, retrieval_s = self.retrieve(questions)
+        convs = self.conversations(questions, hits)
+        gens = generate(self.generator, convs, settings, progress)
+        return [
+            RagAnswer(text=g.text, hits=list(h), prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens,
+                      retrieval_s=retrieval_s, generation_s=g.seconds, conversation=c)
+            for g, h, c in zip(gens, hits, convs)
+        ]
+
