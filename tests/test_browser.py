@@ -32,14 +32,16 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 1600})
     tab = context.new_page()
     yield tab
     context.close()
 
 
 def shot(page, name: str) -> Path:
+    """Save a screenshot (after lazy elements such as tables and charts had time to draw)."""
     ARTIFACTS.mkdir(exist_ok=True)
+    page.wait_for_timeout(1500)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path

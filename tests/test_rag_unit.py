@@ -1,0 +1,310 @@
+"""Fast rag tests: a hashed bag-of-words embedder stands in for MiniLM."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from core.errors import ConfigError, RagError
+from rag.chunking import chunk_document, split_blocks
+from rag.config import RagConfig
+from rag.corpus import Document, corpus_from_pages, load_corpus
+from rag.index import CHUNKS_FILE, INDEX_FILE, MANIFEST, build_index, open_index
+from rag.prompt import build_conversation, examples_from_hits
+from rag.retrieval_eval import doc_ranking, find_leaks, item_scores, retrieval_metrics
+from rag.retrieve import Hit, make_retriever, retriever_names
+from rag.tldr import read_pages_jsonl
+from tests.rag_fakes import FakeEncoder
+
+
+@pytest.fixture(scope="module")
+def pages(sample_pages):
+    return [p for _l, p in read_pages_jsonl(sample_pages)]
+
+
+@pytest.fixture
+def built(workspace, sample_pages):
+    enc = FakeEncoder()
+    res = build_index(workspace, "sample", load_corpus(sample_pages), enc, RagConfig(chunk_size=48))
+    return workspace, enc, res
+
+
+# ------------------------------------------------------------------ config
+
+def test_config_lists_every_problem():
+    with pytest.raises(ConfigError) as exc:
+        RagConfig(chunk_size=4, chunk_overlap=10, k=0, hybrid_dense_weight=2.0).validate()
+    text = str(exc.value)
+    assert "chunk_size" in text and "chunk_overlap" in text and "`k >= 1`" in text and "hybrid_dense_weight" in text
+
+
+def test_config_from_dict_rejects_unknown_and_bad_literal():
+    from core.config import from_dict
+
+    with pytest.raises(ConfigError) as exc:
+        from_dict(RagConfig, {"retriever": "magic", "chunksize": 3})
+    assert "retriever" in str(exc.value) and "chunksize" in str(exc.value)
+
+
+# ------------------------------------------------------------------ corpus
+
+def test_folder_corpus_reports_and_skips_unusable_files(tmp_path):
+    (tmp_path / "a.md").write_text("# Alpha\n\nFirst paragraph.\n\n## Part\n\nSecond.\n")
+    (tmp_path / "b.txt").write_text("plain text document")
+    (tmp_path / "c.rst").write_text("Title\n=====\n\nBody text.\n")
+    (tmp_path / "empty.md").write_text("")
+    (tmp_path / "blank.txt").write_text("  \n\n")
+    (tmp_path / "bin.md").write_bytes(b"\x00\x01\x02binary")
+    (tmp_path / "latin.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (tmp_path / "img.png").write_bytes(b"\x89PNG")
+    corpus = load_corpus(tmp_path)
+    assert sorted(d.id for d in corpus.documents) == ["a", "b", "c"]
+    reasons = {s.source: s.reason for s in corpus.skipped}
+    assert reasons["empty.md"] == "empty file"
+    assert "whitespace" in reasons["blank.txt"]
+    assert "binary" in reasons["bin.md"]
+    assert "UTF-8" in reasons["latin.txt"]
+    assert "unsupported" in reasons["img.png"]
+    assert next(d for d in corpus.documents if d.id == "c").title == "Title"
+
+
+def test_empty_corpus_is_a_clear_error(tmp_path):
+    (tmp_path / "empty.md").write_text("")
+    with pytest.raises(RagError, match="no usable document"):
+        load_corpus(tmp_path)
+    with pytest.raises(RagError, match="does not exist"):
+        load_corpus(tmp_path / "missing.jsonl")
+
+
+def test_jsonl_documents_with_bad_lines(tmp_path):
+    path = tmp_path / "docs.jsonl"
+    path.write_text('{"id": "1", "text": "hello world"}\nnot json\n{"id": "2"}\n{"id": "1", "text": "dup"}\n{"id": "3", "text": " "}\n')
+    corpus = load_corpus(path)
+    assert [d.id for d in corpus.documents] == ["1"]
+    assert len(corpus.skipped) == 4 and corpus.skipped[0].source.endswith(":2")
+
+
+def test_tldr_corpus_drops_examples(pages):
+    tar = next(p for p in pages if p.id == "common/tar")
+    intent, command = tar.examples[0]
+    full = corpus_from_pages([tar])
+    cut = corpus_from_pages([tar], drop={tar.id: {(intent, command)}})
+    assert command in full.documents[0].text and command not in cut.documents[0].text
+    assert tar.examples[1][1] in cut.documents[0].text
+    assert full.content_hash != cut.content_hash and full.kind == "tldr"
+
+
+# ------------------------------------------------------------------ chunking
+
+def test_tldr_examples_stay_with_their_command(pages):
+    tar = next(p for p in pages if p.id == "common/tar")
+    doc = corpus_from_pages([tar]).documents[0]
+    chunks = chunk_document(doc, chunk_size=30)
+    assert [c.position for c in chunks] == list(range(len(chunks)))
+    assert all(c.doc_id == "common/tar" and c.text.startswith("tar:") for c in chunks)
+    for intent, command in tar.examples:
+        holder = [c for c in chunks if f"- {intent}:" in c.text]
+        assert holder and f"`{command}`" in holder[0].text
+    assert all(c.tokens <= 30 for c in chunks if c.text.count("`") > 2)
+
+
+def test_headings_start_chunks_and_overlap_repeats_paragraphs():
+    text = "# Guide\n\n## Install\n\none two three\n\nfour five six\n\nseven eight nine\n\n## Use\n\nten eleven\n"
+    doc = Document(id="g", text=text, title="Guide", context="Guide")
+    chunks = chunk_document(doc, chunk_size=6, chunk_overlap=3)
+    bodies = [c.text for c in chunks]
+    assert all("Install" in b for b in bodies[:-1]) and "Use" in bodies[-1]
+    assert "four five six" in bodies[0] and "four five six" in bodies[1]  # overlap
+    assert "ten eleven" not in "".join(bodies[:-1])
+    assert [b.heading for b in split_blocks(text) if b.heading] == ["Guide", "Install", "Use"]
+
+
+def test_oversized_paragraph_is_split():
+    doc = Document(id="x", text=" ".join(f"w{i}" for i in range(100)), context="")
+    chunks = chunk_document(doc, chunk_size=20)
+    assert len(chunks) == 5 and all(c.tokens <= 20 for c in chunks)
+
+
+# ------------------------------------------------------------------ index
+
+def test_build_open_and_reuse(built):
+    ws, enc, res = built
+    folder = ws.path("indexes", "sample")
+    assert {p.name for p in folder.iterdir()} == {INDEX_FILE, CHUNKS_FILE, MANIFEST}
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert manifest["embedder"] == "fake-bow" and manifest["dimension"] == 64 and manifest["index_type"] == "flat"
+    assert manifest["chunking"]["chunk_size"] == 48 and len(manifest["corpus"]["hash"]) == 64
+    assert set(manifest["files"]) == {INDEX_FILE, CHUNKS_FILE}
+    first = json.loads((folder / CHUNKS_FILE).read_text().splitlines()[0])
+    assert {"id", "doc_id", "position", "text"} <= first.keys()
+    calls = enc.calls
+    again = build_index(ws, "sample", load_corpus_sample(), enc, RagConfig(chunk_size=48))
+    assert again.reused and enc.calls == calls
+    changed = build_index(ws, "sample", load_corpus_sample(), enc, RagConfig(chunk_size=32))
+    assert not changed.reused and len(changed.index) > len(res.index)
+    opened = open_index(ws, "sample", enc)
+    assert len(opened) == len(changed.index)
+
+
+def load_corpus_sample():
+    from tests.conftest import SAMPLE
+
+    return load_corpus(SAMPLE / "pages.jsonl")
+
+
+def test_corrupt_and_truncated_index_refused(built):
+    ws, enc, _ = built
+    path = ws.path("indexes", "sample") / INDEX_FILE
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(RagError, match="corrupt or truncated.*--force"):
+        open_index(ws, "sample", enc)
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    with pytest.raises(RagError, match="corrupt"):
+        open_index(ws, "sample", enc)
+    path.unlink()
+    with pytest.raises(RagError, match="missing"):
+        open_index(ws, "sample", enc)
+
+
+def test_mismatched_embedder_refused(built):
+    ws, _enc, _ = built
+    with pytest.raises(RagError, match="built with embedder fake-bow .*dimension 64"):
+        open_index(ws, "sample", FakeEncoder("other", 64))
+    with pytest.raises(RagError, match="dimension 32"):
+        open_index(ws, "sample", FakeEncoder("fake-bow", 32))
+
+
+def test_unknown_and_unsafe_names(workspace):
+    with pytest.raises(RagError, match="No index named"):
+        open_index(workspace, "nope", FakeEncoder())
+    with pytest.raises(RagError, match="not allowed"):
+        open_index(workspace, "../etc", FakeEncoder())
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_approximate_indexes_build_and_search(workspace, sample_pages, kind):
+    enc = FakeEncoder()
+    res = build_index(workspace, kind, load_corpus(sample_pages), enc, RagConfig(chunk_size=48, index_type=kind, ivf_nprobe=64))
+    opened = open_index(workspace, kind, enc)
+    assert opened.manifest.index_type == kind
+    hits = make_retriever(opened, enc, RagConfig(retriever="dense")).search(["list docker containers"], 3)[0]
+    assert len(hits) == 3 and len(res.index) == len(opened)
+
+
+def test_auto_index_type_by_size():
+    from rag.index import choose_index_type
+
+    assert choose_index_type(10, RagConfig()) == "flat"
+    assert choose_index_type(10, RagConfig(flat_max_vectors=5)) == "hnsw"
+    assert choose_index_type(10, RagConfig(index_type="ivf")) == "ivf"
+
+
+# ------------------------------------------------------------------ retrieval
+
+@pytest.mark.parametrize("name", ["dense", "bm25", "hybrid"])
+def test_retrievers_find_tar(built, name):
+    ws, enc, res = built
+    config = RagConfig(retriever=name, max_chunks_per_doc=1)
+    hits = make_retriever(res.index, enc, config).search(["extract a gzipped tar archive into a directory", "zzz qqq"], 5)
+    assert hits[0][0].doc_id == "common/tar", [h.doc_id for h in hits[0]]
+    assert len({h.doc_id for h in hits[0]}) == len(hits[0])  # one chunk per document
+    assert all(isinstance(h, Hit) and h.chunk_id.startswith(h.doc_id + "#") for h in hits[0])
+    assert sorted(retriever_names()) == ["bm25", "dense", "hybrid"]
+
+
+def test_unknown_retriever(built):
+    _ws, enc, res = built
+    with pytest.raises(RagError, match="Unknown retriever"):
+        make_retriever(res.index, enc, RagConfig(), name="magic")
+
+
+# ------------------------------------------------------------------ metrics and leaks
+
+def test_retrieval_metrics():
+    assert item_scores(["a", "b", "c"], {"b"}, ks=(1, 3)) == {"hit@1": 0.0, "recall@1": 0.0, "hit@3": 1.0, "recall@3": 1.0, "mrr": 0.5}
+    m = retrieval_metrics([["a"], ["x", "y"]], [{"a"}, {"z"}], ks=(1,))
+    assert m == {"hit@1": 0.5, "recall@1": 0.5, "mrr": 0.5}
+    hits = [Hit("d1", "d1#0", 1, "", 0), Hit("d1", "d1#1", 0.9, "", 1), Hit("d2", "d2#0", 0.8, "", 0)]
+    assert doc_ranking(hits) == ["d1", "d2"]
+
+
+def test_find_leaks():
+    @dataclass
+    class C:
+        id: str
+        doc_id: str
+        text: str
+
+    chunks = [C("a#0", "a", "- Extract a gzipped archive into a directory:\n`tar xf x -C d`"), C("b#0", "b", "unrelated words here")]
+    leaks = find_leaks(["extract a gzipped archive into a directory", "something else entirely new", "short"], chunks)
+    assert [(lk.item, lk.doc_id, lk.containment) for lk in leaks] == [(0, "a", 1.0)]
+
+
+# ------------------------------------------------------------------ prompts
+
+def test_fewshot_prompt_puts_best_example_last(built):
+    _ws, enc, res = built
+    q = "extract a gzipped tar archive into a directory"
+    hits = make_retriever(res.index, enc, RagConfig(retriever="bm25")).search([q], 3)[0]
+    conv = build_conversation(q, hits, RagConfig(prompt_style="fewshot", max_examples=3))
+    assert conv[0]["role"] == "system" and "backticks" in conv[0]["content"] and "tar:" in conv[0]["content"]
+    assert [m["role"] for m in conv[1:]] == ["user", "assistant"] * 3 + ["user"] and conv[-1]["content"] == q
+    best = examples_from_hits(q, hits, 1)[0]
+    assert conv[-3]["content"] == best.intent and conv[-2]["content"] == f"`{best.command}`"
+    page = build_conversation(q, hits, RagConfig(prompt_style="page"))
+    assert len(page) == 2 and "Documentation:" in page[1]["content"] and q in page[1]["content"]
+    listing = build_conversation(q, hits, RagConfig(prompt_style="examples"))
+    assert "Examples:" in listing[1]["content"] and listing[1]["content"].index(best.command) < len(listing[1]["content"])
+
+
+def test_plain_documents_fall_back_to_page_context():
+    hits = [Hit("guide", "guide#0", 1.0, "Guide\nInstall with pip install thing.", 0)]
+    conv = build_conversation("how to install", hits, RagConfig())
+    assert "Documentation:" in conv[-1]["content"]
+
+
+# ------------------------------------------------------------------ pipeline with a tiny generator
+
+def test_pipeline_answers_with_tiny_model(built, tiny_model_dir):
+    from rag.pipeline import RagAnswer, RagPipeline
+    from tuning.generate import GenerationSettings
+    from tuning.models import load_base_model
+
+    ws, enc, _ = built
+    gen = load_base_model(str(tiny_model_dir), ws)
+    pipe = RagPipeline.open(ws, "sample", generator=gen, encoder=enc)
+    answers = pipe.answer(["list docker containers", "extract a tar archive"], GenerationSettings(max_new_tokens=4, batch_size=2))
+    assert len(answers) == 2 and all(isinstance(a, RagAnswer) for a in answers)
+    assert all(a.hits and a.prompt_tokens > 0 and a.retrieval_s >= 0 and a.generation_s > 0 for a in answers)
+    assert pipe.manifest["embedder"] == "fake-bow" and pipe.describe()["retriever"] == "hybrid"
+    with pytest.raises(RagError, match="no generator"):
+        RagPipeline.open(ws, "sample", encoder=enc).answer(["x"])
+
+
+def test_eval_index_removes_test_examples(workspace, sample_pages):
+    from rag.retrieval_eval import prepare_eval_index, retrieval_report
+
+    @dataclass
+    class P:
+        input: str
+        output: str
+        group: str
+        meta: dict
+
+    enc = FakeEncoder()
+    build_index(workspace, "s", load_corpus(sample_pages), enc, RagConfig(chunk_size=48))
+    pages = [p for _l, p in read_pages_jsonl(sample_pages)]
+    tar = next(p for p in pages if p.id == "common/tar")
+    test = [P(i, c, tar.id, {"page": tar.id}) for i, c in tar.examples[:2]]
+    prepared = prepare_eval_index(workspace, "s", test, "abcdef123456789", encoder=enc)
+    assert prepared.index_name == "s-eval-abcdef123456" and prepared.removed == 2
+    opened = open_index(workspace, prepared.index_name, enc)
+    text = "\n".join(c.text for c in opened.chunks if c.doc_id == tar.id)
+    assert tar.examples[0][1] not in text and tar.examples[2][1] in text
+    report = retrieval_report(workspace, prepared.index_name, test, encoder=enc)
+    assert report["leaks"]["answers_verbatim_in_own_page"] == 0 and report["questions_with_gold"] == 2
+    full = retrieval_report(workspace, "s", test, encoder=enc)
+    assert full["leaks"]["answers_verbatim_in_own_page"] == 2
