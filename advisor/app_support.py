@@ -340,7 +340,7 @@ def parse_saved_answers(data: bytes, filename: str, questionnaire=None) -> tuple
     try:
         text = data.decode("utf-8")
         raw = json.loads(text) if filename.lower().endswith(".json") else yaml.safe_load(text)
-    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError, yaml.YAMLError) as exc:
         raise ConfigError(f"{filename} is not a readable YAML or JSON answers file ({exc}). "
                           "Download answers from this page to see the expected shape.") from exc
     if isinstance(raw, dict) and isinstance(raw.get("answers"), dict):
@@ -582,16 +582,34 @@ def report_available() -> bool:
 
 
 @dataclass
-class DecisionRecord:
-    """The decision record for the app: the verdict in a few lines, the full Markdown and the HTML."""
+class ReportView:
+    """The decision record for a page: the verdict, the plots, and both downloadable forms."""
 
+    title: str
     verdict_markdown: str
+    plots: dict[str, bytes]
     markdown: str
     html: str
+    record: object
 
 
-def decision_record(ws: Workspace, runs: list[str], recommendation: dict | None = None) -> DecisionRecord:
-    """The comparison report / decision record of ``runs`` (needs the report module)."""
-    from core.errors import ConfigError
+def decision_record(ws: Workspace, runs: list[str], recommendation: dict | None = None) -> ReportView:
+    """The comparison report / decision record of ``runs`` (the questionnaire's answers, when given, are the
+    initial recommendation that the evidence confirms or overturns)."""
+    from advisor.report import build_record, render_html, render_markdown
 
-    raise ConfigError("The report module is not wired into the app yet; use `advisor report --runs ...`.")
+    record = build_record(ws, list(runs), answers=(recommendation or {}).get("answers") or None)
+    v = record.verdict
+    lines = [f"**Verdict: {v.headline}**", ""]
+    lines += [f"- {r}" for r in v.reasons]
+    if v.open_questions:
+        lines += ["", "**Open questions**", *[f"- {q}" for q in v.open_questions]]
+    return ReportView(title=record.title, verdict_markdown="\n".join(lines), plots=dict(record.plots),
+                      markdown=render_markdown(record), html=render_html(record), record=record)
+
+
+def save_report(ws: Workspace, view: ReportView) -> list[Path]:
+    """Write the record into ``<ws>/reports/`` as Markdown (with its PNG plots) and self-contained HTML."""
+    from advisor.report import write_report
+
+    return [write_report(ws, view.record, "md"), write_report(ws, view.record, "html")]

@@ -139,6 +139,7 @@ MODEL_ALIASES = {
     "llama-2-7b-hf": "llama-2-7b", "mistral-7b": "llama-2-7b", "llama-3.1-70b-instruct": "llama-3.1-70b",
 }
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mbk]?)\s*$", re.IGNORECASE)
+_NAMED_SIZE = re.compile(r"(?:^|[-_.])(\d+(?:\.\d+)?)([bm])(?:$|[-_.])")
 
 
 def parse_size(text: str | float | int) -> float:
@@ -178,6 +179,9 @@ def resolve_model(spec: str | float | int | Architecture | None) -> Architecture
             for name, arch in ARCHITECTURES.items():
                 if key.endswith(name) or name in key:
                     return arch
+            sized = _NAMED_SIZE.search(key.rsplit("/", 1)[-1])
+            if sized:  # e.g. Qwen/Qwen2.5-7B-Instruct, mistral-7b-v0.3
+                return resolve_model(sized.group(1) + sized.group(2))
             raise ConfigError(
                 f"Unknown model {spec!r}: give a size (7B, 135M), a known name ({', '.join(ARCHITECTURES)}) or a local folder with config.json."
             )

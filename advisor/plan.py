@@ -359,6 +359,10 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
 
     # LoRA space: ranges that suit the data size; QLoRA only where the GPU needs it.
     steps = {"none": (20, 60, 20), "lt_100": (20, 60, 20), "100_1k": (50, 300, 50), "1k_10k": (200, 1000, 200), "gt_10k": (500, 3000, 500)}[pairs_bucket]
+    cpu = device == "cpu"
+    if cpu:
+        # A shared CPU trains SmolLM2 at a few hundred tokens/s: short trials, one micro-batch size.
+        steps = (20, 80, 20)
     small_data = pairs_bucket in ("none", "lt_100", "100_1k")
     space: dict[str, Any] = {
         "learning_rate": {"low": 5.0e-5, "high": 2.0e-3, "log": True},
@@ -368,8 +372,8 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
         "target_modules": [["q_proj", "v_proj"], "all-linear"],
         "dora": [False, True],
         "max_steps": {"low": steps[0], "high": steps[1], "step": steps[2]},
-        "micro_batch_size": [4, 8],
-        "grad_accumulation": [1, 2],
+        "micro_batch_size": [4] if cpu else [4, 8],
+        "grad_accumulation": [1] if cpu else [1, 2],
     }
     if method == "qlora":
         space["qlora"] = [True]
@@ -413,7 +417,12 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
         models=models,
         rag=RagPlan(enabled=rag_enabled, space=rag_space, trials=8),
         lora=LoraPlan(enabled=lora_enabled, space=space, base=base),
-        budget=Budget(trials=12 if small_data else 24, max_tokens=None, max_wall_minutes=float(wall), workers=count if device != "cpu" else 1),
+        budget=Budget(
+            trials=6 if cpu else 12 if small_data else 24,
+            max_tokens=None,
+            max_wall_minutes=float(wall),
+            workers=1 if cpu else count,
+        ),
         metrics=metrics,
         primary_metric=primary,
         acceptance=acceptance,

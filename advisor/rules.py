@@ -116,7 +116,7 @@ RULES: list[Rule] = [
          "the output must follow a consistent house style", "Style and tone are behaviour, learned from examples."),
     Rule("free-text", {"output_format": "free_text"}, {PROMPTING: 0.5, RAG: 0.5},
          "the output is free text", "Free text is what base models already do well."),
-    Rule("no-metric", {"metric": "none"}, {NOT_READY: 6.0, FINE_TUNE: -2.5, BOTH: -2.5, RAG: -1.0},
+    Rule("no-metric", {"metric": "none"}, {NOT_READY: 8.0, FINE_TUNE: -2.5, BOTH: -2.5, RAG: -1.5},
          "there is no way yet to tell bad, good and better answers apart", "Without an evaluation you cannot choose between options or know when one is good enough."),
     Rule("human-metric", {"metric": "human_rubric"}, {FINE_TUNE: -0.5, BOTH: -0.5},
          "answers can only be judged by people", "Human-only evaluation makes each training iteration slow and costly."),

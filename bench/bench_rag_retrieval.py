@@ -39,11 +39,42 @@ def load_pairs(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
 
 
-def group_split_test(pairs: list[dict], share: float = 0.1, seed: int = 0) -> list[dict]:
-    """Page-disjoint test part: pages whose hash falls under ``share`` (same rule for every run)."""
-    def bucket(page: str) -> float:
-        return int(hashlib.sha256(f"{seed}:{page}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    return [p for p in pairs if bucket(p["page"]) < share]
+def group_split_test(path: Path, seed: int = 0) -> list[dict]:
+    """The test part of the project's group-aware split (studies.splits.make_split, seed 0), as dicts."""
+    from studies.datasets import load_pairs as load_dataset
+    from studies.splits import make_split
+
+    split = make_split(load_dataset(path), seed=seed)
+    return [{"input": p.input, "output": p.output, "page": p.meta.get("page") or p.group} for p in split.test]
+
+
+class CachingEncoder:
+    """Reuses embeddings of texts already embedded (across variants and modes); the cache is a .npz file."""
+
+    def __init__(self, inner, path: Path) -> None:
+        import numpy as np
+
+        self.inner, self.path = inner, path
+        self.name, self.dimension = inner.name, inner.dimension
+        self.cache: dict[str, object] = {}
+        if path.is_file():
+            data = np.load(path)
+            self.cache = dict(zip(data["keys"].tolist(), data["vecs"]))
+
+    def count_tokens(self, texts):
+        return self.inner.count_tokens(texts)
+
+    def embed(self, texts, batch_size=64, progress=None):
+        import numpy as np
+
+        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        todo = sorted({k: t for k, t in zip(keys, texts) if k not in self.cache}.items())
+        if todo:
+            vecs = self.inner.embed([t for _k, t in todo], batch_size=batch_size, progress=progress)
+            self.cache.update({k: v for (k, _t), v in zip(todo, vecs)})
+            if len(todo) > 200:
+                np.savez(self.path, keys=np.array(list(self.cache)), vecs=np.stack(list(self.cache.values())))
+        return np.stack([self.cache[k] for k in keys]).astype("float32") if keys else np.zeros((0, self.dimension), "float32")
 
 
 def random_test(pairs: list[dict], share: float = 0.1, seed: int = 0) -> list[dict]:
@@ -64,7 +95,7 @@ def main() -> None:
     pages = [p for _l, p in read_pages_jsonl(tldr / "pages.jsonl")]
     pairs = load_pairs(tldr / "pairs.jsonl")
     ws = Workspace.resolve(args.workspace).ensure()
-    encoder = as_encoder(None)
+    encoder = CachingEncoder(as_encoder(None), ws.root / "embeddings-cache.npz")
     variants = {
         "baseline: whole page, dense, exact": RagConfig(chunk_size=4096, retriever="dense", max_chunks_per_doc=1, index_type="flat"),
         "chunks 64, dense": RagConfig(chunk_size=64, retriever="dense", max_chunks_per_doc=1, index_type="flat"),
@@ -80,7 +111,7 @@ def main() -> None:
         variants = {k: v for k, v in variants.items() if any(w in k for w in wanted)}
     results = {"load_avg_start": os.getloadavg(), "rows": []}
     for mode in args.modes.split(","):
-        test = group_split_test(pairs) if mode == "group" else random_test(pairs)
+        test = group_split_test(tldr / "pairs.jsonl") if mode == "group" else random_test(pairs)
         drop: dict[str, set] = {}
         for p in test:
             drop.setdefault(p["page"], set()).add((p["input"], p["output"]))

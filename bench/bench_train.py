@@ -92,7 +92,7 @@ def run_reference(ws, train_pairs, lr: float, seed: int) -> dict:
         num_train_epochs=1,
         learning_rate=lr,
         lr_scheduler_type="cosine",
-        warmup_ratio=0.05,
+        warmup_steps=max(1, round(0.05 * len(train_pairs) / 8)),
         logging_steps=5,
         save_strategy="no",
         report_to="none",

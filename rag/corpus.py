@@ -162,6 +162,9 @@ def load_jsonl_documents(path: Path) -> Corpus:
         except json.JSONDecodeError as exc:
             skipped.append(Skipped(where, f"not JSON ({exc.msg})"))
             continue
+        except RecursionError:
+            skipped.append(Skipped(where, "not JSON (nested too deeply)"))
+            continue
         if not isinstance(rec, dict) or "id" not in rec or not isinstance(rec.get("text"), str):
             skipped.append(Skipped(where, "expected an object with `id` and string `text`"))
             continue
@@ -191,6 +194,8 @@ def load_corpus(path: str | Path, drop: Mapping[str, set[tuple[str, str]]] | Non
                 pages = [page for _line, page in read_pages_jsonl(p)]
             except DataError as exc:
                 raise RagError(str(exc)) from exc
+            except UnicodeDecodeError as exc:
+                raise RagError(f"Corpus {p} is not UTF-8 text (byte {exc.start} of a line is {exc.object[exc.start:exc.start + 1]!r}); save it as UTF-8.") from exc
             return corpus_from_pages(pages, drop=drop, source=str(p.resolve()))
         return load_jsonl_documents(p)
     text, reason = _read_text(p)

@@ -85,7 +85,8 @@ class SentenceEncoder:
     def __init__(self, model: "SentenceTransformer", name: str | None = None) -> None:
         self.model = model
         self.name = name or getattr(model, "advisor_name", None) or DEFAULT_EMBEDDER
-        self.dimension = int(model.get_sentence_embedding_dimension())
+        dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self.dimension = int(dim())
 
     def embed(self, texts: Sequence[str], batch_size: int = 64, progress: ProgressFn | None = None) -> Any:
         import numpy as np
@@ -122,6 +123,6 @@ def as_encoder(obj: Any = None) -> Encoder:
         return SentenceEncoder(load_embedder(obj))
     if hasattr(obj, "embed") and hasattr(obj, "count_tokens") and hasattr(obj, "dimension"):
         return obj
-    if hasattr(obj, "encode") and hasattr(obj, "get_sentence_embedding_dimension"):
+    if hasattr(obj, "encode") and (hasattr(obj, "get_embedding_dimension") or hasattr(obj, "get_sentence_embedding_dimension")):
         return SentenceEncoder(obj)
     raise TypeError(f"Cannot use {type(obj).__name__} as an embedder: pass a SentenceTransformer, an Encoder or a folder path.")

@@ -67,9 +67,13 @@ class Manifest:
             raise RagError(f"Index {name!r} has no {MANIFEST} in {folder}; it is not a usable index. Rebuild it: `advisor rag build --corpus PATH --name {name} --force`.")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
-        except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as exc:
+            manifest = cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, RecursionError) as exc:
             raise RagError(f"Index {name!r}: {MANIFEST} is unreadable ({exc}). Rebuild it: `advisor rag build --corpus PATH --name {name} --force`.") from exc
+        wrong = [k for k in ("files", "corpus", "index_params", "chunking", "config") if not isinstance(getattr(manifest, k), dict)]
+        if wrong:
+            raise RagError(f"Index {name!r}: {MANIFEST} is damaged ({', '.join(wrong)} not a mapping). Rebuild it: `advisor rag build --corpus PATH --name {name} --force`.")
+        return manifest
 
 
 @dataclass

@@ -4,8 +4,9 @@
 ``{"role", "content"}`` messages. Styles are registered by name:
 
 - ``fewshot`` (default): the retrieved example commands become earlier chat turns (question ->
-  one command in backticks), most relevant last, right before the real question; the tools the
-  retrieved documents describe are named in the system message. A 135M model copies the format and
+  one command in backticks), most relevant last, right before the real question; every user turn
+  ends with a ``(Tool: name: description)`` hint from its document, and the real question carries
+  the hint of the best hit, so the model learns "use the hinted tool" from the examples. A 135M model copies the format and
   the program reliably from turns; from a pasted page it mostly rambles.
 - ``examples``: one user message with a short list of the retrieved examples (most relevant first),
   then the question and the instruction to answer with one command in backticks.
@@ -36,6 +37,8 @@ class Example:
     command: str
     doc_id: str
     relevance: float
+    tool: str = ""
+    """The context line of the chunk it came from (``tool: description``)."""
 
 
 def _overlap(question: str, text: str) -> float:
@@ -55,7 +58,8 @@ def examples_from_hits(question: str, hits: Sequence, limit: int) -> list[Exampl
             if key in seen:
                 continue
             seen.add(key)
-            local.append(Example(key[0], key[1], hit.doc_id, -rank + _overlap(question, key[0])))
+            tool = hit.text.split("\n", 1)[0].strip()
+            local.append(Example(key[0], key[1], hit.doc_id, -rank + _overlap(question, key[0]), "" if tool.startswith("- ") else tool))
         found.extend(sorted(local, key=lambda e: -e.relevance))
     return sorted(found, key=lambda e: -e.relevance)[:limit]
 
@@ -97,20 +101,21 @@ def examples_prompt(question: str, hits: Sequence, config: RagConfig) -> Convers
     ]
 
 
+def _hint(tool: str) -> str:
+    return f"\n(Tool: {tool if len(tool) <= 120 else tool[:117] + '...'})" if tool else ""
+
+
 def fewshot_prompt(question: str, hits: Sequence, config: RagConfig) -> Conversation:
     top = hits[: config.k]
     examples = examples_from_hits(question, top, config.max_examples)
-    tools = _clip("\n".join(context_lines(top)), config.max_context_tokens // 2)
-    system = SYSTEM_FEWSHOT + (f"\nRelevant tools:\n{tools}" if tools else "")
-    if not examples:
-        if any("\n" in h.text for h in top):
-            return page_prompt(question, hits, config)
-        return [{"role": "system", "content": system}, {"role": "user", "content": question}]
-    conv: Conversation = [{"role": "system", "content": system}]
+    tools = context_lines(top)
+    if not examples and any("\n" in h.text for h in top):
+        return page_prompt(question, hits, config)
+    conv: Conversation = [{"role": "system", "content": SYSTEM_FEWSHOT}]
     for e in reversed(examples):  # most relevant last, next to the question
-        conv.append({"role": "user", "content": e.intent})
+        conv.append({"role": "user", "content": e.intent + _hint(e.tool)})
         conv.append({"role": "assistant", "content": f"`{e.command}`"})
-    conv.append({"role": "user", "content": question})
+    conv.append({"role": "user", "content": question + _hint(tools[0] if tools else "")})
     return conv
 
 

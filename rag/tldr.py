@@ -72,7 +72,7 @@ def read_pages_jsonl(path: Path) -> Iterator[tuple[int, TldrPage]]:
                     examples=examples,
                     platform=str(rec.get("platform", "")),
                 )
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError, RecursionError) as exc:
                 raise DataError(f"{path}:{lineno}: not a tldr page record ({exc}); expected id, command, examples, markdown.") from exc
 
 
@@ -92,7 +92,7 @@ def looks_like_tldr_jsonl(path: Path) -> bool:
                 if line.strip():
                     rec = json.loads(line)
                     return isinstance(rec, dict) and {"id", "examples", "markdown"} <= rec.keys()
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, ValueError, RecursionError):  # ValueError covers UnicodeDecodeError and JSONDecodeError
         return False
     return False
 

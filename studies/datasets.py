@@ -226,7 +226,7 @@ def _is_tldr_pages(data: bytes) -> bool:
         if raw.strip():
             try:
                 rec = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 return False
             return isinstance(rec, dict) and {"id", "examples"} <= rec.keys()
     return False

@@ -80,7 +80,7 @@ def _looks_like_jsonl(data: bytes) -> bool:
         if raw.strip():
             try:
                 return isinstance(json.loads(raw), dict) and len(data.strip().splitlines()) > 1
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 return False
     return False
 

@@ -206,10 +206,10 @@ DEFAULT_LORA_SPACE: dict[str, Any] = {
 """LoRA defaults: learning rate, rank, alpha (as a multiple of the rank), dropout, target modules, DoRA on/off."""
 
 DEFAULT_RAG_SPACE: dict[str, Any] = {
-    "chunk_size": [200, 400, 800],
-    "chunk_overlap": [0, 50, 100],
+    "chunk_size": [32, 64, 128],
+    "chunk_overlap": [0, 16],
     "top_k": [1, 3, 5],
     "index_type": ["flat", "hnsw"],
-    "prompt_template": ["default", "concise"],
+    "prompt_template": ["fewshot", "examples", "page"],
 }
 """RAG defaults: chunking, top-k, index type and prompt template (the embedder is fixed unless listed)."""

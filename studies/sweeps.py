@@ -238,6 +238,27 @@ def _retry(fn: Callable[[], Any], attempts: int = 5, delay: float = 0.5) -> Any:
     return None  # pragma: no cover
 
 
+STORAGE_OUTAGE_S = float(os.environ.get("ADVISOR_STORAGE_OUTAGE_S", "300"))
+"""How long a worker keeps retrying while the Optuna storage is unreachable (e.g. PostgreSQL restarting)."""
+_TRANSIENT = ("locked", "busy", "could not serialize", "connection", "server closed", "terminating", "could not connect",
+              "the database system is", "timeout", "timed out", "ssl syscall", "broken pipe", "eof detected")
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """True when ``exc`` (or an exception it was raised from or during) is a storage outage worth waiting out."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        names = {cls.__name__ for cls in type(current).__mro__}
+        if names & {"OperationalError", "InterfaceError", "DisconnectionError", "StorageInternalError"}:
+            return True
+        if names & {"DatabaseError", "SQLAlchemyError", "Error"} and any(word in str(current).lower() for word in _TRANSIENT):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def _seed_salt() -> int:
     """Workers must not share a sampler seed (they would draw the same points): local workers get
     their launch index from ``$ADVISOR_SWEEP_WORKER_INDEX``, others their process id."""
@@ -579,6 +600,7 @@ def run_worker(
             trial.set_user_attr(ATTR_RESULT, outcome.result)
         return float(outcome.value)
 
+    outage_since: float | None = None
     with _sigterm_sets(stop), warnings.catch_warnings():
         warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
         reason = ""
@@ -589,19 +611,35 @@ def run_worker(
             if max_trials is not None and ran >= max_trials:
                 reason = f"ran {ran} trial(s) as asked"
                 break
-            _retry(lambda: optuna.storages.fail_stale_trials(study))
-            state = _retry(lambda: budget_state(study, config))
-            if state.exhausted and state.waiting == 0:
-                if state.running == 0 or state.reason == "stop requested":
-                    reason = state.reason
-                    break
-                time.sleep(poll)  # others finish; if one dies, its retry comes back here
-                continue
-            if not state.exhausted and state.waiting == 0 and state.finished + state.running >= config.n_trials:
-                time.sleep(poll)
-                continue
-            study.optimize(one_trial, n_trials=1, catch=(Exception,), gc_after_trial=False)
-            ran += 1
+            try:
+                _retry(lambda: optuna.storages.fail_stale_trials(study))
+                state = _retry(lambda: budget_state(study, config))
+                if state.exhausted and state.waiting == 0:
+                    if state.running == 0 or state.reason == "stop requested":
+                        reason = state.reason
+                        break
+                    time.sleep(poll)  # others finish; if one dies, its retry comes back here
+                    continue
+                if not state.exhausted and state.waiting == 0 and state.finished + state.running >= config.n_trials:
+                    time.sleep(poll)
+                    continue
+                study.optimize(one_trial, n_trials=1, catch=(Exception,), gc_after_trial=False)
+                ran += 1
+                outage_since = None
+            except Exception as exc:
+                # The storage went away (PostgreSQL restarted, network blip): wait and carry on. A trial cut
+                # short stops beating; after the grace period it is failed and re-queued by the retry callback.
+                if not _is_transient(exc):
+                    raise
+                outage_since = outage_since or time.monotonic()
+                if time.monotonic() - outage_since > STORAGE_OUTAGE_S:
+                    raise SweepError(
+                        f"The Optuna storage {_redact(storage_url)} has been unreachable for {STORAGE_OUTAGE_S:.0f} s "
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). Check the database server, then rejoin "
+                        f"with `advisor sweep worker --study {name} --storage URL`: finished trials are kept."
+                    ) from exc
+                log.warning("storage unavailable (%s); retrying", type(exc).__name__)
+                time.sleep(min(5.0, max(0.5, poll)))
         log.info("worker %s exits after %d trial(s): %s", me, ran, reason)
     return WorkerReport(me, ran, reason)
 

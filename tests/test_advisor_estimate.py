@@ -122,6 +122,8 @@ def test_model_sizes():
     assert resolve_model("smollm2").name == "smollm2-135m"
     assert resolve_model("8b").layers == 32
     assert resolve_model("30B").params == 30e9
+    assert resolve_model("Qwen/Qwen2.5-7B-Instruct").params == 7e9
+    assert resolve_model("meta-llama/Llama-3.1-8B").name == "llama-3.1-8b"
     with pytest.raises(ConfigError, match="Unknown model"):
         resolve_model("a-mystery-model")
 

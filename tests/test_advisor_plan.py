@@ -162,3 +162,14 @@ def test_nothing_to_plan_without_pairs_or_knowledge():
         answers.pop(key)
     with pytest.raises(ConfigError, match="Nothing to plan yet"):
         make_plan(answers)
+
+
+def test_the_sweep_command_reads_the_plan(tmp_path, sample_pairs, sample_pages):
+    from advisor.commands.sweep import sweep_config_from_file
+
+    plan = make_plan(ANSWERS, dataset=str(sample_pairs), corpus=str(sample_pages), name="cmds")
+    path = plan.save(tmp_path / "plan.yaml")
+    lora = sweep_config_from_file(str(path))
+    assert lora.objective == "lora" and lora.space == plan.lora.space and lora.n_trials == plan.budget.trials
+    rag = sweep_config_from_file(str(path), objective="rag")
+    assert rag.objective == "rag" and rag.space == plan.rag.space

@@ -74,11 +74,12 @@ def _run(tmp_path: Path, workers: int, per_worker: int) -> None:
 
     con = duckdb.connect(str(path), read_only=True)
     total, distinct = con.execute("SELECT count(*), count(DISTINCT run_id) FROM runs").fetchone()
-    metrics = con.execute("SELECT count(*) FROM metrics").fetchone()[0]
     dups = con.execute("SELECT count(*) FROM runs WHERE kind = 'dup'").fetchone()[0]
     con.close()
     assert total == distinct == workers * per_worker
-    assert metrics == 2 * workers * per_worker
+    from studies.leaderboard import Leaderboard as Board
+
+    assert sum(len(r["metrics"]) for r in Board(path).runs()) == 2 * workers * per_worker
     assert dups == 0
 
 

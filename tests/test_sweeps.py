@@ -253,3 +253,51 @@ def test_cli_start_detach_twice_does_not_duplicate_workers_then_status_and_stop(
 def test_cli_errors_are_actionable(workspace, tmp_path):
     out = _cli(workspace, "status", "nope")
     assert out.returncode == 2 and "No sweep named 'nope'" in out.stderr and "advisor sweep start" in out.stderr
+
+
+def test_workers_are_pinned_one_per_gpu_and_not_duplicated(workspace, tmp_path):
+    import signal
+
+    from studies.workers import launch_workers, local_workers, signal_workers, wait_for_exit
+
+    code = "import os, sys, time; open(sys.argv[1], 'w').write(os.environ['CUDA_VISIBLE_DEVICES']); time.sleep(60)"
+    argv = lambda i: [sys.executable, "-c", code, str(tmp_path / f"gpu-{i}"), "sweep", "pinned"]  # noqa: E731
+    first = launch_workers(workspace, "pinned", 2, argv, gpus=["0", "1"])
+    try:
+        again = launch_workers(workspace, "pinned", 2, argv, gpus=["0", "1"])
+        assert [w.pid for w in again] == [w.pid for w in first]
+        deadline = time.time() + 30
+        while time.time() < deadline and not all((tmp_path / f"gpu-{i}").exists() for i in range(2)):
+            time.sleep(0.1)
+        assert [(tmp_path / f"gpu-{i}").read_text() for i in range(2)] == ["0", "1"]
+        assert [w.gpu for w in first] == ["0", "1"] and len(local_workers(workspace, "pinned", alive_only=True)) == 2
+    finally:
+        signal_workers(workspace, "pinned", signal.SIGKILL)
+    assert wait_for_exit(workspace, "pinned", 10)
+    # A dead worker is replaced by the next start.
+    replaced = launch_workers(workspace, "pinned", 1, argv)
+    assert replaced[0].pid not in {w.pid for w in first}
+    signal_workers(workspace, "pinned", signal.SIGKILL)
+
+
+def test_plan_becomes_a_sweep_config(tmp_path, sample_pairs):
+    from advisor.commands.sweep import sweep_config_from_file
+    from advisor.plan import Budget, DataPlan, LoraPlan, Plan
+    from core.config import dump_yaml
+
+    plan = Plan(
+        name="demo",
+        device="a100-80",
+        data=DataPlan(dataset=str(sample_pairs)),
+        lora=LoraPlan(space={"learning_rate": {"low": 1e-4, "high": 1e-2, "log": True}, "rank": [4, 8],
+                             "max_steps": {"low": 20, "high": 60, "step": 20}}, base={"eval_every": 10}),
+        budget=Budget(trials=7, max_tokens=100000, max_wall_minutes=30),
+    )
+    path = tmp_path / "plan.yaml"
+    path.write_text(dump_yaml(plan))
+    config = sweep_config_from_file(str(path))
+    assert config.name == "demo-lora" and config.objective == "lora" and config.n_trials == 7
+    assert config.max_tokens == 100000 and config.max_seconds == 1800 and config.device == "a100-80"
+    assert config.min_resource == 10 and config.max_resource == 60
+    assert config.data == {"dataset": str(sample_pairs), "seed": 0} and config.base["model"] == "smollm2"
+    assert config.eval_metrics == list(plan.metrics)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.atomic import atomic_directory, atomic_write_json
 from core.config import to_dict
-from core.errors import ModelLoadError
+from core.errors import ModelLoadError, TrainingError
 from core.workspace import Workspace, safe_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,12 +45,49 @@ def save_trained(model, loaded: "LoadedModel", config: "TrainConfig", adapter_di
         "metrics": metrics,
         "run": record.get("name"),
     }
-    with atomic_directory(adapter_dir) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
-        if config.method == "full":
-            loaded.tokenizer.save_pretrained(tmp)
-        atomic_write_json(tmp / METADATA, metadata)
+    try:
+        with atomic_directory(adapter_dir) as tmp:
+            model.save_pretrained(tmp, safe_serialization=True)
+            if config.method == "full":
+                loaded.tokenizer.save_pretrained(tmp)
+            metadata["files"] = file_checksums(tmp)
+            atomic_write_json(tmp / METADATA, metadata)
+    except OSError as exc:  # disk full, quota, permissions: the previous adapter (if any) is untouched
+        raise TrainingError(
+            f"Could not save the adapter to {adapter_dir}: {exc.strerror or exc}. Nothing was replaced: "
+            f"{'the previous adapter there is intact' if Path(adapter_dir).is_dir() else 'no adapter was written'}. "
+            "Free disk space (or pick a workspace on a larger disk with --workspace) and run the training again."
+        ) from exc
     return adapter_dir
+
+
+def file_checksums(folder: Path) -> dict[str, str]:
+    """sha256 of every weights file (``*.safetensors``) in ``folder``, recorded in metadata.json at save time."""
+    import hashlib
+
+    out = {}
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        out[path.name] = digest.hexdigest()
+    return out
+
+
+def verify_files(folder: Path, metadata: dict[str, Any]) -> None:
+    """Refuse an adapter whose weights files differ from the checksums in its metadata (corrupt, truncated, swapped)."""
+    expected = metadata.get("files")
+    if not isinstance(expected, dict):
+        return  # saved before checksums were recorded
+    actual = file_checksums(folder)
+    bad = sorted(name for name, digest in expected.items() if actual.get(name) != digest)
+    if bad:
+        raise ModelLoadError(
+            f"Adapter {folder} is corrupt: {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} missing, truncated or altered "
+            f"(sha256 differs from {METADATA}). It was not loaded. Restore the folder from a backup or the registry "
+            "(`<workspace>/registry/<name>/adapter`), or train it again."
+        )
 
 
 def read_metadata(adapter_dir: str | Path) -> dict[str, Any]:
@@ -58,9 +95,12 @@ def read_metadata(adapter_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ModelLoadError(f"{adapter_dir} is not a trained adapter folder ({METADATA} is missing). Train one with `advisor tune`.")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
         raise ModelLoadError(f"{path} is unreadable ({exc}); retrain the adapter.") from exc
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{path} is not an adapter's metadata (expected a JSON object); retrain the adapter.")
+    return data
 
 
 def resolve_adapter_dir(adapter: str | Path, workspace: Workspace) -> Path:
@@ -105,6 +145,7 @@ def load_with_adapter(
 
     folder = resolve_adapter_dir(adapter_dir, workspace)
     metadata = read_metadata(folder)
+    verify_files(folder, metadata)
     base_info = metadata.get("base_model", {})
     if metadata.get("kind") == "full":
         loaded = load_base_model(str(folder), workspace, dtype=dtype, device=device)
@@ -129,8 +170,11 @@ def load_with_adapter(
 
     try:
         model = PeftModel.from_pretrained(loaded.model, str(folder))
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise ModelLoadError(f"Could not attach adapter {folder} to {loaded.name}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - OSError, ValueError, RuntimeError, safetensors' SafetensorError
+        raise ModelLoadError(
+            f"Could not attach adapter {folder} to {loaded.name}: {type(exc).__name__}: {exc}. If its files are damaged, "
+            "restore the folder (e.g. from `<workspace>/registry/<name>/adapter`) or train it again."
+        ) from exc
     if merge:
         model = model.merge_and_unload()
     model.eval()

@@ -288,10 +288,13 @@ def train(
     if loaded is None:
         from tuning.models import load_base_model
 
+        # A frozen base needs no fp32 master copy: holding it in bf16 saves autocast from re-casting
+        # every weight in every forward and backward pass (~30% of a CPU step). Adapters stay fp32.
+        frozen_bf16 = precision.name == "bf16" and config.method in ("lora", "dora")
         loaded = load_base_model(
             config.model,
             workspace,
-            dtype="float32",
+            dtype="bfloat16" if frozen_bf16 else "float32",
             device=device,
             quantization="nf4" if config.method == "qlora" else None,
         )

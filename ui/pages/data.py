@@ -41,6 +41,7 @@ def _uploader(ws, purpose: str, types: list[str], help_text: str) -> None:
         path = store_upload(ws, upload.name, upload.getvalue(), purpose)
         remember(f"uploaded-{purpose}", (upload.name, upload.size))
         remember(f"pick-{purpose}", str(path))
+        st.session_state.pop(f"source-{purpose}", None)  # let the picker select the new file
         st.success(f"Saved to the workspace as `{path.name}`.")
 
 
@@ -79,7 +80,7 @@ def _readiness(dataset) -> None:
 
     summary = readiness(dataset)
     st.markdown("**Readiness for fine-tuning**")
-    box = {"too-small": st.error, "minimal": st.warning}.get(summary.level, st.success)
+    box = {"too-small": st.warning, "minimal": st.info}.get(summary.level, st.success)
     box(f"{summary.pairs:,} pairs in {summary.groups:,} groups: {summary.verdict}")
     with st.expander("Lengths, groups and duplicates"):
         st.code(summary.render(), language=None)

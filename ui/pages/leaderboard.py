@@ -31,12 +31,13 @@ def _intervals_chart(rows: list[dict], metric: str):
                          for r in rows if metric in (r.get("metrics") or {})])
     if data.empty:
         return None
-    base = alt.Chart(data).encode(y=alt.Y("run:N", sort="-x", title=None))
-    bars = base.mark_rule(strokeWidth=2).encode(x=alt.X("low:Q", title=f"{metric} (95% interval)"), x2="high:Q",
-                                                color="kind:N")
-    points = base.mark_point(filled=True, size=60).encode(x="mean:Q", color="kind:N",
-                                                          tooltip=["run", "kind", "mean", "low", "high"])
-    return (bars + points).properties(height=max(120, 24 * len(data)), title=f"{metric} with 95% bootstrap intervals")
+    order = data.sort_values("mean", ascending=False)["run"].tolist()
+    y = alt.Y("run:N", sort=order, title=None)
+    x = alt.X("low:Q", title=f"{metric} (95% interval)", scale=alt.Scale(zero=False))
+    bars = alt.Chart(data).mark_rule(strokeWidth=3).encode(y=y, x=x, x2="high:Q", color="kind:N")
+    points = alt.Chart(data).mark_point(filled=True, size=80).encode(
+        y=y, x=alt.X("mean:Q", scale=alt.Scale(zero=False)), color="kind:N", tooltip=["run", "kind", "mean", "low", "high"])
+    return (bars + points).properties(title=f"{metric} with 95% bootstrap intervals")
 
 
 def _pareto_chart(rows: list[dict], front: list[dict], metric: str, cost: str):
@@ -54,7 +55,7 @@ def _pareto_chart(rows: list[dict], front: list[dict], metric: str, cost: str):
         shape=alt.Shape("Pareto front:N"), tooltip=["run", "kind", "quality", "cost"])
     line = alt.Chart(data[data["Pareto front"]].sort_values("cost")).mark_line(strokeDash=[4, 3], color="gray").encode(
         x="cost:Q", y="quality:Q")
-    return (line + points).properties(height=320, title=f"Quality ({metric}) against cost ({cost}): the front is dashed")
+    return (line + points).properties(title=f"Quality ({metric}) against cost ({cost}): the front is dashed")
 
 
 def _decide(ws, run_ids: list[str]) -> None:
@@ -118,12 +119,12 @@ def page() -> None:
         with tab1:
             chart = _intervals_chart(runs, metric)
             if chart is not None:
-                st.altair_chart(chart, width="stretch")
+                st.altair_chart(chart, width="stretch", height=max(160, 45 * len(runs)))
         with tab2:
             front = board.pareto(metric, cost, **filters)
             chart = _pareto_chart(runs, front, metric, cost)
             if chart is not None:
-                st.altair_chart(chart, width="stretch")
+                st.altair_chart(chart, width="stretch", height=340)
             st.caption("On the front: " + ", ".join(f"`{r['run_id']}`" for r in front))
 
     st.subheader("Compare")

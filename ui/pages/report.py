@@ -33,18 +33,39 @@ def _comparison(ws, runs: list[str]) -> None:
 
 
 def _report(ws, runs: list[str]) -> None:
-    from advisor.app_support import decision_record
+    from advisor.app_support import decision_record, save_report
 
-    st.subheader("Decision record")
-    record = decision_record(ws, runs, recall("recommendation"))
-    st.markdown(record.verdict_markdown)
-    c1, c2 = st.columns(2)
-    c1.download_button("Download decision record (Markdown)", record.markdown, file_name="decision-record.md",
-                       mime="text/markdown", key="rp-md")
-    c2.download_button("Download decision record (HTML)", record.html, file_name="decision-record.html",
-                       mime="text/html", key="rp-html")
-    with st.expander("Preview"):
-        st.markdown(record.markdown)
+    st.subheader("Verdict and decision record")
+    rec = recall("recommendation")
+    st.caption("The questionnaire's recommendation from this session is the starting point the evidence confirms "
+               "or overturns." if rec else "No questionnaire answered in this session: the verdict stands on the "
+               "evidence alone (answer the Decide page first to test its recommendation).")
+    key = ("report", tuple(runs), bool(rec))
+    view = recall("report-view")
+    if view is None or recall("report-key") != key:
+        view = None
+        if st.button("Build the decision record", type="primary", key="rp-build", icon=":material/description:"):
+            with st.spinner("Comparing runs, drawing plots..."):
+                view = decision_record(ws, runs, rec)
+            remember("report-view", view)
+            remember("report-key", key)
+    if view is None:
+        return
+    st.markdown(view.verdict_markdown)
+    columns = st.columns(max(1, len(view.plots)))
+    for column, (name, png) in zip(columns, view.plots.items()):
+        column.image(png, caption=name.replace("_", " "), width="stretch")
+    c1, c2, c3 = st.columns(3)
+    c1.download_button("Download decision record (Markdown)", view.markdown, file_name="decision-record.md",
+                       mime="text/markdown", key="rp-md", help="Plots are referenced as PNG files; the HTML embeds them.")
+    c2.download_button("Download decision record (HTML)", view.html, file_name="decision-record.html",
+                       mime="text/html", key="rp-html", help="One self-contained file, plots embedded.")
+    if c3.button("Save into the workspace", key="rp-save", icon=":material/save:"):
+        with guard():
+            paths = save_report(ws, view)
+            st.success("Saved: " + ", ".join(f"`{p}`" for p in paths))
+    with st.expander("Preview (Markdown, without plots)"):
+        st.markdown(view.markdown)
 
 
 @guarded

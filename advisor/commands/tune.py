@@ -1,0 +1,119 @@
+"""`advisor tune --data FILE [--config lora.yaml] [--name NAME]`: fine-tune, evaluate on the frozen test split, record.
+
+The data file is split exactly as ``advisor data split FILE --seed N`` does (same seed, same
+split version): the adapter trains on the train part, validates on the validation part, and is
+evaluated on the test part through the shared evaluation contract (a leaderboard row).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "tune"
+HELP = "fine-tune a LoRA/DoRA/QLoRA adapter (or full weights) on a pair data set, then evaluate it on the frozen test split"
+DESCRIPTION = (
+    "Train on the seeded split's train part with a TrainConfig recipe (YAML; see tuning/recipes/lora.yaml), "
+    "show loss and tokens/s while training, save the adapter in PEFT format under <workspace>/adapters/NAME, "
+    "the run record under <workspace>/runs/NAME/record.json, then evaluate on the test part (leaderboard row). "
+    "Re-running the same command after a crash resumes from the last checkpoint."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", metavar="FILE", required=True, help="pair data set (JSONL/CSV/tldr pages; see `advisor data check`)")
+    parser.add_argument("--config", metavar="YAML", default=None, help="TrainConfig recipe (default: the built-in defaults)")
+    parser.add_argument("--name", default=None, help="adapter/run name (default: <data name>-<method>)")
+    parser.add_argument("--model", default=None, help="base model: a local transformers folder (default: SmolLM2-135M-Instruct)")
+    parser.add_argument("--seed", type=int, default=0, help="split seed (default 0; must match `advisor eval --seed`) and training seed")
+    parser.add_argument("--max-steps", type=int, default=None, help="override the recipe's max_steps (quick runs)")
+    parser.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (overrides the recipe)")
+    parser.add_argument("--no-eval", action="store_true", help="train and save only; skip the test-split evaluation")
+    parser.add_argument("--eval-limit", type=int, default=None, help="evaluate the first N test items only (quick looks; not for decisions)")
+    parser.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint of this run exists")
+    parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
+
+
+def _progress_bar(total_hint: int | None = None):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total_hint, unit="step", dynamic_ncols=True)
+
+    def update(p) -> None:
+        if bar.total != p.total_steps:
+            bar.total = p.total_steps
+        bar.n = p.step
+        postfix = {"loss": f"{p.loss:.3f}", "tok/s": f"{p.tokens_per_s:.0f}"}
+        if p.eval_loss is not None:
+            postfix["val"] = f"{p.eval_loss:.3f}"
+        bar.set_postfix(postfix, refresh=False)
+        bar.refresh()
+
+    return bar, update
+
+
+def run(args: argparse.Namespace) -> int:
+    from advisor.cli import print_json, workspace_of
+    from core.workspace import safe_name, slugify
+    from studies.datasets import load_pairs
+    from studies.splits import make_split, save_split
+    from tuning.config import TrainConfig
+    from tuning.train import train
+
+    ws = workspace_of(args)
+    config = TrainConfig.load(args.config) if args.config else TrainConfig()
+    changes = {"seed": args.seed}
+    if args.model is not None:
+        changes["model"] = args.model
+    if args.max_steps is not None:
+        changes["max_steps"] = args.max_steps
+    if args.device is not None:
+        changes["device"] = args.device
+    config = config.replace(**changes)
+
+    dataset = load_pairs(args.data)
+    split = make_split(dataset, seed=args.seed)
+    save_split(ws, split)
+    name = safe_name(args.name) if args.name else slugify(f"{dataset.name}-{config.method}")
+    print(f"split {split.version}: {len(split.train)} train / {len(split.validation)} validation / {len(split.test)} test; training {name!r}")
+
+    bar, update = _progress_bar()
+    try:
+        result = train(config, split.train, split.validation, ws, name, progress=update,
+                       data_version=f"{dataset.name}@{split.version}", resume=not args.no_resume)
+    finally:
+        bar.close()
+    from studies.systems import record_trained_on
+
+    record_trained_on(result.adapter_dir, split)
+    record = result.record
+    out = {
+        "name": name,
+        "adapter_dir": str(result.adapter_dir),
+        "split": split.version,
+        "steps": record["steps"],
+        "tokens_seen": record["tokens_seen"],
+        "tokens_per_s": round(record["tokens_per_s"], 1),
+        "truncated_examples": record["train_data"]["truncated"],
+        "dropped_examples": record["train_data"]["dropped"],
+        "final_train_loss": record["final_train_loss"],
+        "best_eval_loss": record["best_eval_loss"],
+        "wall_seconds": round(record["wall_seconds"], 1),
+        "peak_memory_mb": round(record["peak_memory_mb"], 1),
+    }
+    if not args.no_eval:
+        from studies.evaluation import evaluate
+        from studies.systems import make_system
+
+        system = make_system(f"lora:{name}", ws, device=None if config.device == "auto" else config.device)
+        evaluated = evaluate(system, split, ws, limit=args.eval_limit)
+        out["evaluation"] = {"run_id": evaluated.run_id, "scores": {k: round(s.mean, 4) for k, s in evaluated.scores.items()}}
+    if args.output_format == "json":
+        print_json(out)
+        return 0
+    print(f"adapter {out['adapter_dir']}: {out['steps']} steps, {out['tokens_seen']} tokens at {out['tokens_per_s']} tok/s, "
+          f"best validation loss {out['best_eval_loss']}")
+    if out["truncated_examples"] or out["dropped_examples"]:
+        print(f"  {out['truncated_examples']} examples were cut at max_length={config.max_length}; {out['dropped_examples']} dropped (no answer left)")
+    if "evaluation" in out:
+        print(f"  test run {out['evaluation']['run_id']}: " + ", ".join(f"{k} {v:.3f}" for k, v in out["evaluation"]["scores"].items()))
+    return 0

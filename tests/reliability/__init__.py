@@ -1,0 +1,1 @@
+"""Reliability and security tests (issue 11): bad input, kills, faults, load, security. See RELIABILITY.md."""
