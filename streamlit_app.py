@@ -5,7 +5,9 @@ Routing only; every page lives in ``ui/pages`` and is one thin function over the
 
 import streamlit as st
 
+from ui.auth import signed_in
 from ui.navigation import build
 
 st.set_page_config(page_title="Fine-tune or RAG? | Advisor", page_icon=":material/alt_route:", layout="wide")
-build().run()
+if signed_in():  # always true unless ADVISOR_AUTH=1 (optional st.login, off by default)
+    build().run()

@@ -54,7 +54,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--mode", default="group", choices=("group", "random"))
     ap.add_argument("--workspace", default="/tmp/rag-bench-ws")
-    ap.add_argument("--variants", default="base,plain,fewshot,examples,page")
+    ap.add_argument("--variants", default="base,plain,fewshot,examples")
+    ap.add_argument("--pages", type=int, default=1000, help="corpus subset: the questions' gold pages plus random others up to N (0: all)")
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -72,8 +73,13 @@ def main() -> None:
     drop: dict[str, set] = {}
     for p in test:
         drop.setdefault(p["page"], set()).add((p["input"], p["output"]))
-    corpus = corpus_from_pages(pages, drop=drop, source=f"tldr-{args.mode}")
     items = random.Random(2).sample(test, min(args.n, len(test)))
+    if args.pages:
+        gold = {q["page"] for q in items}
+        others = [p for p in pages if p.id not in gold]
+        extra = random.Random(3).sample(others, max(0, min(len(others), args.pages - len(gold))))
+        pages = [p for p in pages if p.id in gold] + extra
+    corpus = corpus_from_pages(pages, drop=drop, source=f"tldr-{args.mode}")
     questions = [p["input"] for p in items]
     refs = [p["output"] for p in items]
     encoder = CachingEncoder(as_encoder(None), ws.root / "embeddings-cache.npz")
@@ -82,8 +88,8 @@ def main() -> None:
     rows = []
     shipped = RagConfig()
     indexes = {
-        "plain": build_index(ws, f"{args.mode}-c4096", corpus, encoder, RagConfig(chunk_size=4096, retriever="dense", index_type="flat", max_chunks_per_doc=1)).index,
-        "chunked": build_index(ws, f"{args.mode}-c{shipped.chunk_size}", corpus, encoder, dataclasses.replace(shipped, index_type="flat")).index,
+        "plain": build_index(ws, f"ans-{args.mode}-p{len(pages)}-c4096", corpus, encoder, RagConfig(chunk_size=4096, retriever="dense", index_type="flat", max_chunks_per_doc=1)).index,
+        "chunked": build_index(ws, f"ans-{args.mode}-p{len(pages)}-c{shipped.chunk_size}", corpus, encoder, dataclasses.replace(shipped, index_type="flat")).index,
     }
     print(f"[{args.mode}] {len(items)} questions; load {os.getloadavg()}", flush=True)
     for variant in args.variants.split(","):

@@ -87,7 +87,8 @@ def main() -> None:
     ap.add_argument("--tldr", default="/work/shared/data/tldr")
     ap.add_argument("--questions", type=int, default=1000)
     ap.add_argument("--workspace", default="/tmp/rag-bench-ws")
-    ap.add_argument("--modes", default="group,random")
+    ap.add_argument("--modes", default="random,group")
+    ap.add_argument("--pages", type=int, default=0, help="corpus subset: the questions' gold pages plus random others up to N (0: all pages)")
     ap.add_argument("--variants", default="")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "rag_retrieval.json"))
     args = ap.parse_args()
@@ -115,13 +116,19 @@ def main() -> None:
         drop: dict[str, set] = {}
         for p in test:
             drop.setdefault(p["page"], set()).add((p["input"], p["output"]))
-        corpus = corpus_from_pages(pages, drop=drop, source=f"tldr-{mode}")
         rng = random.Random(1)
         questions = rng.sample(test, min(args.questions, len(test)))
+        chosen = pages
+        if args.pages:
+            gold = {q["page"] for q in questions}
+            others = [p for p in pages if p.id not in gold]
+            extra = random.Random(3).sample(others, max(0, min(len(others), args.pages - len(gold))))
+            chosen = [p for p in pages if p.id in gold] + extra
+        corpus = corpus_from_pages(chosen, drop=drop, source=f"tldr-{mode}")
         golds = [{q["page"]} for q in questions]
-        print(f"[{mode}] test pairs {len(test)} from {len({p['page'] for p in test})} pages; questions {len(questions)}", flush=True)
+        print(f"[{mode}] test pairs {len(test)} from {len({p['page'] for p in test})} pages; questions {len(questions)}; corpus pages {len(chosen)}", flush=True)
         for label, config in variants.items():
-            name = f"{mode}-c{config.chunk_size}"
+            name = f"{mode}-p{len(chosen)}-c{config.chunk_size}"
             t0 = time.perf_counter()
             built = build_index(ws, name, corpus, encoder, config)
             build_s = time.perf_counter() - t0

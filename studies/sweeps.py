@@ -572,32 +572,32 @@ def run_worker(
     def one_trial(trial: "optuna.Trial") -> float:
         from studies.search_space import suggest
 
-        trial.set_user_attr(ATTR_WORKER, me)
+        _set_attr(trial, ATTR_WORKER, me)
         start = time.monotonic()
         run = TrialRun(trial, suggest(trial, space), config, workspace, feasibility, stop)
         try:
             outcome = objective.run(run)
         except optuna.TrialPruned:
-            trial.set_user_attr(ATTR_SECONDS, round(time.monotonic() - start, 3))
+            _set_attr(trial, ATTR_SECONDS, round(time.monotonic() - start, 3))
             raise
         except OutOfMemoryError as exc:
-            trial.set_user_attr(ATTR_SECONDS, round(time.monotonic() - start, 3))
+            _set_attr(trial, ATTR_SECONDS, round(time.monotonic() - start, 3))
             _handle_oom(study, trial, run, exc)
             raise AssertionError("unreachable")  # pragma: no cover
         except SweepInterrupted as exc:
-            trial.set_user_attr(ATTR_FAILED, str(exc))
+            _set_attr(trial, ATTR_FAILED, str(exc))
             raise
         except Exception as exc:
-            trial.set_user_attr(ATTR_FAILED, f"{type(exc).__name__}: {exc}"[:2000])
-            trial.set_user_attr(ATTR_SECONDS, round(time.monotonic() - start, 3))
+            _set_attr(trial, ATTR_FAILED, f"{type(exc).__name__}: {exc}"[:2000])
+            _set_attr(trial, ATTR_SECONDS, round(time.monotonic() - start, 3))
             raise
-        trial.set_user_attr(ATTR_SECONDS, round(time.monotonic() - start, 3))
-        trial.set_user_attr(ATTR_TOKENS, int(outcome.tokens or run.tokens))
-        trial.set_user_attr(ATTR_METRICS, {k: float(v) for k, v in outcome.metrics.items()})
+        _set_attr(trial, ATTR_SECONDS, round(time.monotonic() - start, 3))
+        _set_attr(trial, ATTR_TOKENS, int(outcome.tokens or run.tokens))
+        _set_attr(trial, ATTR_METRICS, {k: float(v) for k, v in outcome.metrics.items()})
         if outcome.artifacts:
-            trial.set_user_attr("artifacts", outcome.artifacts)
+            _set_attr(trial, "artifacts", outcome.artifacts)
         if outcome.result is not None:
-            trial.set_user_attr(ATTR_RESULT, outcome.result)
+            _set_attr(trial, ATTR_RESULT, outcome.result)
         return float(outcome.value)
 
     outage_since: float | None = None
@@ -626,6 +626,10 @@ def run_worker(
                 study.optimize(one_trial, n_trials=1, catch=(Exception,), gc_after_trial=False)
                 ran += 1
                 outage_since = None
+            except optuna.exceptions.UpdateFinishedTrialError as exc:
+                # Our heartbeat was late (an overloaded machine): another worker failed the trial and
+                # queued a retry. Nothing of it was recorded as complete; carry on with the next one.
+                log.warning("a trial of this worker was failed by another one (missed heartbeat): %s", exc)
             except Exception as exc:
                 # The storage went away (PostgreSQL restarted, network blip): wait and carry on. A trial cut
                 # short stops beating; after the grace period it is failed and re-queued by the retry callback.
@@ -642,6 +646,16 @@ def run_worker(
                 time.sleep(min(5.0, max(0.5, poll)))
         log.info("worker %s exits after %d trial(s): %s", me, ran, reason)
     return WorkerReport(me, ran, reason)
+
+
+def _set_attr(trial: "optuna.Trial", key: str, value: Any) -> None:
+    """``trial.set_user_attr`` that tolerates a trial already failed by another worker's stale check."""
+    import optuna
+
+    try:
+        trial.set_user_attr(key, value)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        log.warning("trial %s was already finished by another worker; %s not stored", trial.number, key)
 
 
 def _handle_oom(study: "optuna.Study", trial: "optuna.Trial", run: TrialRun, exc: OutOfMemoryError) -> None:

@@ -292,7 +292,8 @@ def _train_record(workspace: Workspace, adapter_dir: Path) -> dict[str, Any]:
 def _lora_factory(args: list[str], workspace: Workspace, **options: Any) -> System:
     if len(args) != 1 or not args[0]:
         raise EvaluationError("A LoRA system is `lora:ADAPTER` (an adapter name in the workspace or a folder).")
-    options.pop("model", None)
+    model = options.pop("model", None)
+    options.setdefault("base", model)  # --model names the base the adapter sits on (default: from its metadata)
     return LoraSystem(args[0], workspace, **options)
 
 
@@ -413,7 +414,8 @@ def _rag_factory(args: list[str], workspace: Workspace, **options: Any) -> Syste
 def _rag_lora_factory(args: list[str], workspace: Workspace, **options: Any) -> System:
     if len(args) != 2 or not all(args):
         raise EvaluationError("A RAG + LoRA system is `rag+lora:INDEX:ADAPTER`.")
-    options.pop("model", None)
+    model = options.pop("model", None)
+    options.setdefault("base", model)
     return RagLoraSystem(args[0], args[1], workspace, **options)
 
 

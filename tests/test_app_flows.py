@@ -31,7 +31,7 @@ def populated(app_ws, sample_pairs, sample_pages):
 def test_questionnaire_one_section_at_a_time_then_the_recommendation():
     at = page_test("decide").run()
     assert "Section 1 of" in at.get("progress")[0].proto.text
-    assert all(w.help for w in at.multiselect), "every question has help"
+    assert all(w.help for w in list(at.multiselect) + list(at.text_input)), "every question has help"
     answer_questionnaire(at, SUPPORT_BOT)
     assert not errors_of(at), errors_of(at)
     assert at.header[0].value == "RAG (retrieval-augmented generation)"
@@ -41,7 +41,7 @@ def test_questionnaire_one_section_at_a_time_then_the_recommendation():
     shown = " ".join(m.value for m in at.markdown)
     assert "cite" in shown.lower() and "Confidence" in shown
     downloads = {b.key for b in at.get("download_button")}
-    assert {"dl-answers", "dl-rec-md", "dl-rec-json"} <= downloads
+    assert {"dl-answers", "dl-rec-md", "dl-rec-json", "dl-plan"} <= downloads
 
 
 def test_next_refuses_until_required_questions_are_answered():
@@ -288,3 +288,18 @@ def test_report_builds_the_decision_record_with_both_downloads(populated):
     assert {"rp-md", "rp-html"} <= downloads
     at.button(key="rp-save").click().run()
     assert any("decision_record.html" in s.value for s in at.success)
+
+
+def test_sweep_from_the_recommendations_plan(populated):
+    from advisor.app_support import recommendation_view
+    from advisor.questions import validate_answers
+
+    ws, made = populated
+    at = page_test("sweeps")
+    at.session_state["advisor.recommendation"] = recommendation_view(validate_answers(SUPPORT_BOT)).as_dict
+    at.session_state["advisor.split"] = made["split"]
+    at.run()
+    at.radio(key="sw-source").set_value("The recommendation's plan").run()
+    assert not errors_of(at), errors_of(at)
+    assert any("objective lora" in c.value for c in at.caption)
+    assert (ws.root / "sweeps" / "plan-rag" / "plan.yaml").is_file()

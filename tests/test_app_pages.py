@@ -129,3 +129,18 @@ def test_an_expected_failure_is_a_message_not_a_traceback(app_ws):
     at.button(key="rag-build").click().run()
     assert not at.exception
     assert any("not allowed" in e.value for e in at.error)
+
+
+def test_sign_in_is_off_by_default_and_gates_the_app_when_on(app_ws, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("ADVISOR_AUTH", "1")
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Log in"]
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.user = {"is_logged_in": True, "name": "Dana", "email": "dana@example.com"}
+    at.run()
+    assert not at.exception
+    assert any("Dana" in c.value for c in at.sidebar.caption)
+    assert any(b.key == "next" for b in at.button)

@@ -143,7 +143,7 @@ def test_ml_engineer_builds_the_rag_index_and_sees_a_leaderboard_row(page, tmp_p
     with streamlit_server(ws.root, log_dir=tmp_path) as server:
         page.goto(f"{server.url}/rag", timeout=TIMEOUT_MS)
         page.get_by_role("button", name="Build index").click()
-        page.get_by_text(re.compile(r"Built `tldr-rag`: \d+ chunks")).wait_for(timeout=300_000)
+        page.get_by_text(re.compile(r"Built tldr-rag: \d+ chunks")).wait_for(timeout=300_000)
         settle(page)
         shot(page, "rag-built")
         question = page.locator("[data-testid='stTextInput']").filter(has_text="Question").locator("input")
@@ -158,7 +158,7 @@ def test_ml_engineer_builds_the_rag_index_and_sees_a_leaderboard_row(page, tmp_p
         limit.press("Enter")
         settle(page)
         page.get_by_role("button", name="Run the evaluation").click()
-        page.get_by_text(re.compile(r"Run `.+` recorded on the leaderboard")).wait_for(timeout=600_000)
+        page.get_by_text(re.compile(r"Run \S+ recorded on the leaderboard")).wait_for(timeout=600_000)
         settle(page)
         no_exception(page)
         shot(page, "rag-evaluated")

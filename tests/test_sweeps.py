@@ -301,3 +301,19 @@ def test_plan_becomes_a_sweep_config(tmp_path, sample_pairs):
     assert config.min_resource == 10 and config.max_resource == 60
     assert config.data == {"dataset": str(sample_pairs), "seed": 0} and config.base["model"] == "smollm2"
     assert config.eval_metrics == list(plan.metrics)
+
+
+def test_cli_worker_applies_the_estimator_to_the_plan_device(workspace, tmp_path, sample_pairs):
+    # SmolLM2 with 64 x 4096-token micro-batches does not fit a T4: pruned before any model loads.
+    config = SweepConfig(
+        name="t4", objective="lora", n_trials=1, device="t4",
+        space={"learning_rate": [1e-3]},
+        base={"model": "smollm2", "micro_batch_size": 64, "max_length": 4096},
+        data={"dataset": str(sample_pairs)},
+    )
+    create_or_resume(config, workspace.optuna_url)
+    out = _cli(workspace, "worker", "--study", "t4")
+    assert out.returncode == 0, out.stderr
+    study, _ = load_study(workspace.optuna_url, "t4", heartbeat=False)
+    reason = study.trials[0].user_attrs["pruned_reason"]
+    assert study.trials[0].state.name == "PRUNED" and reason.startswith("infeasible: does not fit") and "T4" in reason

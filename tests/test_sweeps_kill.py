@@ -41,7 +41,7 @@ def _kill_one_worker_mid_trial(workspace, url: str, name: str) -> None:
         n_trials=5,
         pruner="none",  # every trial that is not killed completes: rows are predictable
         heartbeat_interval=1,
-        grace_period=3,
+        grace_period=5,
         max_retry=1,
         base={"steps": 10, "step_seconds": 0.25},
     )

@@ -30,7 +30,7 @@ def test_tune_refuses_a_bad_recipe(workspace, sample_pairs, tmp_path, capsys):
     from advisor.cli import main
 
     recipe = tmp_path / "bad.yaml"
-    recipe.write_text("rank: 0\npacking: zip\n")
+    recipe.write_text("rank: 0\ndropout: 2.0\n")
     assert main(["--workspace", str(workspace.root), "tune", "--data", str(sample_pairs), "--config", str(recipe)]) == 2
     err = capsys.readouterr().err
-    assert "rank" in err and "packing" in err
+    assert "rank" in err and "dropout" in err

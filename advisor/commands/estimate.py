@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--micro-batch", type=int, default=1)
     parser.add_argument("--no-checkpointing", action="store_true", help="gradient checkpointing off (default on)")
     parser.add_argument("--optimizer", choices=("adamw", "adamw8bit"), default="adamw")
+    parser.add_argument("--chunked-loss", action="store_true", help="the loss is computed in chunks (torchtune, Liger); smaller logits peak")
     parser.add_argument("--tokens", type=float, default=None, help="training tokens in total (default: pairs x tokens-per-pair x epochs)")
     parser.add_argument("--pairs", type=int, default=5000)
     parser.add_argument("--tokens-per-pair", type=int, default=200)
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     targets = "all-linear" if args.target_modules == "all-linear" else tuple(t.strip() for t in args.target_modules.split(",") if t.strip())
     setup = TrainSetup(
         model, args.method, args.precision, args.bits, args.rank, targets, args.seq_len, args.micro_batch,
-        not args.no_checkpointing, optimizer=args.optimizer,
+        not args.no_checkpointing, chunked_loss=args.chunked_loss, optimizer=args.optimizer,
     )
     tokens = args.tokens if args.tokens is not None else args.pairs * args.tokens_per_pair * args.epochs
     est = estimate_training(setup, device, tokens, args.devices)

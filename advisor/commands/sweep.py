@@ -90,8 +90,18 @@ def storage_for(ws: Any, name: str | None, given: str | None) -> str:
                 recorded = json.loads(info.read_text()).get("storage")
             except ValueError:
                 recorded = None
+            if recorded == "$" + STORAGE_ENV or (recorded and ":***@" in recorded):
+                # The password was not written to disk (see start_sweep): it comes from the environment.
+                if os.environ.get(STORAGE_ENV):
+                    return os.environ[STORAGE_ENV]
+                from core.errors import SweepError
+
+                raise SweepError(
+                    f"Sweep {name!r} runs on {recorded}; its password is not stored in the workspace. "
+                    f"Pass --storage URL or set ${STORAGE_ENV}."
+                )
             if recorded:
-                return os.environ.get(STORAGE_ENV) if recorded == "$" + STORAGE_ENV else recorded
+                return recorded
     return os.environ.get(STORAGE_ENV) or ws.optuna_url
 
 
@@ -204,7 +214,9 @@ def start_sweep(ws: Any, config: Any, storage: str | None = None, workers: int |
     url = storage or os.environ.get(STORAGE_ENV) or ws.optuna_url
     create_or_resume(config, url)
     folder = sweep_dir(ws, config.name)
-    atomic_write_json(folder / "sweep.json", {"name": config.name, "storage": url, "config": config.to_dict(), "started_at": time.time()})
+    # Never write a password to the workspace: record the environment variable, or the URL with the password hidden.
+    recorded = "$" + STORAGE_ENV if url == os.environ.get(STORAGE_ENV) and _redact(url) != url else _redact(url)
+    atomic_write_json(folder / "sweep.json", {"name": config.name, "storage": recorded, "config": config.to_dict(), "started_at": time.time()})
     gpus = detect_gpus()
     count = workers or max(1, len(gpus))
     root = Path(__file__).resolve().parents[2]

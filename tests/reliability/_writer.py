@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 INDEX_NAME = "kill-index"
@@ -17,6 +18,8 @@ REGISTRY_NAME = "kill-entry"
 REPORT_NAME = "kill-report"
 METRICS = ("exact_match", "token_f1", "chrf")
 BATCH = 5
+PAUSE_S = float(os.environ.get("RELIABILITY_WRITER_PAUSE_S", "0"))
+"""Pause between leaderboard batches (the load test and benchmark use a sweep-like pace; the kill test none)."""
 TENSOR_ELEMENTS = 400_000  # 1.6 MB of float32 per adapter save: long enough to be killed mid-write
 
 
@@ -49,6 +52,8 @@ def run_leaderboard(ws) -> None:
         ]
         board.ingest(runs)
         say(f"committed {pid}-{gen}")
+        if PAUSE_S:
+            time.sleep(PAUSE_S)
 
 
 # ----------------------------------------------------------------------------- index

@@ -246,4 +246,5 @@ def test_postgres_restarted_during_a_sweep_workers_retry_and_finish(workspace):
     assert complete >= n_trials, (complete, output[-3000:])
     assert not any(s == optuna.trial.TrialState.RUNNING for s in states)
     record_figure("faults.postgres_restart", restarts=1, restart_seconds=round(downtime, 2), trials_complete=complete,
-                  trials_failed=sum(s == optuna.trial.TrialState.FAIL for s in states))
+                  trials_failed=sum(s == optuna.trial.TrialState.FAIL for s in states),
+                  storage_errors_waited_out=output.count("storage unavailable"))

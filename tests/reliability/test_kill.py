@@ -40,8 +40,9 @@ MAX_DELAY_S = {"leaderboard": 1.5, "index": 2.0, "adapter": 1.5, "registry": 1.5
 class Writer:
     """One writer subprocess; its stdout lines are collected by a thread."""
 
-    def __init__(self, kind: str, root: Path) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    def __init__(self, kind: str, root: Path, pause_s: float = 0.0) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
+               "RELIABILITY_WRITER_PAUSE_S": str(pause_s)}
         self.proc = subprocess.Popen([sys.executable, "-m", "tests.reliability._writer", kind, str(root)], cwd=ROOT, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []

@@ -132,6 +132,15 @@ def _recommendation(qn) -> None:
                        mime="text/markdown", key="dl-rec-md")
     c3.download_button("Download recommendation (JSON)", view.json, file_name="recommendation.json",
                        mime="application/json", key="dl-rec-json")
+    with guard():
+        from advisor.app_support import recommendation_plan
+
+        plan = recommendation_plan(answers, dataset=recall("dataset"), corpus=recall("corpus"),
+                                   split_version=recall("split"))
+        st.download_button("Download the experiment plan (YAML)", plan.to_yaml(), file_name="plan.yaml",
+                           mime="application/x-yaml", key="dl-plan",
+                           help="Runs as is: `advisor sweep start --plan plan.yaml`, or start it on the Sweeps page "
+                                "(\"The recommendation's plan\").")
 
 
 @guarded

@@ -73,7 +73,9 @@ def _decide(ws, run_ids: list[str]) -> None:
             (st.success if verdict.passed else st.warning)(verdict.summary())
     with st.form("decide-run"):
         verdict = st.radio("Decision", ["accept", "reject"], horizontal=True, key="lb-decision")
-        by = st.text_input("Your name", key="lb-by")
+        from ui.auth import user_name
+
+        by = st.text_input("Your name", value=user_name(), key="lb-by")
         reason = st.text_area("Reason", key="lb-reason", placeholder="e.g. beats the RAG baseline on exact match; "
                               "checks clean; reviewed by two people")
         submitted = st.form_submit_button("Record decision", type="primary")

@@ -19,7 +19,9 @@ def _pick_pair(ids: list[str]) -> tuple[str, str, str]:
     others = [i for i in ids if i != run_a]
     default_b = chosen[1] if len(chosen) > 1 and chosen[1] in others else None
     run_b = c2.selectbox("Run B", others, index=others.index(default_b) if default_b else 0, key="rv-b")
-    reviewer = st.text_input("Your name", key="rv-name", help="Stored with each judgement; you never see the same "
+    from ui.auth import user_name
+
+    reviewer = st.text_input("Your name", value=user_name(), key="rv-name", help="Stored with each judgement; you never see the same "
                              "item of a pair twice.")
     return run_a, run_b, reviewer
 
