@@ -180,7 +180,15 @@ def test_stop_event_interrupts_the_running_trial_and_resume_requeues_it(workspac
     config = _config("intr", n_trials=3, pruner="none", base={"steps": 50, "step_seconds": 0.05})
     create_or_resume(config, url)
     stop = threading.Event()
-    threading.Timer(0.8, stop.set).start()
+
+    def stop_mid_trial():  # once the first trial has reported, as SIGTERM would
+        study, _ = load_study(url, config.name, heartbeat=False)
+        deadline = time.time() + 120
+        while time.time() < deadline and not any(t.intermediate_values for t in study.get_trials(deepcopy=False)):
+            time.sleep(0.05)
+        stop.set()
+
+    threading.Thread(target=stop_mid_trial, daemon=True).start()
     report = run_worker(url, config.name, workspace, stop=stop)
     assert report.reason == "stopped by signal"
     study, _ = load_study(url, config.name, heartbeat=False)
@@ -229,7 +237,7 @@ def test_cli_start_detach_twice_does_not_duplicate_workers_then_status_and_stop(
     assert second.returncode == 0, second.stderr
     assert sorted(w["pid"] for w in json.loads(second.stdout)["workers"]) == pids
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + 180
         while time.time() < deadline:
             status = _cli(workspace, "status", "bg", "--format", "json")
             assert status.returncode == 0, status.stderr
