@@ -280,7 +280,18 @@ def write_report(workspace: Workspace, record: DecisionRecord, fmt: str = "md", 
     folder = workspace.dir("reports") / name
     folder.mkdir(parents=True, exist_ok=True)
     if fmt == "md":
-        for plot, png in record.plots.items():
-            atomic_write_bytes(folder / f"{plot}.png", png)
-        return atomic_write_text(folder / "decision_record.md", render_markdown(record))
+        # The Markdown and its plots are swapped in together (one rename): a crash never pairs new plots with old text.
+        import shutil
+
+        from core.atomic import atomic_directory
+
+        text = render_markdown(record)
+        with atomic_directory(folder) as tmp:
+            for existing in folder.iterdir():  # keep the other format (decision_record.html)
+                if existing.is_file() and not existing.name.startswith(".") and existing.suffix != ".png" and existing.name != "decision_record.md":
+                    shutil.copy2(existing, tmp / existing.name)
+            for plot, png in record.plots.items():
+                (tmp / f"{plot}.png").write_bytes(png)
+            (tmp / "decision_record.md").write_text(text, encoding="utf-8")
+        return folder / "decision_record.md"
     return atomic_write_text(folder / "decision_record.html", render_html(record))

@@ -176,6 +176,7 @@ def main() -> int:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--micro-batch-size", type=int, default=4, help="ours: packed token budget = this * 128")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps-only", type=int, default=0, help="only N interleaved single steps per side (busy machine; no quality figure)")
     ap.add_argument("--workspace", default=str(Path(tempfile.gettempdir()) / "bench-tuning-ws"))
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "tuning_train.json")
     args = ap.parse_args()
@@ -189,6 +190,21 @@ def main() -> int:
     ws = Workspace.resolve(args.workspace).ensure()
     load_base_model(None, ws)  # convert the GGUF once, outside any timing
     train_pairs, heldout = load_pairs(args.data, args.pairs, args.heldout, args.seed)
+    if args.steps_only:
+        peaks = {"fp32": matmul_peak("fp32"), "bf16": matmul_peak("bf16")}
+        result = step_comparison(ws, train_pairs, args.steps_only)
+        result["matmul_peak_gflops"] = peaks
+        p_body = body_params(load_base_model(None, ws).model)
+        result["mfu"] = {
+            "formula": "4 * transformer-block params * real tokens / s / matmul peak",
+            "reference_vs_fp32_peak": 4 * p_body * result["reference"]["tokens_per_s"] / (peaks["fp32"] * 1e9),
+            "ours_vs_bf16_peak": 4 * p_body * result["ours"]["tokens_per_s"] / (peaks["bf16"] * 1e9),
+        }
+        result["machine"] = {"cpu": "see /proc/cpuinfo", "cores": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads()}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2, default=str))
+        print(json.dumps(result, indent=2, default=str))
+        return 0
     peaks = {"fp32": matmul_peak("fp32"), "bf16": matmul_peak("bf16")}
     print(f"matmul peak GFLOP/s: {peaks}  load: {load_avg()}", flush=True)
 
@@ -236,3 +252,63 @@ def main() -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def step_comparison(ws, pairs, steps: int) -> dict:
+    """Interleaved single optimizer steps (reference, ours, reference, ours, ...) on the same 8 pairs each
+    time: the same real tokens under the same machine load. Used where a busy machine makes the full
+    one-epoch comparison too slow (``--steps-only``); it does not measure quality."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from tuning.batches import collate, encode_examples, format_pair
+    from tuning.config import TrainConfig
+    from tuning.device import choose_precision
+    from tuning.models import load_base_model
+    from tuning.train import forward_loss, wrap_model
+
+    ref_loaded = load_base_model(None, ws)
+    tok = ref_loaded.tokenizer
+    ref_model = get_peft_model(ref_loaded.model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    ref_model.train()
+    ref_opt = torch.optim.AdamW([p for p in ref_model.parameters() if p.requires_grad], lr=1e-3)
+    ours_loaded = load_base_model(None, ws, dtype="bfloat16")
+    config = TrainConfig(rank=8, alpha=16, dropout=0.05, target_modules=["q_proj", "v_proj"], max_length=128)
+    ours_model = wrap_model(ours_loaded, config)
+    ours_model.train()
+    ours_opt = torch.optim.AdamW([p for p in ours_model.parameters() if p.requires_grad], lr=1e-3)
+    precision = choose_precision("auto", "cpu")
+    out = {"reference": {"seconds": 0.0, "cpu_seconds": 0.0, "real_tokens": 0}, "ours": {"seconds": 0.0, "cpu_seconds": 0.0, "real_tokens": 0}, "load": []}
+    for k in range(steps):
+        chunk = pairs[k * 8 : (k + 1) * 8]
+        texts = ["".join(format_pair(tok, p.input, p.output, None)) for p in chunk]
+        tok.padding_side = "right"
+        enc = tok(texts, add_special_tokens=False, padding="max_length", truncation=True, max_length=128, return_tensors="pt")
+        labels = enc["input_ids"].clone()
+        labels[enc["attention_mask"] == 0] = -100
+        out["load"].append(load_avg())
+        t, c = time.perf_counter(), time.process_time()
+        loss = ref_model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], labels=labels).loss
+        loss.backward()
+        ref_opt.step()
+        ref_opt.zero_grad()
+        out["reference"]["seconds"] += time.perf_counter() - t
+        out["reference"]["cpu_seconds"] += time.process_time() - c
+        out["reference"]["real_tokens"] += int(enc["attention_mask"].sum())
+        encoded, _ = encode_examples(tok, chunk, 128)
+        t, c = time.perf_counter(), time.process_time()
+        batch = collate(encoded, range(len(encoded)), "packed", 128, tok.pad_token_id)
+        n = max(batch.loss_tokens, 1)
+        (forward_loss(ours_model, batch, precision) / n).backward()
+        ours_opt.step()
+        ours_opt.zero_grad()
+        out["ours"]["seconds"] += time.perf_counter() - t
+        out["ours"]["cpu_seconds"] += time.process_time() - c
+        out["ours"]["real_tokens"] += batch.real_tokens
+        print(f"step {k}: ref {out['reference']['seconds']:.1f}s ours {out['ours']['seconds']:.1f}s load {out['load'][-1]}", flush=True)
+    for side in ("reference", "ours"):
+        out[side]["tokens_per_s"] = out[side]["real_tokens"] / out[side]["seconds"]
+        out[side]["tokens_per_cpu_s"] = out[side]["real_tokens"] / out[side]["cpu_seconds"]
+    out["speedup_real_tokens_per_s"] = out["ours"]["tokens_per_s"] / out["reference"]["tokens_per_s"]
+    out["speedup_real_tokens_per_cpu_s"] = out["ours"]["tokens_per_cpu_s"] / out["reference"]["tokens_per_cpu_s"]
+    return out

@@ -238,11 +238,24 @@ def metric_columns(con: "duckdb.DuckDBPyConnection") -> dict[str, str]:
     return dict(con.execute("SELECT metric, col FROM metric_columns").fetchall())
 
 
+_V5 = """
+CREATE TABLE IF NOT EXISTS review_scores (
+    run_id VARCHAR PRIMARY KEY,
+    bt_score DOUBLE NOT NULL,
+    elo DOUBLE NOT NULL,
+    comparisons INTEGER NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+"""
+"""Version 5: Bradley-Terry scores from blind human review (written by ``studies.review.refresh_scores``),
+shown on every run row as ``review_score`` / ``review_elo`` / ``review_comparisons``."""
+
 MIGRATIONS: dict[int, Any] = {
     1: lambda con: con.execute(_V1),
     2: _migrate_v2,
     3: lambda con: con.execute(_V3),
     4: _migrate_v4,
+    5: lambda con: con.execute(_V5),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
@@ -609,14 +622,21 @@ class Leaderboard:
     def runs(self, limit: int | None = None, **filters: Any) -> list[dict[str, Any]]:
         """Runs matching equality filters (kind=, study=, status=, split_version=, ...), newest first."""
         where, params = self._where(filters)
-        sql = f"SELECT r.* FROM runs r{where} ORDER BY r.created_at DESC, r.run_id"
+        sql = (
+            "SELECT r.*, s.bt_score AS review_score, s.elo AS review_elo, s.comparisons AS review_comparisons "
+            f"FROM runs r LEFT JOIN review_scores s ON s.run_id = r.run_id{where} ORDER BY r.created_at DESC, r.run_id"
+        )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return self._query(sql, params)
 
     def get(self, run_id: str) -> dict[str, Any]:
         """One run (raises when unknown)."""
-        rows = self._query("SELECT r.* FROM runs r WHERE r.run_id = ?", [run_id])
+        rows = self._query(
+            "SELECT r.*, s.bt_score AS review_score, s.elo AS review_elo, s.comparisons AS review_comparisons "
+            "FROM runs r LEFT JOIN review_scores s ON s.run_id = r.run_id WHERE r.run_id = ?",
+            [run_id],
+        )
         if not rows:
             raise LeaderboardError(f"No run {run_id!r} on the leaderboard; `advisor leaderboard` lists the runs.")
         return rows[0]

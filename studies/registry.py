@@ -16,8 +16,6 @@ decision; a rejected run that had a registry entry is withdrawn (moved to a hidd
 
 from __future__ import annotations
 
-import importlib.util
-import inspect
 import json
 import os
 import shutil
@@ -60,30 +58,16 @@ def missing_artefacts(row: Mapping[str, Any]) -> list[str]:
     return missing
 
 
-def gate_available() -> bool:
-    return importlib.util.find_spec("studies.gate") is not None
-
-
 def run_gate(ws: Workspace, run_id: str, by: str, plan: Any = None, waivers: Mapping[str, str] | None = None,
              thresholds: Mapping[str, float] | None = None) -> Any:
-    """Ask ``studies.gate.check`` (if installed) and raise :class:`GateError` on a failed verdict."""
-    if not gate_available():
-        return None
+    """The promotion gate (:func:`studies.gate.check`); a failed verdict raises :class:`GateError`."""
     from studies import gate
 
-    params = inspect.signature(gate.check).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    offered = {
-        "plan": plan,
-        "waivers": dict(waivers or {}),
-        "thresholds": dict(thresholds) if isinstance(thresholds, Mapping) else None,
-        "decided_by": by,
-    }
-    kwargs = {k: v for k, v in offered.items() if takes_any or k in params}
-    verdict = gate.check(ws, run_id, **kwargs)
-    if not getattr(verdict, "passed", False):
-        summary = verdict.summary() if hasattr(verdict, "summary") else "; ".join(getattr(verdict, "failures", []))
-        raise GateError(f"Not accepted: the promotion gate refused run {run_id}.\n{summary}")
+    verdict = gate.check(
+        ws, run_id, thresholds=dict(thresholds) if thresholds else None, waivers=dict(waivers or {}), plan=plan, decided_by=by
+    )
+    if not verdict.passed:
+        raise GateError(f"Not accepted: the promotion gate refused run {run_id}.\n{verdict.summary()}")
     return verdict
 
 
@@ -147,11 +131,22 @@ def promote(ws: Workspace, row: Mapping[str, Any], name: str, by: str, reason: s
         atomic_write_json(tmp / "run.json", {k: v for k, v in row.items()})
         if verdict is not None and hasattr(verdict, "to_dict"):
             atomic_write_json(tmp / "gate.json", verdict.to_dict())
-        atomic_write_text(tmp / CARD, model_card(row, metadata, name, by, reason))
+        atomic_write_text(tmp / CARD, model_card(row, metadata, name, by, reason, verdict))
     return target
 
 
-def model_card(row: Mapping[str, Any], metadata: Mapping[str, Any], name: str, by: str, reason: str) -> str:
+def _gate_lines(verdict: Any) -> list[str]:
+    """The gate's verdict and every waiver, for the model card."""
+    if verdict is None:
+        return ["- no gate verdict recorded"]
+    lines = [f"- verdict: {'passed' if verdict.passed else 'refused'} (verdict `{verdict.verdict_id}`)"]
+    lines += [f"- waived `{check}`: {why}" for check, why in sorted(verdict.waivers.items())]
+    if not verdict.waivers:
+        lines.append("- no check was waived")
+    return lines
+
+
+def model_card(row: Mapping[str, Any], metadata: Mapping[str, Any], name: str, by: str, reason: str, verdict: Any = None) -> str:
     """A Markdown model card: what it is, data, metrics with intervals, cost, decision, limits."""
     base = (metadata.get("base_model") or {}).get("name") or row.get("base_model")
     config = metadata.get("config") or {}
@@ -181,6 +176,9 @@ def model_card(row: Mapping[str, Any], metadata: Mapping[str, Any], name: str, b
         f"- training tokens: {row.get('train_tokens')}; CPU-hours {row.get('cpu_hours', 0):.4f}; GPU-hours {row.get('gpu_hours', 0):.4f}; "
         f"money ${row.get('money_usd', 0):.4f}",
         f"- latency: {row.get('latency_s', 0):.3f} s per query (p95 {row.get('latency_p95_s', 0):.3f} s)",
+        "",
+        "## Promotion gate",
+        *_gate_lines(verdict),
         "",
         "## Provenance",
         f"- run `{row.get('run_id')}`, code `{row.get('code_version')}`, device `{(row.get('environment') or {}).get('device')}`",

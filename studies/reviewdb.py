@@ -50,13 +50,6 @@ SCHEMA = (
         created_at TIMESTAMP NOT NULL,
         PRIMARY KEY (run_lo, run_hi, item_id, reviewer)
     )""",
-    """CREATE TABLE IF NOT EXISTS review_scores (
-        run_id VARCHAR PRIMARY KEY,
-        bt_score DOUBLE NOT NULL,
-        elo DOUBLE NOT NULL,
-        comparisons INTEGER NOT NULL,
-        updated_at TIMESTAMP NOT NULL
-    )""",
     """CREATE TABLE IF NOT EXISTS gate_verdicts (
         verdict_id VARCHAR PRIMARY KEY,
         run_id VARCHAR NOT NULL,

@@ -614,6 +614,9 @@ def run_worker(
             try:
                 _retry(lambda: optuna.storages.fail_stale_trials(study))
                 state = _retry(lambda: budget_state(study, config))
+                if state.reason == "stop requested":  # queued retries wait for the resume
+                    reason = state.reason
+                    break
                 if state.exhausted and state.waiting == 0:
                     if state.running == 0 or state.reason == "stop requested":
                         reason = state.reason

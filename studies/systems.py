@@ -306,9 +306,11 @@ class RagSystem:
     kind = "rag"
 
     def __init__(self, index: str, workspace: Workspace, *, model: str | None = None, device: str | None = None,
-                 generator: "LoadedModel | None" = None) -> None:
+                 generator: "LoadedModel | None" = None, encoder: Any = None) -> None:
         self.workspace = workspace
         self.index = index
+        self.encoder = encoder
+        """The query embedder (None: the one the index manifest names)."""
         self.model_spec = model
         self.device = device
         self._generator = generator
@@ -329,7 +331,8 @@ class RagSystem:
                 from rag.pipeline import RagPipeline
             except ImportError as exc:
                 raise ModelLoadError(f"The RAG pipeline is not available in this installation ({exc}).") from exc
-            self._pipeline = RagPipeline.open(self.workspace, self.index, generator=self.generator())
+            extra = {"encoder": self.encoder} if self.encoder is not None else {}
+            self._pipeline = RagPipeline.open(self.workspace, self.index, generator=self.generator(), **extra)
         return self._pipeline
 
     def config(self) -> dict[str, Any]:
@@ -342,10 +345,12 @@ class RagSystem:
         manifest = getattr(pipe, "manifest", None)
         if manifest is not None and not isinstance(manifest, dict):
             manifest = getattr(manifest, "__dict__", str(manifest))
+        describe = getattr(pipe, "describe", None)
         return {
             "base_model": self.generator().name,
             "method": "rag",
             "index": self.index,
+            "rag": describe() if callable(describe) else None,
             "rag_config": cfg if isinstance(cfg, dict) else (str(cfg) if cfg is not None else None),
             "index_manifest": manifest,
         }
@@ -376,8 +381,8 @@ class RagLoraSystem(RagSystem):
     kind = "rag+lora"
 
     def __init__(self, index: str, adapter: str | Path, workspace: Workspace, *, base: str | None = None,
-                 device: str | None = None, trained_on: tuple[str, set[str]] | None = None) -> None:
-        super().__init__(index, workspace, device=device)
+                 device: str | None = None, trained_on: tuple[str, set[str]] | None = None, encoder: Any = None) -> None:
+        super().__init__(index, workspace, device=device, encoder=encoder)
         self.lora = LoraSystem(adapter, workspace, base=base, device=device, trained_on=trained_on)
         self.name = f"rag+lora:{index}:{self.lora.adapter_dir.name}"
 

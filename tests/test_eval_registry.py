@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from types import SimpleNamespace
 
 import pytest
 
@@ -51,7 +50,9 @@ def passing_gate(monkeypatch):
 
     def check(ws, run_id, **kw):
         calls.append((run_id, kw))
-        return SimpleNamespace(passed=True, failures=[], to_dict=lambda: {"passed": True})
+        from studies.gate import GateVerdict
+
+        return GateVerdict(passed=True, failures=[], waivers=dict(kw.get("waivers") or {}), run_id=run_id, verdict_id="v-test")
 
     import studies.gate
 
@@ -85,7 +86,6 @@ def test_accept_needs_who_and_why(workspace, split, passing_gate):
 
 
 def test_real_gate_refuses_then_a_waiver_lets_through(workspace, split):
-    assert registry.gate_available()
     run = evaluate(Echo(split, text="Run `rm -rf /` to clean up"), split, workspace, metrics=FAST, limit=4)
     with pytest.raises(GateError, match="dangerous_commands"):
         registry.accept(workspace, run.run_id, "ana", "looks fine")
@@ -106,7 +106,8 @@ def test_missing_artefacts_are_refused(workspace, split, passing_gate):
 def test_accepted_fine_tune_is_promoted_with_a_model_card(adapter_ws, split, passing_gate):
     ws, adapter = adapter_ws
     run = evaluate(LoraSystem(adapter, ws, device="cpu"), split, ws, GenerationSettings(max_new_tokens=4), metrics=FAST, limit=4)
-    row = registry.accept(ws, run.run_id, "ana", "beats the base model", name="tldr-lora-v1")
+    row = registry.accept(ws, run.run_id, "ana", "beats the base model", name="tldr-lora-v1",
+                          waivers={"group_balance": "two tools have too few test items"})
     entry = ws.dir("registry") / "tldr-lora-v1"
     assert row["registry_path"] == str(entry) and row["status_by"] == "ana"
     assert (entry / "adapter" / "adapter_model.safetensors").is_file() and (entry / "adapter" / "metadata.json").is_file()
@@ -115,6 +116,7 @@ def test_accepted_fine_tune_is_promoted_with_a_model_card(adapter_ws, split, pas
     chrf = row["metrics"]["chrf"]
     assert f"{chrf['low']:.3f}" in card and f"{chrf['high']:.3f}" in card
     assert split.version in card and "beats the base model" in card and "## Limits" in card
+    assert "## Promotion gate" in card and "waived `group_balance`: two tools have too few test items" in card
     assert Leaderboard(ws).runs(status="accepted")[0]["registry_path"] == str(entry)
 
     rejected = registry.reject(ws, run.run_id, "bo", "found a leak")

@@ -163,3 +163,19 @@ def test_rag_and_rag_lora_through_the_contract(trained, split, tiny_model_dir, f
     row = Leaderboard(ws).get(result.run_id)
     assert row["kind"] == "rag+lora" and row["method"] == "rag+lora" and row["train_tokens"] > 0
     assert fake_pipeline.opened[-1][1].endswith("+tiny-adapter")
+
+
+def test_real_rag_pipeline_through_the_contract(workspace, split, tiny_model_dir, sample_pages):
+    """The retrieval engine's RagPipeline (fake embedder, tiny generator) as a `rag` system."""
+    from rag.config import RagConfig
+    from rag.corpus import load_corpus
+    from rag.index import build_index
+    from tests.rag_fakes import FakeEncoder
+
+    build_index(workspace, "sample", load_corpus(sample_pages), FakeEncoder(), RagConfig(chunk_size=48))
+    system = RagSystem("sample", workspace, model=str(tiny_model_dir), device="cpu", encoder=FakeEncoder())
+    result = evaluate(system, split, workspace, SETTINGS, metrics=FAST, limit=3)
+    row = Leaderboard(workspace).get(result.run_id)
+    assert row["kind"] == "rag" and row["config"]["rag"]["index"] == "sample" and row["config"]["index_manifest"]
+    item = read_predictions(workspace, result.run_id)[0]
+    assert item["context"] and item["context"][0]["doc_id"] and item["retrieval_s"] > 0

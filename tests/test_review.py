@@ -223,6 +223,14 @@ def test_scores_table_is_refreshed_after_a_session(workspace, monkeypatch, capsy
     with connect(workspace) as con:
         rows = dict(con.execute("SELECT run_id, comparisons FROM review_scores").fetchall())
     assert rows == {RUN_A: 3, RUN_B: 3}
+    # the leaderboard shows the Bradley-Terry score on each reviewed run
+    from studies.leaderboard import Leaderboard, RunRecord
+
+    board = Leaderboard(workspace)
+    for run in (RUN_A, RUN_B):
+        board.record(RunRecord(run_id=run, kind="rag"))
+    assert board.get(RUN_A)["review_score"] > board.get(RUN_B)["review_score"]
+    assert board.get(RUN_A)["review_comparisons"] == 3
 
 
 def test_two_open_sessions_of_one_reviewer_cannot_judge_an_item_twice(workspace):

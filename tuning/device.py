@@ -1,8 +1,8 @@
 """Device and precision choice, seeds, and out-of-memory translation.
 
 CUDA: bf16 autocast where the GPU supports it, else fp16 autocast with a gradient scaler.
-CPU: bf16 autocast where a quick matmul probe shows it is faster than fp32 (AMX/AVX-512 BF16
-machines), fp32 otherwise. Trainable weights always stay fp32 (autocast only lowers the compute).
+CPU: bf16 autocast where the CPU has native bf16 matmuls (AVX512-BF16/AMX flags; a timing probe
+where flags are unreadable), fp32 otherwise. Trainable weights always stay fp32 (autocast only lowers the compute).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from core.errors import OutOfMemoryError, TrainingError
@@ -70,6 +71,24 @@ def cpu_bf16_speedup(size: int = 512, repeats: int = 8) -> float:
     return best(a32, b32) / max(best(a16, b16), 1e-9)
 
 
+@functools.lru_cache(maxsize=None)
+def cpu_has_fast_bf16() -> bool:
+    """True where the CPU has native bf16 matmul instructions (AVX512-BF16 or AMX); a timing probe
+    decides only where the flags cannot be read. Flags, not timings, so that every process of a run
+    (and a resumed run) makes the same choice even on a busy machine."""
+    try:
+        flags = set()
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags.update(line.split(":", 1)[1].split())
+                break
+        if flags:
+            return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return cpu_bf16_speedup() > 1.2
+
+
 def choose_precision(requested: str, device: str) -> Precision:
     """Map TrainConfig.precision to a concrete :class:`Precision` for ``device``."""
     import torch
@@ -89,7 +108,7 @@ def choose_precision(requested: str, device: str) -> Precision:
     if requested == "fp16":
         raise TrainingError("precision: fp16 needs a CUDA GPU; on CPU use bf16, fp32 or auto.")
     if requested == "auto":
-        requested = "bf16" if cpu_bf16_speedup() > 1.2 else "fp32"
+        requested = "bf16" if cpu_has_fast_bf16() else "fp32"
     if requested == "bf16":
         return Precision("bf16", device, torch.bfloat16)
     return Precision("fp32", device, None)

@@ -7,10 +7,8 @@ that is about Streamlit itself (state, caching, error display), never product lo
 from __future__ import annotations
 
 import functools
-import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from types import ModuleType
 from typing import Any
 
 import streamlit as st
@@ -51,22 +49,6 @@ def guarded(page: Callable[[], None]) -> Callable[[], None]:
             page()
 
     return wrapper
-
-
-def library(module: str, what: str) -> ModuleType | None:
-    """Import a library module, or say on the page that the feature is not installed and return None.
-
-    The pages call libraries that may be absent in a partial install; this keeps that an empty state
-    with a next step instead of an ImportError.
-    """
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (exc.name == module or module.startswith(exc.name + ".")):
-            st.info(f"{what} is not available in this installation (module `{module}` is missing). "
-                    "Update the project (`git pull && make app`) to get it.", icon=":material/construction:")
-            return None
-        raise
 
 
 def has_library(module: str) -> bool:

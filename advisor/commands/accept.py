@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="waive a failed responsible-AI check of the promotion gate, with the reason")
     parser.add_argument("--threshold", type=_pair, action="append", default=[], metavar="METRIC=VALUE",
                         help="acceptance threshold for the promotion gate (e.g. chrf=0.45)")
+    parser.add_argument("--plan", default=None, help="experiment plan (YAML) whose acceptance thresholds, checks and "
+                        "human-review requirement the gate applies")
     parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
 
 
@@ -38,7 +40,12 @@ def run(args: argparse.Namespace) -> int:
             thresholds[key] = float(value)
         except ValueError:
             raise ConfigError(f"--threshold {key}={value}: the value must be a number.") from None
-    row = accept(workspace_of(args), args.run_id, args.by, args.reason, name=args.name,
+    plan = None
+    if args.plan:
+        from advisor.plan import load_plan
+
+        plan = load_plan(args.plan)
+    row = accept(workspace_of(args), args.run_id, args.by, args.reason, name=args.name, plan=plan,
                  waivers=dict(args.waive) or None, thresholds=thresholds or None)
     if args.output_format == "json":
         print_json(row)

@@ -81,13 +81,14 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         print("no runs yet: `advisor eval SYSTEM --data FILE` adds one")
         return 0
-    header = ["run", "kind", "system", "status", "n"] + metrics + ["s/query", "$", "registry"]
+    header = ["run", "kind", "system", "status", "n"] + metrics + ["s/query", "$", "review BT", "registry"]
     table = [header]
     for r in rows:
         status = r["status"] + (f" ({r['status_by']})" if r.get("status_by") else "")
         table.append([r["run_id"], r["kind"], r.get("system") or "", status, str(r.get("n_items") or "")]
                      + [_interval(r["metrics"].get(m)) for m in metrics]
-                     + [f"{r.get('latency_s') or 0:.3f}", f"{r.get('money_usd') or 0:.4f}", r.get("registry_path") or ""])
+                     + [f"{r.get('latency_s') or 0:.3f}", f"{r.get('money_usd') or 0:.4f}",
+                        "" if r.get("review_score") is None else f"{r['review_score']:.2f}", r.get("registry_path") or ""])
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     for i, row in enumerate(table):
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())

@@ -164,6 +164,7 @@ def check_report(ws) -> dict:
         assert len(file_gens) == 1, f"{path.name} mixes generations"
         gens |= file_gens
         assert first
+    assert len(gens) == 1, f"the report's files come from different writes: {sorted(gens)}"
     return {"state": sorted(gens)}
 
 

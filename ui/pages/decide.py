@@ -85,8 +85,7 @@ def _questionnaire(qn) -> bool:
         if missing:
             st.warning("Please answer: " + "; ".join(q.text for q in missing))
         else:
-            # Answers can make later sections apply or not: recount before moving on.
-            sections = applicable_sections(qn, answers)
+            # The next run recounts the sections: these answers may make later ones apply or not.
             remember(STEP, step + 1)
             st.rerun()
     return False
