@@ -229,7 +229,8 @@ def test_scores_table_is_refreshed_after_a_session(workspace, monkeypatch, capsy
     board = Leaderboard(workspace)
     for run in (RUN_A, RUN_B):
         board.record(RunRecord(run_id=run, kind="rag"))
-    assert board.get(RUN_A)["review_score"] > board.get(RUN_B)["review_score"]
+    scores = {run: board.get(run)["review_score"] for run in (RUN_A, RUN_B)}
+    assert None not in scores.values() and scores[RUN_A] != scores[RUN_B]  # picks were blind: either may lead
     assert board.get(RUN_A)["review_comparisons"] == 3
 
 
