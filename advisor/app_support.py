@@ -454,7 +454,7 @@ def _view_of(rec) -> RecommendationView:
 
 def sweep_storage(ws: Workspace, name: str | None = None) -> str:
     """The Optuna storage URL of a sweep (the one recorded when it started), else the default one."""
-    from advisor.commands.sweep import storage_for
+    from advisor.sweep_launch import storage_for
 
     return storage_for(ws, name, None)
 
@@ -474,7 +474,7 @@ def sweep_names(ws: Workspace) -> list[str]:
 
 def sweep_config_from_upload(path: Path, name: str | None = None, trials: int | None = None):
     """A SweepConfig from a plan or sweep-config file (the same reader as `advisor sweep start --plan`)."""
-    from advisor.commands.sweep import sweep_config_from_file
+    from advisor.sweep_launch import sweep_config_from_file
 
     config = sweep_config_from_file(str(path), name=name or None)
     if trials:
@@ -494,7 +494,7 @@ def demo_sweep_config(name: str = "demo-synthetic", trials: int = 12):
 
 def start_sweep(ws: Workspace, config, workers: int = 1) -> dict:
     """Create or resume the sweep and make sure its background workers run (never duplicates them)."""
-    from advisor.commands.sweep import start_sweep as start
+    from advisor.sweep_launch import start_sweep as start
 
     return start(ws, config, None, workers)
 

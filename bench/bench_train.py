@@ -250,9 +250,6 @@ def main() -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
 
 def step_comparison(ws, pairs, steps: int) -> dict:
     """Interleaved single optimizer steps (reference, ours, reference, ours, ...) on the same 8 pairs each
@@ -312,3 +309,7 @@ def step_comparison(ws, pairs, steps: int) -> dict:
     out["speedup_real_tokens_per_s"] = out["ours"]["tokens_per_s"] / out["reference"]["tokens_per_s"]
     out["speedup_real_tokens_per_cpu_s"] = out["ours"]["tokens_per_cpu_s"] / out["reference"]["tokens_per_cpu_s"]
     return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

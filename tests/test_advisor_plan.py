@@ -165,7 +165,7 @@ def test_nothing_to_plan_without_pairs_or_knowledge():
 
 
 def test_the_sweep_command_reads_the_plan(tmp_path, sample_pairs, sample_pages):
-    from advisor.commands.sweep import sweep_config_from_file
+    from advisor.sweep_launch import sweep_config_from_file
 
     plan = make_plan(ANSWERS, dataset=str(sample_pairs), corpus=str(sample_pages), name="cmds")
     path = plan.save(tmp_path / "plan.yaml")

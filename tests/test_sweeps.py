@@ -289,7 +289,7 @@ def test_workers_are_pinned_one_per_gpu_and_not_duplicated(workspace, tmp_path):
 
 
 def test_plan_becomes_a_sweep_config(tmp_path, sample_pairs):
-    from advisor.commands.sweep import sweep_config_from_file
+    from advisor.sweep_launch import sweep_config_from_file
     from advisor.plan import Budget, DataPlan, LoraPlan, Plan
     from core.config import dump_yaml
 

@@ -1,0 +1,190 @@
+"""Launching sweeps from a plan: plan -> sweep config, storage choice, detached local workers.
+
+Shared by the CLI (`advisor sweep ...`), the app's Sweeps page and the demo, so that each starts
+sweeps the same way. Imports of optuna and the studies layer happen inside the functions.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+STORAGE_ENV = "ADVISOR_OPTUNA_STORAGE"
+"""Environment variable holding the storage URL (keeps passwords out of files and ``ps``)."""
+
+
+def storage_for(ws: Any, name: str | None, given: str | None) -> str:
+    """The storage URL: given, else the one recorded when the sweep started, else env, else embedded."""
+    import json
+
+    if given:
+        return given
+    if name:
+        from core.workspace import safe_name
+
+        info = ws.root / "sweeps" / safe_name(name) / "sweep.json"
+        if info.is_file():
+            try:
+                recorded = json.loads(info.read_text()).get("storage")
+            except ValueError:
+                recorded = None
+            if recorded == "$" + STORAGE_ENV or (recorded and ":***@" in recorded):
+                # The password was not written to disk (see start_sweep): it comes from the environment.
+                if os.environ.get(STORAGE_ENV):
+                    return os.environ[STORAGE_ENV]
+                from core.errors import SweepError
+
+                raise SweepError(
+                    f"Sweep {name!r} runs on {recorded}; its password is not stored in the workspace. "
+                    f"Pass --storage URL or set ${STORAGE_ENV}."
+                )
+            if recorded:
+                return recorded
+    return os.environ.get(STORAGE_ENV) or ws.optuna_url
+
+
+def sweep_config_from_file(path: str, name: str | None = None, objective: str | None = None) -> Any:
+    """A :class:`~studies.sweeps.SweepConfig` from a sweep config YAML, or from an advisor plan."""
+    from pathlib import Path
+
+    from core.config import read_structured
+    from core.errors import ConfigError
+    from core.workspace import slugify
+    from studies.sweeps import SweepConfig
+
+    data = read_structured(path, what="plan")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping (a plan or a sweep config).")
+    fields = set(SweepConfig.__dataclass_fields__)
+    if "sweep" in data and isinstance(data["sweep"], dict):
+        data = data["sweep"]
+    if set(data) <= fields:  # a sweep config file
+        values = dict(data)
+        values["name"] = name or values.get("name") or slugify(Path(path).stem, "sweep")
+        if objective:
+            values["objective"] = objective
+        return SweepConfig.from_dict(values)
+    return sweep_config_from_plan(path, name=name, objective=objective)
+
+
+def sweep_config_from_plan(path: str, name: str | None = None, objective: str | None = None) -> Any:
+    """Turn an advisor experiment plan (``advisor plan``) into a sweep config.
+
+    LoRA (default when the plan enables it): the plan's LoRA space and fixed settings, the first
+    model of its ladder, its data, trial / token / wall-time budget, metrics and device (for the
+    feasibility check). RAG: the plan's RAG space over the corpus, maximising the primary metric.
+    """
+    from core.errors import ConfigError
+    from core.workspace import slugify
+    from studies.sweeps import SweepConfig
+
+    from advisor.plan import load_plan
+
+    plan = load_plan(path)
+    kind = objective or ("lora" if plan.lora.enabled else "rag")
+    data: dict[str, Any] = {"split": plan.data.split_version} if plan.data.split_version else {}
+    if not data and plan.data.dataset:
+        data = {"dataset": plan.data.dataset, "seed": plan.data.split_seed}
+    if not data:
+        raise ConfigError(f"Plan {path} names no data set: set data.dataset (a pairs file) or data.split_version.")
+    common: dict[str, Any] = {
+        "name": name or slugify(f"{plan.name}-{kind}", "sweep"),
+        "objective": kind,
+        "data": data,
+        "eval_metrics": list(plan.metrics),
+        "device": plan.device if plan.device and plan.device != "cpu" else None,
+        "max_seconds": plan.budget.max_wall_minutes * 60.0 if plan.budget.max_wall_minutes else None,
+    }
+    if kind == "rag":
+        if not plan.data.corpus:
+            raise ConfigError(f"Plan {path} has no RAG corpus: set data.corpus (tldr pages.jsonl, JSONL documents or a folder).")
+        return SweepConfig.from_dict({
+            **common,
+            "space": dict(plan.rag.space),
+            "base": {"corpus": plan.data.corpus, "model": plan.models[0] if plan.models else None},
+            "metric": plan.primary_metric,
+            "direction": "maximize",
+            "pruner": "none",
+            "n_trials": plan.rag.trials,
+        })
+    base = {"model": plan.models[0] if plan.models else None, **dict(plan.lora.base)}
+    if "method" not in base and not {"dora", "qlora", "method"} & set(plan.lora.space):
+        base["method"] = plan.method
+    steps = plan.lora.space.get("max_steps")
+    max_resource = steps.get("high") if isinstance(steps, dict) else (max(steps) if isinstance(steps, list) else base.get("max_steps"))
+    return SweepConfig.from_dict({
+        **common,
+        "space": dict(plan.lora.space),
+        "base": base,
+        "n_trials": plan.budget.trials,
+        "max_tokens": plan.budget.max_tokens,
+        "min_resource": int(base.get("eval_every") or 0) or None,
+        "max_resource": int(max_resource) if max_resource else None,
+    })
+
+
+def plan_workers(path: str) -> int | None:
+    """The plan's worker count (None for a sweep config file)."""
+    try:
+        from advisor.plan import load_plan
+
+        return int(load_plan(path).budget.workers)
+    except Exception:  # noqa: BLE001 - a sweep config file is not a plan
+        return None
+
+
+def worker_argv(ws: Any, name: str) -> list[str]:
+    """The command line of a local worker (the storage URL travels in the environment, not in ps)."""
+    return [sys.executable, "-m", "advisor", "--workspace", str(ws.root), "sweep", "worker", "--study", name]
+
+
+def start_sweep(ws: Any, config: Any, storage: str | None = None, workers: int | None = None) -> dict[str, Any]:
+    """Create or resume ``config``'s study and make sure its local workers run (no duplicates).
+
+    Usable from the app: returns at once; the workers are detached processes.
+    """
+    from pathlib import Path
+
+    from core.atomic import atomic_write_json
+    from studies.sweeps import _redact, create_or_resume
+    from studies.workers import detect_gpus, launch_workers, sweep_dir
+
+    url = storage or os.environ.get(STORAGE_ENV) or ws.optuna_url
+    create_or_resume(config, url)
+    folder = sweep_dir(ws, config.name)
+    # Never write a password to the workspace: record the environment variable, or the URL with the password hidden.
+    recorded = "$" + STORAGE_ENV if url == os.environ.get(STORAGE_ENV) and _redact(url) != url else _redact(url)
+    atomic_write_json(folder / "sweep.json", {"name": config.name, "storage": recorded, "config": config.to_dict(), "started_at": time.time()})
+    gpus = detect_gpus()
+    count = workers or max(1, len(gpus))
+    root = Path(__file__).resolve().parents[1]
+    env = {STORAGE_ENV: url, "PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)}
+    procs = launch_workers(ws, config.name, count, lambda _i: worker_argv(ws, config.name), gpus=gpus or None, env=env)
+    return {
+        "name": config.name,
+        "storage": _redact(url),
+        "workers": [p.to_dict() for p in procs],
+        "gpus": gpus,
+        "status": f"advisor --workspace {ws.root} sweep status {config.name}",
+    }
+
+
+def feasibility_for(device: str | None) -> Any:
+    """The estimator's ``fits`` bound to the sweep's device (None: no check)."""
+    if not device:
+        return None
+    from advisor.estimate import fits
+
+    target: Any = device
+    if device == "local":
+        try:
+            import torch
+
+            if not torch.cuda.is_available():
+                return None
+            target = float(torch.cuda.get_device_properties(0).total_memory)
+        except ImportError:
+            return None
+    return lambda config: fits(config, target)
