@@ -46,7 +46,8 @@ class Verdict:
     final: str
     final_run: str
     status: str
-    """'confirmed', 'overturned', 'not-tested' (the initial option was not evaluated) or 'no-initial'."""
+    """'confirmed', 'overturned', 'inconclusive' (no run separates from another), 'not-tested' (the initial
+    option was not evaluated) or 'no-initial'."""
     headline: str
     reasons: list[str] = field(default_factory=list)
     open_questions: list[str] = field(default_factory=list)
@@ -129,7 +130,15 @@ def update(initial: str | None, comparison: "RunComparison") -> Verdict:
         )
 
     evaluated = {option_of(r.kind) for r in comparison.runs}
-    if initial is None:
+    nothing_separates = len(comparison.runs) > 1 and len(tied_ids) == len(comparison.runs)
+    if nothing_separates:
+        status = "inconclusive"
+        headline = (
+            f"No system is measurably better than another on {metric}, so the evidence cannot "
+            f"{'confirm or overturn the recommendation' if initial else 'pick a winner'}; if forced, the simplest is "
+            f"{OPTION_WORDS.get(final, final)} ({chosen.system})."
+        )
+    elif initial is None:
         status = "no-initial"
         headline = f"Evidence points to {OPTION_WORDS.get(final, final)} ({chosen.system})."
     elif initial == final:

@@ -130,3 +130,15 @@ def test_report_cli(workspace, three_runs):
     assert "report:" in out.stdout and (workspace.root / "reports" / "cli" / "decision_record.html").is_file()
     bad = subprocess.run(cmd[:-4] + ["--runs", "nope-1,nope-2"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "nope-1" in bad.stderr
+
+
+def test_nothing_separates_the_runs_is_inconclusive(workspace):
+    from advisor.evidence import update
+    from studies.compare import compare_runs
+
+    split = frozen_split(workspace, 10, 5)
+    runs = [evaluate_canned(workspace, split, name, kind, accuracy=0.0, seed=i) for i, (name, kind) in
+            enumerate((("base", "base"), ("rag:i", "rag"), ("lora:a", "lora")))]
+    verdict = update("rag", compare_runs(workspace, runs, primary="exact_match"))
+    assert verdict.status == "inconclusive"
+    assert "cannot confirm or overturn" in verdict.headline

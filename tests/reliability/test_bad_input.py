@@ -290,6 +290,7 @@ def test_fuzz_answers(tmp_path, workspace):
 
 upload_names = st.one_of(
     st.text(max_size=40),
+    st.builds(lambda stem, suffix: stem + suffix, st.text(max_size=20), st.sampled_from([".jsonl", ".csv", ".md", ".yaml", ".json"])),
     st.builds(lambda stem, suffix: stem + suffix, st.text(max_size=20),
               st.sampled_from([".jsonl", ".json", ".csv", ".tsv", ".md", ".txt", ".yaml", ".exe", ".JSONL", ""])),
     st.sampled_from(["../../etc/passwd.jsonl", "/etc/passwd.csv", "..\\..\\x.json", ".jsonl", "..jsonl", "a/../../b.csv",

