@@ -62,6 +62,17 @@ def _version() -> str:
     return __version__
 
 
+def positive_int(text: str) -> int:
+    """argparse type for counts: a whole number above zero, with a message that says so."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
+    return value
+
+
 def workspace_of(args: argparse.Namespace) -> Workspace:
     """The workspace chosen by ``--workspace`` / ``$ADVISOR_WORKSPACE`` / default, created if missing."""
     return Workspace.resolve(getattr(args, "workspace", None)).ensure()

@@ -131,6 +131,13 @@ def main() -> None:
         os.environ["ADVISOR_WORKSPACE"] = str(ws.root)
         preload(ws, args.rows)
         reference = library_reads(ws, args.seconds)
+        paced = Writer("leaderboard", ws.root, pause_s=1.0)  # a brisk sweep: 5 runs a second
+        assert paced.ready.wait(120), "writer did not start"
+        try:
+            sweep_pace = library_reads(ws, args.seconds)
+        finally:
+            paced.proc.terminate()
+            paced.proc.wait(30)
         writer = Writer("leaderboard", ws.root, pause_s=0.1)
         assert writer.ready.wait(120), "writer did not start"
         try:
@@ -142,7 +149,7 @@ def main() -> None:
         committed = set(writer.committed)
         rows = check_leaderboard(ws, committed)["rows"]
 
-    ref, load, page = summary(reference), summary(loaded), summary(renders)
+    ref, load, page, pace = summary(reference), summary(loaded), summary(renders), summary(sweep_pace)
     import duckdb
     import streamlit
     import torch
@@ -153,17 +160,19 @@ def main() -> None:
         "",
         f"Machine: {os.cpu_count()} cores, {cpu_model()}; torch {torch.__version__}, duckdb {duckdb.__version__}, "
         f"streamlit {streamlit.__version__}. Load average at the end: {load1:.1f} (other engineers' processes shared the CPU).",
-        f"Setup: {args.rows} runs on the board, then a writer process adds a batch of 5 runs every 0.1 s "
-        f"({len(committed)} batches during the run; {rows} rows at the end, none lost); {SESSIONS} sessions (threads).",
+        f"Setup: {args.rows} runs on the board, then a writer process adds a batch of 5 runs every 1 s (sweep pace), then every 0.1 s (stress) "
+        f"({len(committed)} stress batches; {rows} rows at the end, none lost); {SESSIONS} sessions (threads).",
         "",
         "| measurement | calls | p50 ms | p95 ms | p99 ms | max ms |",
         "|---|---|---|---|---|---|",
         f"| leaderboard read, no writer (reference) | {ref['n']} | {ref['p50']:.1f} | {ref['p95']:.1f} | {ref['p99']:.1f} | {ref['max']:.1f} |",
-        f"| leaderboard read, writer running | {load['n']} | {load['p50']:.1f} | {load['p95']:.1f} | {load['p99']:.1f} | {load['max']:.1f} |",
-        f"| Leaderboard page render (AppTest), writer running | {page['n']} | {page['p50']:.0f} | {page['p95']:.0f} | {page['p99']:.0f} | {page['max']:.0f} |",
+        f"| leaderboard read, writer at sweep pace (5 runs / s) | {pace['n']} | {pace['p50']:.1f} | {pace['p95']:.1f} | {pace['p99']:.1f} | {pace['max']:.1f} |",
+        f"| leaderboard read, writer at stress pace (50 runs / s) | {load['n']} | {load['p50']:.1f} | {load['p95']:.1f} | {load['p99']:.1f} | {load['max']:.1f} |",
+        f"| Leaderboard page render (AppTest), stress writer | {page['n']} | {page['p50']:.0f} | {page['p95']:.0f} | {page['p99']:.0f} | {page['max']:.0f} |",
         "",
-        f"p99 read under load / reference: {load['p99'] / ref['p99']:.2f}x. Target: read p99 < 200 ms -> "
-        f"{'met' if load['p99'] < 200 else 'NOT met'} ({load['p99']:.1f} ms). Page errors: {errors}.",
+        f"p99 read / reference: {pace['p99'] / ref['p99']:.2f}x at sweep pace, {load['p99'] / ref['p99']:.2f}x at stress pace. "
+        f"Target read p99 < 200 ms while a sweep writes: {'met' if pace['p99'] < 200 else 'NOT met'} at sweep pace "
+        f"({pace['p99']:.1f} ms), {'met' if load['p99'] < 200 else 'NOT met'} at stress pace ({load['p99']:.1f} ms). Page errors: {errors}.",
         "A read is one call of what the page asks (`runs()` x2, `metric_names()`, `pareto()`): each opens the DuckDB file",
         "read-only under the board's advisory lock and closes it, so a write in progress delays it by at most one transaction.",
         "Why the tail is long here: `Leaderboard` serialises every operation on a file, reads included (a per-process lock",

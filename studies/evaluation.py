@@ -305,11 +305,10 @@ def evaluate(
 
 
 def read_predictions(workspace: Workspace, run_id: str) -> list[dict[str, Any]]:
-    """The stored per-item predictions of a run."""
-    path = workspace.path("runs", run_id, PREDICTIONS)
-    if not path.is_file():
-        raise EvaluationError(f"Run {run_id} has no {PREDICTIONS} in {path.parent}; was it evaluated in this workspace?")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The stored per-item predictions of a run (one reader for every consumer: see ``studies.run_items``)."""
+    from studies.run_items import read_prediction_rows
+
+    return read_prediction_rows(workspace, run_id)
 
 
 def compare(workspace: Workspace, run_a: str, run_b: str, metrics: Sequence[str] | None = None) -> dict[str, Comparison]:

@@ -102,8 +102,8 @@ def predictions_path(ws: Workspace, run_id: str) -> Path:
     return ws.path("runs", run_id, PREDICTIONS_FILE)
 
 
-def load_run_items(ws: Workspace, run_id: str) -> list[RunItem]:
-    """Every stored item of ``run_id``; a missing or unreadable file raises with what to do."""
+def read_prediction_rows(ws: Workspace, run_id: str) -> list[dict[str, Any]]:
+    """The stored per-item rows of ``run_id`` as dicts; a missing or corrupt file raises with what to do."""
     path = predictions_path(ws, run_id)
     if not path.is_file():
         known = ", ".join(n for n in ws.names("runs") if (ws.dir("runs") / n / PREDICTIONS_FILE).is_file())
@@ -111,7 +111,7 @@ def load_run_items(ws: Workspace, run_id: str) -> list[RunItem]:
             f"Run {run_id!r} has no predictions at {path}. Evaluate it first (`advisor eval ...`) "
             f"or pick a run that has them{': ' + known if known else ''}."
         )
-    items: list[RunItem] = []
+    rows: list[dict[str, Any]] = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -120,10 +120,15 @@ def load_run_items(ws: Workspace, run_id: str) -> list[RunItem]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise LeaderboardError(f"{path}:{number}: not valid JSON ({exc.msg}); re-run the evaluation.") from exc
-            if not isinstance(row, Mapping):
+            if not isinstance(row, dict):
                 raise LeaderboardError(f"{path}:{number}: expected a JSON object per line.")
-            items.append(item_from_row(row, number))
-    return items
+            rows.append(row)
+    return rows
+
+
+def load_run_items(ws: Workspace, run_id: str) -> list[RunItem]:
+    """Every stored item of ``run_id`` (see :func:`read_prediction_rows` for the errors)."""
+    return [item_from_row(row, number) for number, row in enumerate(read_prediction_rows(ws, run_id), start=1)]
 
 
 def write_run_items(ws: Workspace, run_id: str, rows: Sequence[Mapping[str, Any]]) -> Path:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from advisor.cli import positive_int
+
 NAME = "data"
 HELP = "check, split and import pair data sets (input -> output examples)"
 DESCRIPTION = (
@@ -26,22 +28,12 @@ def _fractions(text: str) -> tuple[float, float, float]:
     return values  # type: ignore[return-value]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
-    return value
-
-
 def _load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="JSONL, JSON or CSV file, tldr pages.jsonl, or a folder of tldr pages")
     parser.add_argument("--map", dest="mapping", metavar="FIELD=COLUMN,...",
                         help="column names for our fields, e.g. input=question,output=answer (also group=, id=)")
-    parser.add_argument("--max-chars", type=_positive_int, default=None, help="longest allowed input/output (default 20000)")
-    parser.add_argument("--max-bytes", type=_positive_int, default=None, help="largest allowed file (default 200000000)")
+    parser.add_argument("--max-chars", type=positive_int, default=None, help="longest allowed input/output (default 20000)")
+    parser.add_argument("--max-bytes", type=positive_int, default=None, help="largest allowed file (default 200000000)")
     parser.add_argument("--name", default=None, help="data set name (default: the file name)")
     parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
 

@@ -19,6 +19,7 @@ import sys
 import time
 from typing import Any
 
+from advisor.cli import positive_int
 from advisor.sweep_launch import STORAGE_ENV, feasibility_for, plan_workers, start_sweep, storage_for, sweep_config_from_file
 
 NAME = "sweep"
@@ -26,25 +27,15 @@ HELP = "run LoRA / RAG hyperparameter sweeps (Optuna) in background workers; wat
 DESCRIPTION = __doc__
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="sweep_command", metavar="ACTION", required=True)
     start = sub.add_parser("start", help="create (or resume) a sweep and launch its workers")
     start.add_argument("--plan", required=True, help="experiment plan YAML (advisor plan) or a sweep config YAML")
     start.add_argument("--objective", choices=("lora", "rag", "synthetic"), default=None, help="what to sweep (default: the plan's, else lora)")
-    start.add_argument("--trials", type=_positive_int, default=None, help="budget: number of finished trials")
-    start.add_argument("--max-tokens", type=_positive_int, default=None, help="budget: training tokens over all trials")
+    start.add_argument("--trials", type=positive_int, default=None, help="budget: number of finished trials")
+    start.add_argument("--max-tokens", type=positive_int, default=None, help="budget: training tokens over all trials")
     start.add_argument("--max-minutes", type=float, default=None, help="budget: wall time in minutes")
-    start.add_argument("--workers", type=_positive_int, default=None, help="local worker processes (default: one per GPU, else 1)")
+    start.add_argument("--workers", type=positive_int, default=None, help="local worker processes (default: one per GPU, else 1)")
     start.add_argument("--storage", default=None, help=f"Optuna storage URL (default: ${STORAGE_ENV} or the workspace's optuna.db)")
     start.add_argument("--name", default=None, help="sweep name (default: from the plan)")
     start.add_argument("--sampler", choices=("tpe", "random"), default=None, help="search strategy (default tpe)")
@@ -55,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     worker = sub.add_parser("worker", help="run trials of an existing sweep in this process (e.g. on another machine)")
     worker.add_argument("--study", required=True, help="sweep name")
     worker.add_argument("--storage", default=None, help=f"Optuna storage URL (default: ${STORAGE_ENV} or the workspace's optuna.db)")
-    worker.add_argument("--max-trials", type=_positive_int, default=None, help="leave after this many trials")
+    worker.add_argument("--max-trials", type=positive_int, default=None, help="leave after this many trials")
 
     status = sub.add_parser("status", help="trials done/running/pruned/failed, best so far, eta (also ingests results)")
     status.add_argument("name", metavar="NAME", help="sweep name")
