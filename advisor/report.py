@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.atomic import atomic_write_bytes, atomic_write_text
+from core.atomic import atomic_write_text
 from core.errors import AdvisorError
 from core.workspace import Workspace, safe_name, slugify
 
