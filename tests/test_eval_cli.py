@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -28,7 +27,9 @@ def _cli(capsys, *argv):
 def stub_gate(monkeypatch):
     import studies.gate
 
-    monkeypatch.setattr(studies.gate, "check", lambda ws, run_id, **kw: SimpleNamespace(passed=True, failures=[]))
+    monkeypatch.setattr(
+        studies.gate, "check", lambda ws, run_id, **kw: studies.gate.GateVerdict(passed=True, failures=[], waivers={}, run_id=run_id)
+    )
 
 
 def test_base_lora_and_rag_land_as_rows_with_intervals(tmp_path, capsys, tiny_model_dir, sample_pairs, monkeypatch, stub_gate):
