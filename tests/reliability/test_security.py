@@ -54,7 +54,7 @@ def fuzz_settings(n: int | None = None):
                     phases=[Phase.explicit, Phase.generate])
 
 
-def test_user_chosen_names_cannot_escape_the_workspace(workspace, tmp_path):
+def test_user_chosen_names_cannot_escape_the_workspace(workspace, tmp_path, monkeypatch):
     """Every API that turns a user-chosen name into a path, fed traversal strings."""
     from advisor import report
     from advisor.app_support import store_upload
@@ -70,7 +70,8 @@ def test_user_chosen_names_cannot_escape_the_workspace(workspace, tmp_path):
     from tuning.config import TrainConfig
     from tuning.train import train
 
-    report.render_markdown = lambda record: f"# report {record.gen}\n"  # only the naming is under test
+    # only the naming is under test; monkeypatch puts the real renderer back for the tests after this one
+    monkeypatch.setattr(report, "render_markdown", lambda record: f"# report {record.gen}\n")
 
     class SmallRecord(FakeRecord):
         def __init__(self) -> None:
