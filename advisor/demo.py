@@ -10,6 +10,7 @@ finished trials), so a second run is quick and an interrupted one resumes.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,9 +34,9 @@ class DemoSettings:
     """Split seed."""
     trials: int = 3
     """LoRA sweep trials."""
-    test_limit: int | None = None
-    """Evaluate only the first N test items (None: the whole test split)."""
-    max_new_tokens: int = 48
+    test_limit: int | None = 48
+    """Evaluate the first N items of the frozen test split (None: all of it); every system gets the same items."""
+    max_new_tokens: int = 40
     """Generation budget per answer (commands are short)."""
     sweep_name: str = "demo-lora"
     index_name: str = "demo-tldr"
@@ -100,6 +101,9 @@ def run_demo(workspace: Workspace, settings: DemoSettings | None = None, say: Sa
     t = _step(say, "3. Experiment plan")
     plan = make_plan(answers, dataset=str(pairs), corpus=str(pages), name="demo")
     plan.budget.trials = s.trials
+    if plan.device == "cpu":
+        # Small first: on a CPU the demo sweeps plain LoRA on the attention projections with short trials.
+        plan.lora.space.update({"dora": [False], "target_modules": [["q_proj", "v_proj"]], "max_steps": {"low": 20, "high": 40, "step": 20}})
     plan.data.split_version = split.version
     if s.model is not None:
         plan.models = [s.model]
@@ -206,7 +210,11 @@ def _sweep(workspace: Workspace, plan_path: Path, s: DemoSettings, say: Say) -> 
 
     from advisor.sweep_launch import start_sweep, sweep_config_from_file
 
-    config = sweep_config_from_file(str(plan_path), name=s.sweep_name)
+    config = dataclasses.replace(
+        sweep_config_from_file(str(plan_path), name=s.sweep_name),
+        eval_limit=16,  # each trial's validation evaluation; the test-split evaluation comes after the sweep
+        generation={"max_new_tokens": s.max_new_tokens},
+    )
     started = start_sweep(workspace, config, workers=1)
     url = workspace.optuna_url
     say(f"   workers: {', '.join(str(w.get('pid')) for w in started['workers']) or 'already running'}; watch with: {started['status']}")
@@ -224,7 +232,7 @@ def _sweep(workspace: Workspace, plan_path: Path, s: DemoSettings, say: Say) -> 
             break
         if not status.running and not status.workers and not status.waiting and status.finished < status.n_trials:
             start_sweep(workspace, config, workers=1)  # a worker died: start another (the study resumes)
-        time.sleep(5)
+        time.sleep(10)
     ingest_study(workspace, url, config.name)
     study, _cfg = load_study(url, config.name, heartbeat=False)
     best = _best_trial(study)
