@@ -43,8 +43,8 @@ def test_plan_round_trip(tmp_path, sample_pairs, sample_pages):
         assert key in plan.lora.space, key
     assert plan.lora.base["max_length"] >= 128
     assert plan.budget.trials >= 1 and plan.budget.max_wall_minutes
-    assert plan.primary_metric == "exact_match" and "command_program" in plan.metrics
-    assert plan.acceptance["exact_match"] == 0.7  # costly errors: a higher bar
+    assert plan.primary_metric == "chrf" and "command_program" in plan.metrics and "exact_match" in plan.metrics
+    assert plan.acceptance["chrf"] == 0.7 and plan.acceptance["exact_match"] == 0.35  # costly errors: a higher bar
     assert plan.human_review is True and plan.thresholds == plan.acceptance
     path = plan.save(tmp_path / "plan.yaml")
     text = path.read_text()
