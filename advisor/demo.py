@@ -135,7 +135,10 @@ def run_demo(workspace: Workspace, settings: DemoSettings | None = None, say: Sa
     t = _step(say, "8. Comparison report and decision record")
     from advisor.report import build_record, write_report
 
-    record = build_record(workspace, [runs[k] for k in ("base", "rag", "lora", "rag+lora")], answers=answers, primary=plan.primary_metric)
+    record = build_record(
+        workspace, [runs[k] for k in ("base", "rag", "lora", "rag+lora")], answers=answers, primary=plan.primary_metric,
+        studies=[s.sweep_name],
+    )
     md = write_report(workspace, record, "md", name=s.report_name)
     html = write_report(workspace, record, "html", name=s.report_name)
     say(f"   {record.verdict.headline}")

@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-PLOTS = ("metric_intervals", "quality_vs_cost", "group_differences")
 
 
 @dataclass
@@ -171,6 +170,7 @@ def build_record(
     metrics: list[str] | None = None,
     title: str | None = None,
     include_checks: bool = True,
+    studies: list[str] | None = None,
 ) -> DecisionRecord:
     """Collect the comparison, the verdict and everything around it for the given runs."""
     from studies.compare import compare_runs
@@ -204,6 +204,13 @@ def build_record(
         "quality_vs_cost": plots.quality_vs_cost(comparison),
         "group_differences": plots.group_differences(comparison),
     }
+    for study in studies or []:
+        history = [
+            {"trial": r.get("trial"), "value": (r.get("metrics") or {}).get(comparison.primary, {}).get("mean")}
+            for r in board.history(study)
+        ]
+        if any(h["value"] is not None for h in history):
+            figures[f"sweep_history_{study}"] = plots.sweep_history(history, comparison.primary, study)
     decisions = [
         {"run_id": r.run_id, "system": r.system, "status": r.status, "by": r.status_by, "reason": r.status_reason, "at": r.status_at}
         for r in comparison.runs

@@ -142,3 +142,21 @@ def test_nothing_separates_the_runs_is_inconclusive(workspace):
     verdict = update("rag", compare_runs(workspace, runs, primary="exact_match"))
     assert verdict.status == "inconclusive"
     assert "cannot confirm or overturn" in verdict.headline
+
+
+def test_sweep_history_plot_renders_and_joins_the_record(workspace, three_runs):
+    from advisor.plots import sweep_history
+    from advisor.report import build_record, render_html, render_markdown
+    from studies.leaderboard import Leaderboard, RunRecord, trial_run_id
+
+    _split, base, rag, lora = three_runs
+    board = Leaderboard(workspace)
+    for trial, value in enumerate([0.2, 0.35, 0.3, 0.5]):
+        board.record(RunRecord(run_id=trial_run_id("sweep-a", trial), kind="lora", study="sweep-a", trial=trial,
+                               split_part="validation", metrics={"exact_match": {"mean": value, "low": value, "high": value, "n": 4}}))
+    png = sweep_history([{"trial": 0, "value": 0.2}, {"trial": 1, "value": 0.4}], "exact_match", "sweep-a")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    record = build_record(workspace, [base, rag, lora], primary="exact_match", include_checks=False, studies=["sweep-a"])
+    assert "sweep_history_sweep-a" in record.plots
+    assert "sweep_history_sweep-a.png" in render_markdown(record)
+    assert render_html(record).count("data:image/png;base64,") == 4

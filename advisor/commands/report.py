@@ -15,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics", help="comma-separated metrics to show (default: every shared metric)")
     parser.add_argument("--format", choices=("md", "html", "json"), default="md", help="output format (default: md)")
     parser.add_argument("--name", help="report folder name under <workspace>/reports/ (default: from the split and time)")
+    parser.add_argument("--studies", help="comma-separated sweep names whose history to plot (trials on the leaderboard)")
     parser.add_argument("--no-checks", action="store_true", help="skip the responsible-AI checks section")
 
 
@@ -30,7 +31,9 @@ def run(args: argparse.Namespace) -> int:
         answers = load_answers(args.answers)
     runs = [r.strip() for r in args.runs.split(",") if r.strip()]
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
-    record = build_record(ws, runs, answers=answers, primary=args.metric, metrics=metrics, include_checks=not args.no_checks)
+    studies = [s.strip() for s in args.studies.split(",") if s.strip()] if args.studies else None
+    record = build_record(ws, runs, answers=answers, primary=args.metric, metrics=metrics, include_checks=not args.no_checks,
+                          studies=studies)
     if args.format == "json":
         print_json(record.to_dict())
         return 0
