@@ -247,10 +247,10 @@ def _sweep(workspace: Workspace, plan_path: Path, s: DemoSettings, say: Say) -> 
 
 
 def _best_trial(study: Any) -> Any:
-    import optuna
-
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None]
-    if not complete:
-        raise SweepError(f"Sweep {study.study_name} finished without a complete trial; see `advisor sweep status {study.study_name} --trials`.")
-    sign = 1 if study.direction == optuna.study.StudyDirection.MINIMIZE else -1
-    return min(complete, key=lambda t: sign * t.value)
+    """The study's best complete trial (Optuna applies the direction); none is a clear error."""
+    try:
+        return study.best_trial
+    except ValueError:
+        raise SweepError(
+            f"Sweep {study.study_name} finished without a complete trial; see `advisor sweep status {study.study_name} --trials`."
+        ) from None

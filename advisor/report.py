@@ -117,10 +117,8 @@ def _as_dataset(name: str, pairs: list[Any]) -> Any:
 
 
 def _review_results(ws: Workspace, run_ids: list[str], metric: str) -> list[dict[str, Any]]:
-    try:
-        from studies.review import load_reviews, summarize
-    except ImportError:
-        return []
+    from studies.review import load_reviews, summarize
+
     out = []
     try:
         seen = {(r.run_lo, r.run_hi) for r in load_reviews(ws)}
@@ -133,10 +131,8 @@ def _review_results(ws: Workspace, run_ids: list[str], metric: str) -> list[dict
 
 
 def _gate_results(ws: Workspace, run_ids: list[str]) -> dict[str, dict[str, Any]]:
-    try:
-        from studies.gate import latest_verdict
-    except ImportError:
-        return {}
+    from studies.gate import latest_verdict
+
     out = {}
     for rid in run_ids:
         try:
@@ -149,10 +145,8 @@ def _gate_results(ws: Workspace, run_ids: list[str]) -> dict[str, dict[str, Any]
 
 
 def _check_results(ws: Workspace, run_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    try:
-        from studies.checks import run_checks_for_run
-    except ImportError:
-        return {}
+    from studies.checks import run_checks_for_run
+
     out = {}
     for rid in run_ids:
         try:
