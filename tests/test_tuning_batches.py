@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tuning.batches import collate, encode_examples, group_examples  # noqa: E402
+from tuning.batches import collate, encode_examples, group_examples, pack_rows  # noqa: E402
 from tuning.config import TrainConfig  # noqa: E402
 from tuning.device import Precision  # noqa: E402
 from tuning.train import forward_loss  # noqa: E402
@@ -109,3 +109,52 @@ def test_grouping_is_deterministic_and_covers_everything(tiny):
         assert sorted(i for g in a for i in g) == list(range(len(encoded)))
         if packing == "packed":
             assert all(sum(len(encoded[i].ids) for i in g) <= 4 * 128 for g in a)
+            assert all(collate(encoded, g, packing, 128, tok.pad_token_id).input_ids.shape[0] <= 4 for g in a)
+
+
+def test_pack_rows_places_every_example_once_within_capacity():
+    import random
+
+    rng = random.Random(5)
+    lengths = [rng.randint(5, 120) for _ in range(500)] + [300]  # one longer than a row: alone in its row
+    rows = pack_rows(lengths, 128)
+    assert sorted(i for r in rows for i in r) == list(range(len(lengths)))
+    assert all(sum(min(lengths[i], 128) for i in r) <= 128 for r in rows)
+    assert [500] in rows
+    # Best fit leaves little room: within 3% of the lower bound on the number of rows.
+    bound = sum(min(n, 128) for n in lengths) / 128
+    assert len(rows) <= bound * 1.03 + 1
+    assert pack_rows(lengths, 128) == rows, "deterministic for a given order"
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_multi_row_packing_keeps_examples_apart(tiny, attention):
+    """Rows of max_length with padding at their ends: each example's logits equal its logits alone."""
+    model, tok = tiny
+    model.set_attn_implementation(attention)
+    try:
+        encoded, _ = encode_examples(tok, PAIRS, max_length=128)
+        width = max(len(e.ids) for e in encoded) + 8  # forces several rows, some padded
+        batch = collate(encoded, range(5), "packed", width, tok.pad_token_id)
+        assert batch.input_ids.shape[0] > 1 and batch.slots > batch.real_tokens
+        assert batch.examples == 5 and batch.real_tokens == sum(len(e.ids) for e in encoded)
+        with torch.no_grad():
+            rows = model(input_ids=batch.input_ids, position_ids=batch.position_ids, use_cache=False).logits
+            alone = [model(input_ids=torch.tensor([e.ids])).logits[0] for e in encoded]
+        found = 0
+        for r in range(rows.shape[0]):
+            starts = (batch.position_ids[r] == 0).nonzero().flatten().tolist()
+            for a, b in zip(starts, starts[1:] + [rows.shape[1]]):
+                ids = batch.input_ids[r, a:b].tolist()
+                match = [k for k, e in enumerate(encoded) if e.ids == ids]
+                if match:  # a padding run matches no example
+                    torch.testing.assert_close(rows[r, a:b], alone[match[0]], atol=1e-4, rtol=1e-4)
+                    found += 1
+        assert found == 5
+        fp32 = Precision("fp32", "cpu", None)
+        with torch.no_grad():
+            reference = forward_loss(model, collate(encoded, range(5), "padded", 128, tok.pad_token_id), fp32)
+            ours = forward_loss(model, batch, fp32)
+        torch.testing.assert_close(ours, reference, atol=1e-3, rtol=1e-4)
+    finally:
+        model.set_attn_implementation("sdpa")

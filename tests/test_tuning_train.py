@@ -55,7 +55,7 @@ def test_tiny_model_trains_saves_and_reloads_with_plain_peft(tiny_model_dir, wor
     assert [s for s, _, _ in seen] == [4, 8, 12]
     assert seen[-1][1] < seen[0][1], "validation loss went down"
     assert record["final_train_loss"] < record["first_train_loss"]
-    assert record["steps"] == 12 and record["tokens_seen"] > 0 and record["padding_fraction"] == 0.0
+    assert record["steps"] == 12 and record["tokens_seen"] > 0 and record["padding_fraction"] < 0.2
     assert record["tokens_per_s"] > 0 and record["peak_memory_mb"] > 0 and record["data_version"] == "sample@test"
     on_disk = json.loads((workspace.path("runs", "tiny") / "record.json").read_text())
     assert on_disk["best_eval_loss"] == record["best_eval_loss"]
@@ -209,7 +209,7 @@ def tiny64_dir(tiny_model_dir, tmp_path_factory):
 
 def test_qlora_trains_on_cpu(tiny64_dir, workspace, pairs):
     pytest.importorskip("bitsandbytes")
-    result = train(_config(tiny64_dir, method="qlora", max_steps=4, eval_every=2, target_modules=["q_proj", "v_proj"]),
+    result = train(_config(tiny64_dir, method="qlora", learning_rate=2e-3, max_steps=8, eval_every=2, target_modules=["q_proj", "v_proj"]),
                    pairs[:48], pairs[600:606], workspace, "qlora")
     history = result.record["eval_history"]
     assert history[-1]["eval_loss"] < history[0]["eval_loss"]
@@ -229,3 +229,4 @@ def test_smollm2_trains_a_few_steps(smollm2, session_workspace, pairs):
     assert record["eval_history"][-1]["eval_loss"] < record["eval_history"][0]["eval_loss"]
     reloaded = load_with_adapter(result.adapter_dir, session_workspace)
     assert reloaded.info["adapter"] == str(result.adapter_dir)
+

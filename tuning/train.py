@@ -35,7 +35,7 @@ from core.errors import TrainingError
 from core.workspace import Workspace, safe_name
 from tuning.batches import Batch, Encoded, collate, encode_examples, group_examples, plan_epoch
 from tuning.config import TrainConfig
-from tuning.device import choose_precision, oom_as_error, peak_memory_mb, reset_peak_memory, resolve_device, seed_everything
+from tuning.device import choose_attention, choose_precision, oom_as_error, peak_memory_mb, reset_peak_memory, resolve_device, seed_everything
 
 if TYPE_CHECKING:  # pragma: no cover
     from tuning.models import LoadedModel
@@ -69,7 +69,7 @@ class TrainResult:
 
 def _config_fingerprint(config: TrainConfig) -> str:
     # Fields that may change between a kill and a resume without changing the run.
-    data = {k: v for k, v in to_dict(config).items() if k not in {"threads", "device", "eval_every", "save_every"}}
+    data = {k: v for k, v in to_dict(config).items() if k not in {"threads", "device", "eval_every", "save_every", "attention"}}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -115,6 +115,17 @@ def wrap_model(loaded: "LoadedModel", config: TrainConfig):
         return get_peft_model(model, lora)
     except ValueError as exc:
         raise TrainingError(f"Cannot attach LoRA to {loaded.name}: {exc}. Check `target_modules` (e.g. [q_proj, v_proj] or all-linear).") from exc
+
+
+def _set_attention(model, implementation: str) -> None:
+    """Switch the attention kernel of a loaded model (models that cannot switch keep theirs, logged)."""
+    current = getattr(model.config, "_attn_implementation", None)
+    if current == implementation or not hasattr(model, "set_attn_implementation"):
+        return
+    try:
+        model.set_attn_implementation(implementation)
+    except (ValueError, ImportError) as exc:  # pragma: no cover - model-specific
+        log.warning("Keeping %s attention (cannot switch to %s: %s)", current, implementation, exc)
 
 
 def forward_loss(model, batch: Batch, precision) -> "Any":
@@ -298,6 +309,7 @@ def train(
             device=device,
             quantization="nf4" if config.method == "qlora" else None,
         )
+    _set_attention(loaded.model, choose_attention(config.attention, device))
     tokenizer = loaded.tokenizer
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     train_enc, train_report = encode_examples(tokenizer, train_examples, config.max_length, config.system_prompt)
@@ -440,6 +452,7 @@ def train(
         "base_model": {"name": loaded.name, "path": loaded.path},
         "device": device,
         "precision": precision.name,
+        "attention": getattr(loaded.model.config, "_attn_implementation", None),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "train_data": train_report.to_dict(),
@@ -450,6 +463,7 @@ def train(
         "epochs_completed": state["step"] / max(steps_per_epoch, 1),
         "tokens_seen": state["tokens_seen"],
         "loss_tokens_seen": state["loss_tokens_seen"],
+        "slots_seen": state["slots_seen"],
         "padding_fraction": 1 - state["tokens_seen"] / max(state["slots_seen"], 1),
         "tokens_per_s": state["tokens_seen"] / max(state["train_seconds"], 1e-9),
         "train_seconds": state["train_seconds"],
