@@ -1,19 +1,75 @@
 """Atomic writes: write to a temporary sibling, fsync, then rename over the target.
 
 A process killed mid-write leaves the previous file (or directory) intact and readable;
-that is the "nothing lost" rule of the workspace.
+that is the "nothing lost" rule of the workspace. Its temporary sibling is named after the host
+and process id, so the next write of the same target removes it once that process is gone.
+A full disk becomes a :class:`WorkspaceError` that says the previous content survived.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from core.errors import WorkspaceError
+
+_HOST = socket.gethostname().replace(".", "_")
+
+
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name}.{_HOST}-{os.getpid()}."
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, owned by someone else
+        return False
+    return False
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Delete temporary siblings of ``target`` left by writers on this host that no longer run."""
+    removed: list[Path] = []
+    head = f".{target.name}.{_HOST}-"
+    with contextlib.suppress(OSError):
+        for entry in target.parent.iterdir():
+            if not (entry.name.startswith(head) and entry.name.endswith(".tmp")):
+                continue
+            pid_text = entry.name[len(head):].split(".", 1)[0]
+            if not pid_text.isdigit() or int(pid_text) == os.getpid() or not _process_gone(int(pid_text)):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+            removed.append(entry)
+    return removed
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    # FAISS and other C++ writers surface the OS error as a RuntimeError carrying its text.
+    return isinstance(exc, RuntimeError) and os.strerror(errno.ENOSPC) in str(exc)
+
+
+def _disk_full_error(target: Path, exc: BaseException) -> WorkspaceError:
+    return WorkspaceError(
+        f"No space left on device while writing {target}; its previous content is intact. "
+        "Free disk space (or use --workspace on a larger disk) and run the command again."
+    )
 
 
 def _fsync_dir(path: Path) -> None:
@@ -29,16 +85,19 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Replace ``path`` with ``data`` so that readers see the old or the new content, never a mix."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_stale_temporaries(target)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if _disk_full(exc):
+            raise _disk_full_error(target, exc) from exc
         raise
     _fsync_dir(target.parent)
     return target
@@ -91,7 +150,8 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    remove_stale_temporaries(target)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
     try:
         yield tmp
         for root, _dirs, files in os.walk(tmp):
@@ -104,6 +164,8 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
         else:
             os.replace(tmp, target)
         _fsync_dir(target.parent)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if _disk_full(exc):
+            raise _disk_full_error(target, exc) from exc
         raise

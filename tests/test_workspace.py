@@ -125,3 +125,49 @@ def test_failing_write_inside_atomic_directory_leaves_old_folder_intact(tmp_path
             (tmp / "x").write_text("partial")
             raise KeyboardInterrupt
     assert not (tmp_path / "fresh").exists()
+
+
+def test_temporaries_of_dead_writers_are_removed_on_the_next_write(tmp_path):
+    """A writer killed mid-write leaves a hidden temporary; the next write of that target removes it."""
+    import subprocess
+    import sys
+
+    from core.atomic import _temp_prefix, atomic_directory, atomic_write_text
+
+    target = tmp_path / "index"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    pid = int(dead.stdout)
+    stale_dir = tmp_path / _temp_prefix(target).replace(f"-{os.getpid()}.", f"-{pid}.")
+    stale_dir = stale_dir.with_name(stale_dir.name + "abc.tmp")
+    stale_dir.mkdir()
+    (stale_dir / "half.bin").write_bytes(b"\0" * 10)
+    mine = tmp_path / (_temp_prefix(target) + "live.tmp")  # this process's own (still running) write
+    mine.mkdir()
+    with atomic_directory(target) as folder:
+        (folder / "x").write_text("1")
+    assert not stale_dir.exists() and mine.exists() and (target / "x").read_text() == "1"
+
+    note = tmp_path / "note.txt"
+    stale_file = tmp_path / (_temp_prefix(note).replace(f"-{os.getpid()}.", f"-{pid}.") + "zz.tmp")
+    stale_file.write_text("half")
+    atomic_write_text(note, "done")
+    assert not stale_file.exists() and note.read_text() == "done"
+
+
+def test_disk_full_is_a_workspace_error_and_keeps_the_old_file(tmp_path, monkeypatch):
+    import errno
+
+    from core.atomic import atomic_write_text
+    from core.errors import WorkspaceError
+
+    path = tmp_path / "record.json"
+    atomic_write_text(path, "old")
+
+    def full(_fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(WorkspaceError, match="No space left on device.*previous content is intact.*Free disk space"):
+        atomic_write_text(path, "new")
+    monkeypatch.undo()
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["record.json"]

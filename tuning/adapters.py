@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.atomic import atomic_directory, atomic_write_json
 from core.config import to_dict
-from core.errors import ModelLoadError, TrainingError
+from core.errors import ModelLoadError, TrainingError, WorkspaceError
 from core.workspace import Workspace, safe_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,9 +52,10 @@ def save_trained(model, loaded: "LoadedModel", config: "TrainConfig", adapter_di
                 loaded.tokenizer.save_pretrained(tmp)
             metadata["files"] = file_checksums(tmp)
             atomic_write_json(tmp / METADATA, metadata)
-    except OSError as exc:  # disk full, quota, permissions: the previous adapter (if any) is untouched
+    except (OSError, WorkspaceError) as exc:  # disk full, quota, permissions: the previous adapter (if any) is untouched
+        cause = exc.__cause__ if isinstance(exc, WorkspaceError) and isinstance(exc.__cause__, OSError) else exc
         raise TrainingError(
-            f"Could not save the adapter to {adapter_dir}: {exc.strerror or exc}. Nothing was replaced: "
+            f"Could not save the adapter to {adapter_dir}: {getattr(cause, 'strerror', None) or cause}. Nothing was replaced: "
             f"{'the previous adapter there is intact' if Path(adapter_dir).is_dir() else 'no adapter was written'}. "
             "Free disk space (or pick a workspace on a larger disk with --workspace) and run the training again."
         ) from exc

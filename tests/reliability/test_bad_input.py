@@ -465,7 +465,8 @@ def test_failed_save_leaves_the_previous_data_set(tmp_path, workspace, monkeypat
         return real_dumps(*args, **kwargs)
 
     monkeypatch.setattr(datasets.json, "dumps", failing_dumps)
-    with pytest.raises((OSError, AdvisorError)):
+    with pytest.raises(AdvisorError) as caught:
         save_dataset(workspace, load_pairs(sample), "mine")
+    assert "No space left on device" in str(caught.value) and "Free disk space" in str(caught.value)
     monkeypatch.undo()
     assert snapshot(workspace.root) == before

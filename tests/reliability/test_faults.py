@@ -94,8 +94,9 @@ def test_disk_full_while_rebuilding_an_index_keeps_the_previous_one(workspace, m
         raise enospc()
 
     monkeypatch.setattr(index_module, "_write_chunks", failing_chunks)
-    with pytest.raises((OSError, AdvisorError)):
+    with pytest.raises(AdvisorError) as caught:
         _fake_index(workspace, 2)
+    assert "No space left on device" in str(caught.value) and "previous content is intact" in str(caught.value)
     monkeypatch.undo()
     assert snapshot(workspace.root) == before
     assert check_index(workspace)["state"] == 1
