@@ -37,6 +37,8 @@ class RagAnswer:
     generation_s: float
     """Generation time per question (batch time / batch size)."""
     conversation: Conversation = field(default_factory=list)
+    truncated_prompt: bool = False
+    """The grounded prompt exceeded ``max_prompt_tokens`` and its start was cut."""
 
 
 class RagPipeline:
@@ -117,7 +119,7 @@ class RagPipeline:
         gens = generate(self.generator, convs, settings, progress)
         return [
             RagAnswer(text=g.text, hits=list(h), prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens,
-                      retrieval_s=retrieval_s, generation_s=g.seconds, conversation=c)
+                      retrieval_s=retrieval_s, generation_s=g.seconds, conversation=c, truncated_prompt=g.truncated_prompt)
             for g, h, c in zip(gens, hits, convs)
         ]
 

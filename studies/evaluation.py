@@ -71,6 +71,8 @@ class EvalResult:
     recorded: bool = False
     """True when this call added the row to the leaderboard."""
     settings: dict[str, Any] = field(default_factory=dict)
+    prompts_cut: int = 0
+    """Items whose prompt exceeded ``max_prompt_tokens`` and lost its start (raise the limit or shorten the context)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary (what sweeps store in Optuna; includes the leaderboard row)."""
@@ -90,6 +92,7 @@ class EvalResult:
             "wall_s": self.wall_s,
             "predictions_path": self.predictions_path,
             "settings": dict(self.settings),
+            "prompts_cut": self.prompts_cut,
             "recorded": self.recorded,
             "record": self.record.to_dict(),
         }
@@ -215,6 +218,12 @@ def evaluate(
     latencies = [float(p.latency_s) for p in predictions]
     prompt_tokens = sum(int(p.prompt_tokens) for p in predictions)
     completion_tokens = sum(int(p.completion_tokens) for p in predictions)
+    prompts_cut = sum(1 for p in predictions if getattr(p, "truncated_prompt", False))
+    if prompts_cut:
+        log.warning(
+            "%d of %d prompts of %s were longer than max_prompt_tokens=%d and lost their start; raise max_prompt_tokens "
+            "or retrieve fewer / shorter chunks.", prompts_cut, len(predictions), system.name, settings.max_prompt_tokens,
+        )
 
     lines = []
     for i, (item, pred, ext) in enumerate(zip(items, predictions, extractions)):
@@ -232,6 +241,7 @@ def evaluate(
             "retrieval_s": pred.retrieval_s,
             "prompt_tokens": pred.prompt_tokens,
             "completion_tokens": pred.completion_tokens,
+            "truncated_prompt": bool(getattr(pred, "truncated_prompt", False)),
         }
         if pred.context is not None:
             row["context"] = pred.context
@@ -257,7 +267,7 @@ def evaluate(
         trial=trial,
         base_model=config.get("base_model"),
         method=config.get("method"),
-        config={**config, "generation": settings_dict, "metrics": names, "limit": limit},
+        config={**config, "generation": settings_dict, "metrics": names, "limit": limit, "prompts_cut": prompts_cut},
         dataset_name=getattr(split, "dataset_name", None),
         dataset_version=getattr(split, "dataset_hash", None),
         split_version=split.version,
@@ -301,6 +311,7 @@ def evaluate(
         record=run,
         recorded=recorded,
         settings=settings_dict,
+        prompts_cut=prompts_cut,
     )
 
 

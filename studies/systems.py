@@ -52,6 +52,8 @@ class Prediction:
     retrieval_s: float = 0.0
     context: list[dict[str, Any]] | None = None
     """RAG: the retrieved hits shown to the model (doc_id, chunk_id, score, position)."""
+    truncated_prompt: bool = False
+    """The prompt was longer than ``max_prompt_tokens`` and its start was cut (counted by the evaluation)."""
 
 
 @runtime_checkable
@@ -117,7 +119,7 @@ def _generate(loaded: "LoadedModel", inputs: Sequence[str], system_prompt: str |
 
     prompt = system_prompt if settings.system_prompt is None else None  # settings win where set
     out = generate(loaded, [_conversation(q, prompt) for q in inputs], settings)
-    return [Prediction(g.text, g.seconds, g.prompt_tokens, g.completion_tokens) for g in out]
+    return [Prediction(g.text, g.seconds, g.prompt_tokens, g.completion_tokens, truncated_prompt=g.truncated_prompt) for g in out]
 
 
 def _device(device: str | None) -> str:
@@ -371,7 +373,8 @@ class RagSystem:
             ]
             retrieval = float(getattr(a, "retrieval_s", 0.0) or 0.0)
             generation = float(getattr(a, "generation_s", 0.0) or 0.0)
-            out.append(Prediction(a.text, retrieval + generation, int(a.prompt_tokens), int(a.completion_tokens), retrieval, hits))
+            out.append(Prediction(a.text, retrieval + generation, int(a.prompt_tokens), int(a.completion_tokens), retrieval, hits,
+                                  truncated_prompt=bool(getattr(a, "truncated_prompt", False))))
         return out
 
 

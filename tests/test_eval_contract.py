@@ -136,3 +136,20 @@ def test_compare_two_runs_on_the_same_items(split, workspace):
     partial = evaluate(Oracle(split), split, workspace, metrics=FAST, limit=3)
     with pytest.raises(EvaluationError, match="different items"):
         compare(workspace, good.run_id, partial.run_id)
+
+
+def test_prompts_cut_at_max_prompt_tokens_are_counted_and_reported(split, workspace, caplog):
+    class LongPrompts(Oracle):
+        def predict(self, inputs, settings):
+            out = super().predict(inputs, settings)
+            for i, p in enumerate(out):
+                p.truncated_prompt = i % 3 == 0
+            return out
+
+    with caplog.at_level("WARNING"):
+        result = evaluate(LongPrompts(split, name="long"), split, workspace, metrics=FAST, record=False)
+    rows = read_predictions(workspace, result.run_id)
+    assert result.prompts_cut == sum(r["truncated_prompt"] for r in rows) > 0
+    assert 0 < result.prompts_cut < len(split.test)
+    assert result.record.config["prompts_cut"] == result.prompts_cut and result.to_dict()["prompts_cut"] == result.prompts_cut
+    assert "max_prompt_tokens" in caplog.text and f"{result.prompts_cut} of {len(split.test)}" in caplog.text
