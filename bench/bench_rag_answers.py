@@ -54,7 +54,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--mode", default="group", choices=("group", "random"))
     ap.add_argument("--workspace", default="/tmp/rag-bench-ws")
-    ap.add_argument("--variants", default="base,plain,fewshot,examples")
+    ap.add_argument("--variants", default="base,plain,fewshot,examples", help="also: fewshot-session1 (session 1's retrieval defaults)")
     ap.add_argument("--pages", type=int, default=1000, help="corpus subset: the questions' gold pages plus random others up to N (0: all)")
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--out", default=None)
@@ -102,6 +102,11 @@ def main() -> None:
             if variant == "plain":
                 config = RagConfig(retriever="dense", k=1, prompt_style="page", max_context_tokens=400, max_chunks_per_doc=1)
                 pipe = RagPipeline(indexes["plain"], encoder, config, gen)
+            elif variant == "fewshot-session1":  # the default before full-corpus tuning: 64-token chunks, RRF, BM25 per chunk
+                old = dataclasses.replace(shipped, chunk_size=64, hybrid_fusion="rrf", bm25_scope="chunk", hybrid_dense_weight=0.5)
+                if "session1" not in indexes:
+                    indexes["session1"] = build_index(ws, f"ans-{args.mode}-p{len(pages)}-c64", corpus, encoder, dataclasses.replace(old, index_type="flat")).index
+                pipe = RagPipeline(indexes["session1"], encoder, old, gen)
             else:
                 pipe = RagPipeline(indexes["chunked"], encoder, dataclasses.replace(shipped, prompt_style=variant), gen)
             hits, retrieval_s = pipe.retrieve(questions)

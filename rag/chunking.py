@@ -5,6 +5,9 @@ tldr example keeps its command; fenced code stays whole). Blocks are packed gree
 ``chunk_size`` body tokens; a new heading starts a new chunk; ``chunk_overlap`` tokens of trailing
 blocks are repeated at the start of the next chunk of the same section. Every chunk carries its
 document's context line (title, summary) and section heading, so a chunk is understandable alone.
+
+``chunking: blocks`` (:func:`chunk_document_blocks`) instead makes one chunk per block: a paragraph,
+a list item with what is attached to it (a tldr example and its command), a fenced block.
 """
 
 from __future__ import annotations
@@ -199,9 +202,74 @@ def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int = 0, count
     return chunks
 
 
-def chunk_corpus(documents: Sequence[Document], chunk_size: int, chunk_overlap: int = 0, count: CountFn = whitespace_count) -> list[Chunk]:
-    """Chunks of every document, in document order."""
+_LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,3}[.)])\s+\S")
+
+
+def split_list_items(block: Block) -> list[Block]:
+    """A paragraph made of list items (``- a`` / ``* b`` / ``1. c`` lines) as one block per item.
+
+    Continuation lines stay with their item; a paragraph that does not start with a list item is kept whole.
+    """
+    lines = block.text.split("\n")
+    if len(lines) < 2 or not _LIST_ITEM.match(lines[0]) or sum(bool(_LIST_ITEM.match(ln)) for ln in lines) < 2:
+        return [block]
+    items: list[list[str]] = []
+    for line in lines:
+        if _LIST_ITEM.match(line) or not items:
+            items.append([line])
+        else:
+            items[-1].append(line)
+    return [Block("\n".join(item).strip(), block.start, block.end) for item in items]
+
+
+def chunk_document_blocks(doc: Document, chunk_size: int, count: CountFn = whitespace_count) -> list[Chunk]:
+    """One chunk per block: a paragraph, a list item (with the code or text attached to it), a fenced block.
+
+    Small, self-contained chunks (each with the document's context line and section heading) match
+    short questions far better than packed windows; the retriever scores documents from several of
+    their chunks (see ``rag.retrieve``). Blocks over ``chunk_size`` tokens are cut into word windows.
+    A document with no body keeps one chunk with its context line.
+    """
+    blocks = _drop_leading_context(split_blocks(doc.text), doc)
+    context = doc.context.strip()
+    if len(context) > CONTEXT_CHARS:
+        context = context[: CONTEXT_CHARS - 3].rstrip() + "..."
+    units: list[Block] = []
+    for block in blocks:
+        units.extend([block] if block.heading is not None else split_list_items(block))
+    body = [b for b in units if b.heading is None]
+    counts = iter(count([b.text for b in body]) if body else [])
+    chunks: list[Chunk] = []
+    section: str | None = None
+    for block in units:
+        if block.heading is not None:
+            section = block.heading
+            continue
+        n = next(counts)
+        head = "\n".join(x for x in (context, section if section and section not in context else None) if x)
+        for piece, m in _split_long(block, n, chunk_size) if n > chunk_size else [(block, n)]:
+            chunks.append(Chunk(
+                id=f"{doc.id}#{len(chunks)}", doc_id=doc.id, position=len(chunks),
+                text=f"{head}\n{piece.text}" if head else piece.text,
+                start=piece.start, end=piece.end, tokens=m,
+            ))
+    if not chunks and context:
+        chunks.append(Chunk(id=f"{doc.id}#0", doc_id=doc.id, position=0, text=context, start=0, end=len(doc.text), tokens=0))
+    return chunks
+
+
+CHUNKINGS = ("blocks", "packed")
+
+
+def chunk_corpus(
+    documents: Sequence[Document], chunk_size: int, chunk_overlap: int = 0, count: CountFn = whitespace_count, chunking: str = "packed"
+) -> list[Chunk]:
+    """Chunks of every document, in document order: ``packed`` (blocks packed up to ``chunk_size``, with
+    overlap) or ``blocks`` (one chunk per paragraph / list item; ``chunk_overlap`` unused)."""
     out: list[Chunk] = []
     for doc in documents:
-        out.extend(chunk_document(doc, chunk_size, chunk_overlap, count))
+        if chunking == "blocks":
+            out.extend(chunk_document_blocks(doc, chunk_size, count))
+        else:
+            out.extend(chunk_document(doc, chunk_size, chunk_overlap, count))
     return out

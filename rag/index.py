@@ -35,6 +35,8 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 INDEX_FILE = "index.faiss"
 CHUNKS_FILE = "chunks.jsonl"
+LEGACY_DEFAULTS = {"chunking": "packed"}
+"""Index-shaping settings that manifests written before the setting existed did not record."""
 ProgressFn = Callable[[str, int, int], None]
 """progress(stage, done, total); stages: 'chunk', 'embed', 'index'."""
 
@@ -93,7 +95,7 @@ class RagIndex:
     def config(self) -> RagConfig:
         from core.config import from_dict
 
-        return from_dict(RagConfig, self.manifest.config) if self.manifest.config else RagConfig()
+        return from_dict(RagConfig, {**LEGACY_DEFAULTS, **self.manifest.config}) if self.manifest.config else RagConfig()
 
     def search(self, vectors: "np.ndarray", k: int) -> tuple["np.ndarray", "np.ndarray"]:
         """(scores, chunk ids) for each query vector; ids are -1 where fewer than k exist."""
@@ -192,7 +194,7 @@ def _build_key(encoder: Encoder, corpus: Corpus, config: RagConfig) -> dict[str,
 
 def _manifest_key(m: Manifest) -> dict[str, Any]:
     return {"embedder": m.embedder, "dimension": m.dimension, "corpus_hash": m.corpus.get("hash"),
-            **{k: m.config.get(k) for k in RagConfig().index_key()}}
+            **{k: m.config.get(k, LEGACY_DEFAULTS.get(k)) for k in RagConfig().index_key()}}
 
 
 def build_index(
@@ -223,7 +225,7 @@ def build_index(
             progress(stage, done, total)
 
     tell("chunk", 0, len(corpus.documents))
-    chunks = chunk_corpus(corpus.documents, config.chunk_size, config.chunk_overlap, encoder.count_tokens)
+    chunks = chunk_corpus(corpus.documents, config.chunk_size, config.chunk_overlap, encoder.count_tokens, config.chunking)
     tell("chunk", len(corpus.documents), len(corpus.documents))
     if not chunks:
         raise RagError(f"Corpus {corpus.source or '(in memory)'} produced no chunks: every document is empty after parsing.")
@@ -245,7 +247,7 @@ def build_index(
             dimension=int(encoder.dimension),
             index_type=index_type,
             index_params=params,
-            chunking={"chunk_size": config.chunk_size, "chunk_overlap": config.chunk_overlap, "unit": "embedder tokens"},
+            chunking={"mode": config.chunking, "chunk_size": config.chunk_size, "chunk_overlap": config.chunk_overlap, "unit": "embedder tokens"},
             corpus={
                 "hash": corpus.content_hash, "source": corpus.source, "kind": corpus.kind,
                 "documents": len(corpus.documents), "chunks": len(chunks),

@@ -131,7 +131,7 @@ def prepare_eval_index(ws, name: str, test_pairs: Sequence, split_version: str, 
     from rag.config import RagConfig
     from rag.corpus import load_corpus
     from rag.embedder import as_encoder
-    from rag.index import Manifest, build_index, index_dir
+    from rag.index import LEGACY_DEFAULTS, Manifest, build_index, index_dir
 
     manifest = Manifest.read(index_dir(ws, name))
     source = manifest.corpus.get("source") or ""
@@ -153,7 +153,7 @@ def prepare_eval_index(ws, name: str, test_pairs: Sequence, split_version: str, 
     corpus = load_corpus(source, drop=drop)
     before = load_corpus(source)
     removed = sum(len(a.text) != len(b.text) for a, b in zip(sorted(before.documents, key=lambda d: d.id), sorted(corpus.documents, key=lambda d: d.id)))
-    config = from_dict(RagConfig, manifest.config) if manifest.config else RagConfig()
+    config = from_dict(RagConfig, {**LEGACY_DEFAULTS, **manifest.config}) if manifest.config else RagConfig()
     enc = as_encoder(encoder if encoder is not None else config.embedder)
     eval_name = f"{name}-eval-{split_version[:12]}"
     build_index(ws, eval_name, corpus, enc, config, progress=progress)

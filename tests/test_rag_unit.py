@@ -8,13 +8,13 @@ from dataclasses import dataclass
 import pytest
 
 from core.errors import ConfigError, RagError
-from rag.chunking import chunk_document, split_blocks
+from rag.chunking import Block, chunk_corpus, chunk_document, chunk_document_blocks, split_blocks, split_list_items
 from rag.config import RagConfig
 from rag.corpus import Document, corpus_from_pages, load_corpus
 from rag.index import CHUNKS_FILE, INDEX_FILE, MANIFEST, build_index, open_index
 from rag.prompt import build_conversation, examples_from_hits
 from rag.retrieval_eval import doc_ranking, find_leaks, item_scores, retrieval_metrics
-from rag.retrieve import Hit, make_retriever, retriever_names
+from rag.retrieve import Hit, fuse_documents, make_retriever, pool_documents, retriever_names
 from rag.tldr import read_pages_jsonl
 from tests.rag_fakes import FakeEncoder
 
@@ -27,7 +27,7 @@ def pages(sample_pages):
 @pytest.fixture
 def built(workspace, sample_pages):
     enc = FakeEncoder()
-    res = build_index(workspace, "sample", load_corpus(sample_pages), enc, RagConfig(chunk_size=48))
+    res = build_index(workspace, "sample", load_corpus(sample_pages), enc, RagConfig(chunking="packed", chunk_size=48))
     return workspace, enc, res
 
 
@@ -140,9 +140,9 @@ def test_build_open_and_reuse(built):
     first = json.loads((folder / CHUNKS_FILE).read_text().splitlines()[0])
     assert {"id", "doc_id", "position", "text"} <= first.keys()
     calls = enc.calls
-    again = build_index(ws, "sample", load_corpus_sample(), enc, RagConfig(chunk_size=48))
+    again = build_index(ws, "sample", load_corpus_sample(), enc, RagConfig(chunking="packed", chunk_size=48))
     assert again.reused and enc.calls == calls
-    changed = build_index(ws, "sample", load_corpus_sample(), enc, RagConfig(chunk_size=32))
+    changed = build_index(ws, "sample", load_corpus_sample(), enc, RagConfig(chunking="packed", chunk_size=32))
     assert not changed.reused and len(changed.index) > len(res.index)
     opened = open_index(ws, "sample", enc)
     assert len(opened) == len(changed.index)
@@ -192,6 +192,92 @@ def test_approximate_indexes_build_and_search(workspace, sample_pages, kind):
     assert opened.manifest.index_type == kind
     hits = make_retriever(opened, enc, RagConfig(retriever="dense")).search(["list docker containers"], 3)[0]
     assert len(hits) == 3 and len(res.index) == len(opened)
+
+
+def test_block_chunks_one_per_tldr_example_with_context(pages):
+    tar = next(p for p in pages if p.id == "common/tar")
+    intent, command = tar.examples[0]
+    doc = corpus_from_pages([tar], drop={tar.id: {(intent, command)}}).documents[0]
+    chunks = chunk_document_blocks(doc, chunk_size=64)
+    assert len(chunks) == len(tar.examples) - 1
+    assert [c.position for c in chunks] == list(range(len(chunks))) and all(c.id == f"common/tar#{c.position}" for c in chunks)
+    for chunk, (i, cmd) in zip(chunks, tar.examples[1:]):
+        assert chunk.text == f"{doc.context}\n- {i}:\n`{cmd}`"  # context line, the intent, its command
+    assert all(f"- {intent}:" not in c.text for c in chunks)  # the dropped example is nowhere
+
+
+def test_block_chunks_split_markdown_lists_paragraphs_and_headings():
+    text = ("# Guide\n\nIntro paragraph about the tool.\n\n## Install\n\n- first item\n- second item\n  continued here\n"
+            "1. numbered one\n\n```sh\npip install x\n\npip check\n```\n\n## Long\n\n" + " ".join(f"w{i}" for i in range(25)) + "\n")
+    doc = Document(id="g", text=text, title="Guide", context="Guide")
+    chunks = chunk_document_blocks(doc, chunk_size=10)
+    bodies = [c.text.split("\n", 1)[1] if c.text.startswith("Guide\n") else c.text for c in chunks]
+    assert bodies[0] == "Intro paragraph about the tool."
+    assert bodies[1:4] == ["Install\n- first item", "Install\n- second item\n  continued here", "Install\n1. numbered one"]
+    assert bodies[4] == "Install\n```sh\npip install x\n\npip check\n```"  # a fence stays whole
+    assert len(chunks) == 8 and all(c.text.startswith("Guide\nLong\n") and c.tokens <= 10 for c in chunks[5:])  # 25 words cut in 3
+    assert chunk_corpus([doc], 10, chunking="blocks")[0].text == chunks[0].text
+    assert len(chunk_corpus([doc], 64)) == 3  # packed (the other mode): intro, Install, Long
+    empty = Document(id="e", text="# Only\n", title="Only", context="Only: a title")
+    assert [c.text for c in chunk_document_blocks(empty, 10)] == ["Only: a title"]
+
+
+def test_split_list_items_keeps_plain_paragraphs():
+    assert [b.text for b in split_list_items(Block("- a\n- b\nmore\n* c", 0, 9))] == ["- a", "- b\nmore", "* c"]
+    assert [b.text for b in split_list_items(Block("Text then\n- a\n- b", 0, 9))] == ["Text then\n- a\n- b"]
+    assert [b.text for b in split_list_items(Block("- only one\nline", 0, 9))] == ["- only one\nline"]
+
+
+def test_pool_documents_adds_the_next_best_chunks():
+    doc_of = {0: "a", 1: "b", 2: "b", 3: "b", 4: "b", 5: "c"}.__getitem__
+    ranked = [(0, 0.80), (1, 0.78), (2, 0.70), (3, 0.60), (4, 0.50), (5, 0.10)]
+    best_only = pool_documents(ranked, doc_of)
+    assert [d for d, _s, _c in best_only] == ["a", "b", "c"] and best_only[0][1] == pytest.approx(0.80)
+    pooled = pool_documents(ranked, doc_of, pool=3, weight=0.2)
+    assert [d for d, _s, _c in pooled] == ["b", "a", "c"]
+    assert pooled[0][1] == pytest.approx(0.78 + 0.2 * (0.70 + 0.60))  # the 4th chunk is outside the pool
+    assert [c for c, _s in pooled[0][2]] == [1, 2, 3, 4]  # every chunk of the document, best first
+
+
+def test_fuse_documents_zscore_keeps_a_clear_lexical_winner():
+    dense = [("a", 0.62, []), ("b", 0.61, []), ("c", 0.60, []), ("d", 0.20, [])]
+    bm25 = [("b", 30.0, []), ("a", 5.0, []), ("e", 4.0, []), ("c", 3.0, [])]
+    z = fuse_documents([dense, bm25], [0.5, 0.5], "zscore")
+    assert max(z, key=z.get) == "b" and set(z) == {"a", "b", "c", "d", "e"}
+    import statistics
+
+    assert z["e"] == pytest.approx(0.5 * (4.0 - 10.5) / statistics.pstdev([30.0, 5.0, 4.0, 3.0]))  # missing from dense: 0 there
+    r = fuse_documents([dense, bm25], [0.5, 0.5], "rrf", rrf_k=60)
+    assert r["a"] == pytest.approx(0.5 / 61 + 0.5 / 62) and r["b"] == pytest.approx(0.5 / 62 + 0.5 / 61)
+    assert fuse_documents([[], bm25], [0.9, 0.1])["b"] > 0 and fuse_documents([[("x", 1.0, [])]], [1.0]) == {"x": 0.0}
+
+
+@pytest.mark.parametrize("name", ["dense", "bm25", "hybrid"])
+def test_hits_come_grouped_by_document(workspace, sample_pages, name):
+    enc = FakeEncoder()
+    res = build_index(workspace, "blocks", load_corpus(sample_pages), enc, RagConfig(chunking="blocks"))
+    assert res.index.manifest.chunking["mode"] == "blocks" and len(res.index) > 600  # about one chunk per example
+    config = RagConfig(retriever=name, max_chunks_per_doc=2, doc_pool=3, doc_pool_weight=0.3)
+    hits = make_retriever(res.index, enc, config).search(["create a tar archive from files", "list files in a zip archive"], 6)
+    for row in hits:
+        docs = [h.doc_id for h in row]
+        assert len(row) == 6 and all(docs.count(d) <= 2 for d in docs)
+        assert docs == sorted(docs, key=docs.index)  # a document's chunks are adjacent
+    if name != "dense":  # the hashed bag-of-words stand-in confuses tar and zip; BM25 does not
+        assert hits[0][0].doc_id == "common/tar" and hits[1][0].doc_id in ("common/zip", "common/unzip", "common/zipinfo")
+
+
+def test_legacy_manifest_without_chunking_is_packed(built):
+    ws, enc, res = built
+    import json as _json
+
+    path = res.index.path / MANIFEST
+    data = _json.loads(path.read_text())
+    data["config"].pop("chunking")
+    path.write_text(_json.dumps(data))
+    assert open_index(ws, "sample", enc).config.chunking == "packed"
+    again = build_index(ws, "sample", load_corpus_sample(), enc, RagConfig(chunking="packed", chunk_size=48))
+    assert again.reused
 
 
 def test_auto_index_type_by_size():
