@@ -123,7 +123,7 @@ def run_demo(workspace: Workspace, settings: DemoSettings | None = None, say: Sa
     runs["base"] = _evaluate(workspace, "base" if s.model is None else f"base:{s.model}", split, s, gen, say)
     _done(say, t, f"base run {runs['base']}")
 
-    t = _step(say, f"6. LoRA sweep ({s.trials} trials, TPE + Hyperband pruning, background worker)")
+    t = _step(say, f"6. LoRA sweep ({s.trials} trials, TPE + successive-halving pruning, background worker)")
     adapter = _sweep(workspace, plan_path, s, say)
     _done(say, t, f"best adapter {adapter}")
 

@@ -358,6 +358,8 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
         models.append(target)
 
     # LoRA space: ranges that suit the data size; QLoRA only where the GPU needs it.
+    from studies.search_space import DEFAULT_LORA_SPACE
+
     steps = {"none": (20, 60, 20), "lt_100": (20, 60, 20), "100_1k": (50, 300, 50), "1k_10k": (200, 1000, 200), "gt_10k": (500, 3000, 500)}[pairs_bucket]
     cpu = device == "cpu"
     if cpu:
@@ -365,7 +367,7 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
         steps = (20, 80, 20)
     small_data = pairs_bucket in ("none", "lt_100", "100_1k")
     space: dict[str, Any] = {
-        "learning_rate": {"low": 5.0e-5, "high": 2.0e-3, "log": True},
+        "learning_rate": dict(DEFAULT_LORA_SPACE["learning_rate"]),  # LoRA's working range, 1e-4 .. 1e-2
         "rank": [4, 8, 16] if small_data else [8, 16, 32],
         "alpha_ratio": [1.0, 2.0],
         "dropout": {"low": 0.0, "high": 0.1},

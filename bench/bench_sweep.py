@@ -3,13 +3,20 @@
 Target: the pruned TPE sweep reaches a validation loss within 1% of the random search's best
 while spending at most 40% of the random search's training tokens.
 
-Both sweeps use the same search space, data, model and trial length, through the product's
-own path (``studies.sweeps``: SQLite RDB storage, a worker, the LoRA objective with ``on_eval``
-reporting). Random search runs every trial to the end (no pruner); the TPE sweep prunes with
-successive halving. Tokens are counted by the training loop (``tokens_seen``), pruned trials
-included. "Best so far" counts completed trials only (a pruned trial leaves no adapter).
+Both sweeps use the same search space, data, model, number of trials and trial length, through the
+product's own path (``studies.sweeps``: SQLite RDB storage, a worker, the LoRA objective with
+``on_eval`` reporting). Random search runs every trial to the end (no pruner); the TPE sweep runs
+with the product's default sweep settings (``SweepConfig``: TPE start-up trials, the pruner and its
+reduction factor; the first rung is the first validation pass, as ``advisor sweep start`` sets it).
+Tokens are counted by the training loop (``tokens_seen``), pruned trials included. "Best so far"
+counts completed trials only (a pruned trial leaves no adapter). The ratio: TPE's cumulative tokens
+at the end of its first completed trial within 1% of random's final best, over random's total.
 
-    .venv/bin/python bench/bench_sweep.py                       # SmolLM2 on the tldr pairs
+One comparison per seed (random search with sampler seed S, TPE with S+1), so that a pass is not
+one lucky draw; the report gives each and the median ratio.
+
+    .venv/bin/python bench/bench_sweep.py                       # SmolLM2 on the tldr pairs, seeds 0, 10, 20
+    .venv/bin/python bench/bench_sweep.py --seeds 0             # one comparison
     .venv/bin/python bench/bench_sweep.py --model PATH --pairs data/sample/pairs.jsonl   # any model/data
 
 Writes bench/results/sweeps.md, bench/results/sweeps_curves.png and bench/results/sweeps.json.
@@ -32,10 +39,13 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The worker salts its sampler seed with its launch index (else its pid): pin it, so that a seed
+# pair always replays the same trials.
+os.environ["ADVISOR_SWEEP_WORKER_INDEX"] = "0"
 
 SHARED_PAIRS = Path("/work/shared/data/tldr/pairs.jsonl")
 SPACE = {
-    "learning_rate": {"low": 1.0e-5, "high": 3.0e-2, "log": True},
+    "learning_rate": {"low": 1.0e-4, "high": 1.0e-2, "log": True},
     "rank": [4, 8, 16],
     "alpha_ratio": [1.0, 2.0],
     "dropout": {"low": 0.0, "high": 0.1},
@@ -53,9 +63,14 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def run_sweep(ws, name: str, args, sampler: str, pruner: str, seed: int) -> list[dict]:
+def run_sweep(ws, name: str, args, sampler: str, pruner: str, seed: int) -> tuple[list[dict], float, dict]:
+    """One sweep through the product's path; TPE's and the pruner's settings are the product defaults
+    (``SweepConfig``) unless a flag overrides them."""
     from studies.sweeps import SweepConfig, create_or_resume, load_study, run_worker
 
+    tuned = {}
+    if sampler == "tpe":
+        tuned = {k: v for k, v in {"n_startup_trials": args.startup, "reduction_factor": args.reduction_factor}.items() if v is not None}
     config = SweepConfig(
         name=name,
         objective="lora",
@@ -77,13 +92,13 @@ def run_sweep(ws, name: str, args, sampler: str, pruner: str, seed: int) -> list
         sampler=sampler,
         pruner=pruner,
         n_trials=args.trials,
-        n_startup_trials=args.startup,
+        # What `advisor sweep start` derives from a plan: the first rung is the first validation pass.
         min_resource=args.eval_every,
         max_resource=args.steps,
-        reduction_factor=args.reduction_factor,
         seed=seed,
         heartbeat_interval=30,
         evaluate=False,
+        **tuned,
     )
     create_or_resume(config, ws.optuna_url)
     started = time.perf_counter()
@@ -101,10 +116,12 @@ def run_sweep(ws, name: str, args, sampler: str, pruner: str, seed: int) -> list
             "tokens": int(t.user_attrs.get("tokens", 0) or 0),
             "seconds": t.user_attrs.get("seconds"),
             "params": dict(t.params),
+            "curve": {int(k): v for k, v in t.intermediate_values.items()},
             "reason": t.user_attrs.get("pruned_reason") or t.user_attrs.get("fail_reason") or "",
         })
     print(f"{name}: {len(rows)} trials in {wall:.0f} s", flush=True)
-    return rows, wall
+    settings = {k: getattr(config, k) for k in ("sampler", "pruner", "seed", "n_startup_trials", "startup_to_first_rung", "min_resource", "max_resource", "reduction_factor")}
+    return rows, wall, settings
 
 
 def curve(rows: list[dict]) -> list[tuple[int, float | None]]:
@@ -118,24 +135,51 @@ def curve(rows: list[dict]) -> list[tuple[int, float | None]]:
     return out
 
 
+def compare(random_rows: list[dict], tpe_rows: list[dict]) -> dict:
+    """The target's arithmetic for one seed pair (see the module docstring)."""
+    random_curve, tpe_curve = curve(random_rows), curve(tpe_rows)
+    random_tokens, random_best = random_curve[-1]
+    target = random_best * 1.01 if random_best is not None else None
+    reach_tokens, reach_value = next(
+        ((tok, best) for tok, best in tpe_curve if best is not None and target is not None and best <= target), (None, None)
+    )
+    tpe_tokens, tpe_best = tpe_curve[-1]
+    ratio = reach_tokens / random_tokens if reach_tokens is not None and random_tokens else None
+    return {
+        "random_curve": random_curve, "tpe_curve": tpe_curve,
+        "random_tokens": random_tokens, "random_best": random_best, "target_loss": target,
+        "tpe_tokens": tpe_tokens, "tpe_best": tpe_best,
+        "tokens_to_reach_target": reach_tokens, "value_at_reach": reach_value,
+        "ratio": ratio, "tpe_total_ratio": tpe_tokens / random_tokens if random_tokens else None,
+        "passed": ratio is not None and ratio <= 0.40,
+    }
+
+
 def main() -> int:
+    from studies.sweeps import SweepConfig
+
+    defaults = SweepConfig(name="defaults")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", default=str(SHARED_PAIRS if SHARED_PAIRS.is_file() else ROOT / "data/sample/pairs.jsonl"))
     parser.add_argument("--model", default=None, help="base model (default: SmolLM2-135M-Instruct)")
-    parser.add_argument("--trials", type=int, default=8)
-    parser.add_argument("--startup", type=int, default=3, help="TPE random startup trials")
+    parser.add_argument("--trials", type=int, default=12, help="trials on each side")
+    parser.add_argument("--startup", type=int, default=None, help=f"TPE random start-up trials (default: the product's, {defaults.n_startup_trials})")
     parser.add_argument("--steps", type=int, default=12)
-    parser.add_argument("--eval-every", type=int, default=3)
-    parser.add_argument("--reduction-factor", type=int, default=3)
+    parser.add_argument("--eval-every", type=int, default=2)
+    parser.add_argument("--reduction-factor", type=int, default=None, help=f"pruner reduction factor (default: the product's, {defaults.reduction_factor})")
     parser.add_argument("--micro-batch", type=int, default=4)
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--train-examples", type=int, default=256)
     parser.add_argument("--val-examples", type=int, default=16)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", default="0,10,20",
+                        help="comma-separated seeds; each gives one comparison: random search with sampler seed S, TPE with seed S+1")
     parser.add_argument("--workspace", default=None, help="keep the workspace here (default: a temp folder, removed)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
+    seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+
+    import statistics
 
     import torch
 
@@ -161,21 +205,31 @@ def main() -> int:
     args.split_version = split.version
     print(f"setup {time.perf_counter() - t0:.0f} s; split {split.version}: {len(split.train)} train / {len(split.validation)} validation", flush=True)
 
-    random_rows, random_wall = run_sweep(ws, "random", args, sampler="random", pruner="none", seed=args.seed)
-    # Another seed: TPE's start-up trials must not replay random search's first points.
-    tpe_rows, tpe_wall = run_sweep(ws, "tpe-sha", args, sampler="tpe", pruner="successive_halving", seed=args.seed + 1)
+    # One seed pair after the other (random search, then TPE), so that an interrupted run still has
+    # whole comparisons. With --workspace, a finished study is resumed as it is (its budget is spent),
+    # so a re-run with other TPE settings only runs the new TPE sweeps; their names carry the settings.
+    tag = (f"{defaults.pruner}-n{args.startup if args.startup is not None else defaults.n_startup_trials}"
+           f"-rf{args.reduction_factor or defaults.reduction_factor}{'-x' if defaults.startup_to_first_rung else ''}")
+    runs = []
+    for seed in seeds:
+        random_rows, random_wall, random_settings = run_sweep(ws, f"random-s{seed}", args, sampler="random", pruner="none", seed=seed)
+        # Another seed: TPE's start-up trials must not replay random search's first points.
+        tpe_rows, tpe_wall, tpe_settings = run_sweep(ws, f"tpe-s{seed + 1}-{tag}", args, sampler="tpe", pruner=defaults.pruner, seed=seed + 1)
+        result = compare(random_rows, tpe_rows)
+        result.update({
+            "seed_random": seed, "seed_tpe": seed + 1,
+            "random": {"rows": random_rows, "wall_s": random_wall, "settings": random_settings},
+            "tpe": {"rows": tpe_rows, "wall_s": tpe_wall, "settings": tpe_settings},
+        })
+        runs.append(result)
+        r = result["ratio"]
+        print(f"seeds {seed}/{seed + 1}: random best {result['random_best']:.4f} ({result['random_tokens']:,} tokens); "
+              f"TPE best {result['tpe_best']:.4f}; ratio {'never' if r is None else f'{r:.0%}'} -> {'PASS' if result['passed'] else 'FAIL'}", flush=True)
     load_after = os.getloadavg()
-
-    random_curve, tpe_curve = curve(random_rows), curve(tpe_rows)
-    random_tokens = random_curve[-1][0]
-    random_best = random_curve[-1][1]
-    target = random_best * 1.01 if random_best is not None else None
-    reach = next(((tok, best) for tok, best in tpe_curve if best is not None and target is not None and best <= target), (None, None))
-    reach_tokens, reach_value = reach
-    tpe_tokens = tpe_curve[-1][0]
-    tpe_best = tpe_curve[-1][1]
-    ratio = reach_tokens / random_tokens if reach_tokens is not None and random_tokens else None
-    passed = ratio is not None and ratio <= 0.40
+    tpe_settings = runs[0]["tpe"]["settings"]
+    ratios = [r["ratio"] if r["ratio"] is not None else float("inf") for r in runs]
+    median = statistics.median(ratios)
+    passes = sum(r["passed"] for r in runs)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -184,87 +238,110 @@ def main() -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for label, c in (("random search (no pruning)", random_curve), ("TPE + successive halving", tpe_curve)):
-        pts = [(tok, best) for tok, best in c if best is not None]
-        if pts:
-            ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", marker="o", label=label)
-    if target is not None:
-        ax.axhline(target, color="grey", linestyle="--", linewidth=1, label="random best + 1%")
-    if random_tokens:
-        ax.axvline(0.4 * random_tokens, color="red", linestyle=":", linewidth=1, label="40% of random's tokens")
-    ax.set_xlabel("training tokens spent (cumulative, pruned trials included)")
-    ax.set_ylabel("best validation loss so far")
-    ax.set_title(f"{model_name}: {args.trials} trials each")
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.6 * len(runs), 4.0), squeeze=False, sharey=True)
+    for ax, run in zip(axes[0], runs):
+        for label, c in (("random search (no pruning)", run["random_curve"]), ("TPE + " + tpe_settings["pruner"].replace("_", " "), run["tpe_curve"])):
+            pts = [(tok, best) for tok, best in c if best is not None]
+            if pts:
+                ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", marker="o", markersize=3, label=label)
+        if run["target_loss"] is not None:
+            ax.axhline(run["target_loss"], color="grey", linestyle="--", linewidth=1, label="random best + 1%")
+        if run["random_tokens"]:
+            ax.axvline(0.4 * run["random_tokens"], color="red", linestyle=":", linewidth=1, label="40% of random's tokens")
+        verdict = "never" if run["ratio"] is None else f"{run['ratio']:.0%}"
+        ax.set_title(f"seeds {run['seed_random']}/{run['seed_tpe']}: {verdict} ({'pass' if run['passed'] else 'fail'})", fontsize=9)
+        ax.set_xlabel("training tokens spent (cumulative)")
+    axes[0][0].set_ylabel("best validation loss so far")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"{model_name}: {args.trials} trials each, {args.steps} steps per trial", fontsize=10)
     fig.tight_layout()
-    png = out / "sweeps_curves.png"
-    fig.savefig(png, dpi=120)
+    fig.savefig(out / "sweeps_curves.png", dpi=110)
 
     summary = {
         "model": model_name,
         "pairs": args.pairs,
         "split": split.version,
+        "space": SPACE,
         "settings": {k: v for k, v in vars(args).items() if k not in ("out",)},
-        "random": {"rows": random_rows, "tokens": random_tokens, "best": random_best, "wall_s": random_wall},
-        "tpe": {"rows": tpe_rows, "tokens": tpe_tokens, "best": tpe_best, "wall_s": tpe_wall, "tokens_to_reach_target": reach_tokens},
-        "target_loss": target,
-        "ratio": ratio,
-        "passed": passed,
+        "tpe_settings": tpe_settings,
+        "definition": "ratio = cumulative TPE training tokens (pruned trials included, in trial order) at the end of the first "
+                      "COMPLETE trial whose value is <= 1.01 x random search's best, divided by random search's total tokens",
+        "runs": [{k: v for k, v in r.items() if k not in ("random_curve", "tpe_curve")} | {"random_curve": r["random_curve"], "tpe_curve": r["tpe_curve"]} for r in runs],
+        "median_ratio": None if median == float("inf") else median,
+        "passes": passes,
+        "passed_all": passes == len(runs),
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__, "loadavg_before": load_before, "loadavg_after": load_after},
     }
     (out / "sweeps.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
 
     def table(rows: list[dict]) -> str:
-        lines = ["| trial | state | steps | tokens | val loss | learning rate | rank | targets |", "|---:|---|---:|---:|---:|---:|---:|---|"]
+        lines = ["| trial | state | steps | tokens | val loss | learning rate | alpha/rank | rank | targets |", "|---:|---|---:|---:|---:|---:|---:|---:|---|"]
         for r in rows:
             value = r["value"] if r["value"] is not None else r["last_intermediate"]
             p = r["params"]
             lines.append(
-                f"| {r['number']} | {r['state']} | {r['steps']} | {r['tokens']:,} | {value:.4f} | {p.get('learning_rate', 0):.2e} | {p.get('rank', '')} | {p.get('target_modules', '')} |"
-                if value is not None else f"| {r['number']} | {r['state']} | {r['steps']} | {r['tokens']:,} | - | | | |"
+                f"| {r['number']} | {r['state']} | {r['steps']} | {r['tokens']:,} | {value:.4f} | {p.get('learning_rate', 0):.2e} | {p.get('alpha_ratio', '')} | {p.get('rank', '')} | {p.get('target_modules', '')} |"
+                if value is not None else f"| {r['number']} | {r['state']} | {r['steps']} | {r['tokens']:,} | - | | | | |"
             )
         return "\n".join(lines)
 
-    verdict = (
-        f"**{'PASS' if passed else 'FAIL'}**: TPE + pruning reached {reach_value:.4f} (target <= {target:.4f}; its final best {tpe_best:.4f}) after "
-        f"{reach_tokens:,} tokens = **{ratio:.0%}** of random search's {random_tokens:,} tokens (target <= 40%)."
-        if ratio is not None
-        else f"**FAIL**: TPE + pruning never got within 1% of random's best ({random_best}); its best was {tpe_best} with {tpe_tokens:,} tokens "
-        f"({tpe_tokens / max(random_tokens, 1):.0%} of random's {random_tokens:,})."
-    )
+    def pct(x):
+        return "never" if x is None else f"{x:.0%}"
+
+    per_seed = ["| seeds (random/TPE) | random: tokens | random: best | target (+1%) | TPE: completed / pruned | TPE: total tokens | TPE: best | TPE tokens to target | ratio | |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in runs:
+        tpe_rows = r["tpe"]["rows"]
+        per_seed.append(
+            f"| {r['seed_random']} / {r['seed_tpe']} | {r['random_tokens']:,} | {r['random_best']:.4f} | {r['target_loss']:.4f} | "
+            f"{sum(x['state'] == 'COMPLETE' for x in tpe_rows)} / {sum(x['state'] == 'PRUNED' for x in tpe_rows)} | {r['tpe_tokens']:,} "
+            f"({pct(r['tpe_total_ratio'])}) | {r['tpe_best']:.4f} | {'-' if r['tokens_to_reach_target'] is None else format(r['tokens_to_reach_target'], ',')} | "
+            f"**{pct(r['ratio'])}** | {'PASS' if r['passed'] else 'FAIL'} |"
+        )
+    if passes == len(runs):
+        headline = f"**PASS for all {len(runs)} seed pairs**"
+    elif passes:
+        headline = f"**PASS for {passes} of {len(runs)} seed pairs only** (FAIL for the others)"
+    else:
+        headline = f"**FAIL for all {len(runs)} seed pairs**"
+    verdict = (f"{headline}: pruned TPE reached a validation loss within 1% of random search's best with a median of "
+               f"**{pct(summary['median_ratio'])}** of random search's training tokens (target <= 40%).")
+    sections = []
+    for r in runs:
+        sections.append(f"## Seeds {r['seed_random']} / {r['seed_tpe']}\n\nRandom search (seed {r['seed_random']}), {r['random']['wall_s']:.0f} s:\n\n"
+                        f"{table(r['random']['rows'])}\n\nTPE + {tpe_settings['pruner'].replace('_', ' ')} (seed {r['seed_tpe']}), {r['tpe']['wall_s']:.0f} s:\n\n{table(r['tpe']['rows'])}\n")
     md = f"""# Sweeps: pruned TPE vs random search
 
 Command: `.venv/bin/python bench/bench_sweep.py {' '.join(sys.argv[1:])}`
 
 {verdict}
 
-| | trials | completed | pruned | training tokens | best val loss | wall |
-|---|---:|---:|---:|---:|---:|---:|
-| random search, no pruning | {len(random_rows)} | {sum(r['state'] == 'COMPLETE' for r in random_rows)} | {sum(r['state'] == 'PRUNED' for r in random_rows)} | {random_tokens:,} | {random_best:.4f} | {random_wall:.0f} s |
-| TPE + successive halving | {len(tpe_rows)} | {sum(r['state'] == 'COMPLETE' for r in tpe_rows)} | {sum(r['state'] == 'PRUNED' for r in tpe_rows)} | {tpe_tokens:,} | {tpe_best:.4f} | {tpe_wall:.0f} s |
+{chr(10).join(per_seed)}
+
+**How the ratio is computed.** Each side runs {args.trials} trials in trial order. Tokens are the training tokens the
+training loop counts (`tokens_seen`, padding excluded), summed over trials in order, pruned trials included with
+the tokens they spent before they were stopped. "Best so far" is the best value of the COMPLETE trials so far (a
+trial's value is its lowest validation loss; a pruned trial leaves no adapter, so it never counts). The ratio is
+TPE's cumulative tokens at the end of its first complete trial whose value is within 1% of random search's final
+best, divided by random search's total tokens. "never": TPE did not get within 1%.
 
 Setup: {model_name} with LoRA on {Path(args.pairs).name} (split {split.version}, first {args.train_examples} training
 pairs, {args.val_examples} validation pairs for the loss); every trial {args.steps} optimizer steps of micro-batch
-{args.micro_batch} (packed, max_length {args.max_length}), validation loss every {args.eval_every} steps; search space
-{json.dumps(SPACE)}. TPE: {args.startup} random start-up trials, multivariate, seed {args.seed + 1}; successive halving:
-min_resource {args.eval_every} steps, reduction factor {args.reduction_factor}. Random sampler: seed {args.seed}. The
-curves (`sweeps_curves.png`) plot the best completed validation loss against cumulative training tokens.
+{args.micro_batch} (packed, max_length {args.max_length}, cosine schedule, no warm-up), validation loss
+every {args.eval_every} steps; search space (both sides) `{json.dumps(SPACE)}`.
+TPE (the product's default sweep settings, `studies.sweeps.SweepConfig`): {tpe_settings['n_startup_trials']} random
+start-up trials, multivariate; {tpe_settings['pruner'].replace('_', ' ')} pruner with min_resource
+{tpe_settings['min_resource']} steps (the first validation pass, as `advisor sweep start` sets it) and reduction factor
+{tpe_settings['reduction_factor']}; {'the start-up trials stop at the first rung; ' if tpe_settings.get('startup_to_first_rung') else ''}a trial's last validation pass is never pruned. Random search: no pruner.
+Sampler seeds are pinned (`ADVISOR_SWEEP_WORKER_INDEX=0`, else a worker salts its seed with its pid).
 
-Machine: {os.cpu_count()} cores, {cpu_model()}, torch {torch.__version__}, CPU only. Load average before
-{load_before[0]:.1f}, after {load_after[0]:.1f}: other engineers' tests and benchmarks shared the two cores, so wall
-times are inflated and not comparable; tokens (the measure here) are not affected.
+Machine: {os.cpu_count()} cores, {cpu_model()}, torch {torch.__version__}, CPU only, run under `nice -n 19`. Load
+average before {load_before[0]:.1f}, after {load_after[0]:.1f}: other processes shared the cores, so wall times are
+inflated and not comparable; tokens and losses (the measure here) do not depend on load.
 
 ![best so far vs tokens](sweeps_curves.png)
 
-## Random search
-
-{table(random_rows)}
-
-## TPE + successive halving
-
-{table(tpe_rows)}
-"""
+{chr(10).join(sections)}"""
     (out / "sweeps.md").write_text(md)
     print(verdict)
     if tmp:

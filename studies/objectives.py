@@ -100,7 +100,7 @@ class SyntheticObjective:
 
                 raise OutOfMemoryError(f"simulated CUDA out of memory at micro_batch_size={micro}", config=None)
             loss = floor + 1.0 / step
-            run.report(step, loss, tokens=step * per_step)
+            run.report(step, loss, tokens=step * per_step, final=step == steps)
         metrics = {"val_loss": loss, "score": 1.0 / (1.0 + loss)}
         result = trial_record(run, kind="synthetic", system=f"synthetic:{run.study_name}-t{run.number}", config=config,
                               metrics=metrics, train_tokens=steps * per_step, method="synthetic")
@@ -215,7 +215,7 @@ class LoraObjective:
             val_examples,
             run.workspace,
             adapter_name,
-            on_eval=lambda step, loss, tokens: run.report(step, loss, tokens),
+            on_eval=lambda step, loss, tokens: run.report(step, loss, tokens, final=bool(config.max_steps) and step >= config.max_steps),
         )
         record = {k: v for k, v in dict(getattr(result, "record", {}) or {}).items() if k != "train_loss_history"}
         losses = [v for _, v in run.reports]

@@ -196,7 +196,9 @@ def grid_size(space: SearchSpace) -> float:
 
 # Defaults: what a plan without its own search space gets.
 DEFAULT_LORA_SPACE: dict[str, Any] = {
-    "learning_rate": {"low": 5.0e-5, "high": 2.0e-3, "log": True},
+    # LoRA's working range: below 1e-4 a short trial barely moves, far above 1e-2 it diverges
+    # (bench/results/sweeps.md); TPE narrows it down, the pruner stops both ends early.
+    "learning_rate": {"low": 1.0e-4, "high": 1.0e-2, "log": True},
     "rank": [4, 8, 16, 32],
     "alpha_ratio": [1.0, 2.0],
     "dropout": {"low": 0.0, "high": 0.1},
@@ -206,7 +208,7 @@ DEFAULT_LORA_SPACE: dict[str, Any] = {
 """LoRA defaults: learning rate, rank, alpha (as a multiple of the rank), dropout, target modules, DoRA on/off."""
 
 DEFAULT_RAG_SPACE: dict[str, Any] = {
-    "chunk_size": [32, 64, 128],
+    "chunk_size": [64, 128, 256],
     "chunk_overlap": [0, 16],
     "top_k": [1, 3, 5],
     "index_type": ["flat", "hnsw"],

@@ -79,8 +79,10 @@ class SweepConfig:
     """Whether lower or higher objective values are better."""
     sampler: Literal["tpe", "random"] = "tpe"
     """TPE (default) or plain random search."""
-    pruner: Literal["hyperband", "successive_halving", "median", "none"] = "hyperband"
-    """Multi-fidelity pruner fed by the validation loss reported during training."""
+    pruner: Literal["hyperband", "successive_halving", "median", "none"] = "successive_halving"
+    """Multi-fidelity pruner fed by the validation loss reported during training (successive halving:
+    the fewest tokens per trial, see bench/results/sweeps.md; hyperband hedges against an early rung
+    that ranks trials badly, at the cost of more tokens)."""
     n_trials: int = 20
     """Budget: finished trials (complete, pruned, or failed for a recorded reason)."""
     max_tokens: int | None = None
@@ -89,8 +91,11 @@ class SweepConfig:
     """Budget: wall time from `sweep start` (None: no limit); running trials finish."""
     seed: int = 0
     """Sampler seed."""
-    n_startup_trials: int = 5
+    n_startup_trials: int = 4
     """TPE: random trials before the model kicks in."""
+    startup_to_first_rung: bool = True
+    """TPE with a multi-fidelity pruner: the random start-up trials stop at the first rung, where their
+    values still rank the later trials and teach TPE (exploration at a fraction of the tokens)."""
     min_resource: int | None = None
     """Pruner: the first rung in reported steps (None: the first report's step)."""
     max_resource: int | None = None
@@ -286,12 +291,53 @@ def make_pruner(config: SweepConfig) -> "optuna.pruners.BasePruner":
     if config.pruner == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=config.n_startup_trials, n_warmup_steps=config.min_resource or 0)
     if config.pruner == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(
+        pruner: optuna.pruners.BasePruner = optuna.pruners.SuccessiveHalvingPruner(
             min_resource=config.min_resource or "auto", reduction_factor=config.reduction_factor
         )
-    return optuna.pruners.HyperbandPruner(
-        min_resource=config.min_resource or 1, max_resource=config.max_resource or "auto", reduction_factor=config.reduction_factor
-    )
+    else:
+        pruner = optuna.pruners.HyperbandPruner(
+            min_resource=config.min_resource or 1, max_resource=config.max_resource or "auto", reduction_factor=config.reduction_factor
+        )
+    if config.startup_to_first_rung and config.sampler == "tpe" and config.n_startup_trials > 0:
+        pruner = _StartupToFirstRung(pruner, config.n_startup_trials, config.min_resource or 1)
+    return pruner
+
+
+def _startup_to_first_rung_class() -> type:
+    import optuna
+
+    class StartupToFirstRung(optuna.pruners.BasePruner):
+        """Stop TPE's random start-up trials at the first rung (``SweepConfig.startup_to_first_rung``).
+
+        The wrapped pruner still sees them first, so their first-rung values are the pool the later
+        trials are ranked against, and TPE learns from them as pruned trials. Without this, successive
+        halving promotes each start-up trial that beats the few before it, and every such promotion
+        costs a whole trial. Enqueued trials (a user's pick, an OOM or resume retry) are not exploration:
+        they are left to the wrapped pruner.
+        """
+
+        def __init__(self, inner: optuna.pruners.BasePruner, n_startup: int, first_rung: int) -> None:
+            self._inner, self._n, self._first = inner, int(n_startup), int(first_rung)
+
+        def prune(self, study: "optuna.Study", trial: "optuna.trial.FrozenTrial") -> bool:
+            from optuna.trial import TrialState
+
+            verdict = self._inner.prune(study, trial)  # records the trial's value at the rung either way
+            if "fixed_params" in trial.system_attrs:
+                return verdict
+            if trial.number < self._n:
+                step = trial.last_step
+                return verdict or (step is not None and step >= self._first)
+            # Until one trial has completed, the model's trials run to the end: a sweep always has a result.
+            if verdict and not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+                return False
+            return verdict
+
+    return StartupToFirstRung
+
+
+def _StartupToFirstRung(inner: Any, n_startup: int, first_rung: int) -> Any:  # noqa: N802 - a lazy class
+    return _startup_to_first_rung_class()(inner, n_startup, first_rung)
 
 
 def create_or_resume(config: SweepConfig, storage_url: str) -> "optuna.Study":
@@ -465,11 +511,12 @@ class TrialRun:
         self.trial.set_user_attr(ATTR_PRUNED, reason)
         raise optuna.TrialPruned(reason)
 
-    def report(self, step: int, value: float, tokens: int | None = None) -> None:
+    def report(self, step: int, value: float, tokens: int | None = None, final: bool = False) -> None:
         """Record an intermediate value (validation loss) at ``step``; prunes when the pruner says so.
 
         Use it as (or inside) the training loop's ``on_eval`` callback: the exception it raises
-        stops training.
+        stops training. ``final``: the trial's last evaluation, recorded but never pruned (its tokens
+        are already spent; pruning it then would only throw the finished trial away).
         """
         if tokens is not None:
             self.tokens = int(tokens)
@@ -480,7 +527,10 @@ class TrialRun:
             self.prune(f"diverged: validation loss {value} at step {step}")
         self.reports.append((int(step), float(value)))
         self.trial.report(float(value), int(step))
-        if self.trial.should_prune():
+        if not final and self.trial.should_prune():
+            c = self.config
+            if c.startup_to_first_rung and c.sampler == "tpe" and self.trial.number < c.n_startup_trials:
+                self.prune(f"pruner: start-up trial, explored up to the first rung ({c.metric} {value:.4g} at step {step})")
             self.prune(f"pruner: {self.config.metric} {value:.4g} at step {step} was not among the best at this rung")
 
     def stopping(self) -> bool:

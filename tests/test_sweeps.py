@@ -101,6 +101,54 @@ def test_sweep_runs_prunes_and_ingests_once(workspace):
     )
 
 
+def test_the_last_evaluation_is_recorded_but_never_pruned():
+    # A trial at its last validation pass has spent its tokens: pruning it then (its step can be a
+    # rung, e.g. 6 steps with rungs at 2 and 6) would only throw the finished trial away.
+    import optuna
+
+    from studies.sweeps import TrialRun
+
+    class AlwaysPrune:
+        number, user_attrs = 0, {}
+
+        def __init__(self):
+            self.reported = []
+
+        def set_user_attr(self, key, value):
+            self.user_attrs = {**self.user_attrs, key: value}
+
+        def report(self, value, step):
+            self.reported.append((step, value))
+
+        def should_prune(self):
+            return True
+
+    trial = AlwaysPrune()
+    run = TrialRun(trial, {}, _config(), workspace=None, feasibility=None, stop=threading.Event())
+    with pytest.raises(optuna.TrialPruned):
+        run.report(2, 0.9, tokens=10)
+    run.report(6, 0.5, tokens=30, final=True)
+    assert trial.reported == [(2, 0.9), (6, 0.5)] and run.reports == [(2, 0.9), (6, 0.5)] and run.tokens == 30
+
+
+def test_tpe_start_up_trials_stop_at_the_first_rung(workspace):
+    # The random start-up trials are cheap exploration: pruned at the first rung (step 1 here), where
+    # their values still rank the later trials. Without the option successive halving runs the first
+    # trial to the end (it is the best of one).
+    url = workspace.optuna_url
+    for name, cheap in (("cheap", True), ("full", False)):
+        config = _config(name, n_trials=3, n_startup_trials=2, startup_to_first_rung=cheap)
+        create_or_resume(config, url)
+        run_worker(url, name, workspace)
+        study, _ = load_study(url, name, heartbeat=False)
+        first = study.trials[0]
+        if cheap:
+            assert [t.state.name for t in study.trials[:2]] == ["PRUNED", "PRUNED"]
+            assert all(max(t.intermediate_values) == 1 for t in study.trials[:2])
+        else:
+            assert first.state.name == "COMPLETE" and max(first.intermediate_values) == 6
+
+
 def test_budget_in_tokens_stops_the_sweep(workspace):
     url = workspace.optuna_url
     config = _config("tok", n_trials=50, max_tokens=9000, pruner="none")

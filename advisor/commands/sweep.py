@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     start.add_argument("--storage", default=None, help=f"Optuna storage URL (default: ${STORAGE_ENV} or the workspace's optuna.db)")
     start.add_argument("--name", default=None, help="sweep name (default: from the plan)")
     start.add_argument("--sampler", choices=("tpe", "random"), default=None, help="search strategy (default tpe)")
-    start.add_argument("--pruner", choices=("hyperband", "successive_halving", "median", "none"), default=None, help="pruner (default hyperband)")
+    start.add_argument("--pruner", choices=("hyperband", "successive_halving", "median", "none"), default=None, help="pruner (default successive_halving)")
     start.add_argument("--detach", action="store_true", help="return at once; the workers keep running")
     start.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
 
