@@ -298,16 +298,26 @@ def make_pruner(config: SweepConfig) -> "optuna.pruners.BasePruner":
         pruner = optuna.pruners.HyperbandPruner(
             min_resource=config.min_resource or 1, max_resource=config.max_resource or "auto", reduction_factor=config.reduction_factor
         )
-    if config.startup_to_first_rung and config.sampler == "tpe" and config.n_startup_trials > 0:
-        pruner = _StartupToFirstRung(pruner, config.n_startup_trials, config.min_resource or 1)
-    return pruner
+    return _StartupToFirstRung(pruner, config.n_startup_trials if startup_stops_at_first_rung(config) else 0, config.min_resource or 1)
+
+
+def startup_stops_at_first_rung(config: SweepConfig) -> bool:
+    """Whether TPE's start-up trials stop at the first rung (``SweepConfig.startup_to_first_rung``).
+
+    Only when trials remain after the start-up for TPE to use what they taught it: a sweep of no
+    more trials than the start-up is all random search, and cutting every trial short would leave
+    it with nothing complete.
+    """
+    return (config.startup_to_first_rung and config.sampler == "tpe" and config.n_startup_trials > 0
+            and config.n_trials > config.n_startup_trials)
 
 
 def _startup_to_first_rung_class() -> type:
     import optuna
 
     class StartupToFirstRung(optuna.pruners.BasePruner):
-        """Stop TPE's random start-up trials at the first rung (``SweepConfig.startup_to_first_rung``).
+        """Stop TPE's random start-up trials at the first rung (``SweepConfig.startup_to_first_rung``),
+        and never prune a trial before one trial has completed, so a sweep always has a result.
 
         The wrapped pruner still sees them first, so their first-rung values are the pool the later
         trials are ranked against, and TPE learns from them as pruned trials. Without this, successive
@@ -325,7 +335,7 @@ def _startup_to_first_rung_class() -> type:
             verdict = self._inner.prune(study, trial)  # records the trial's value at the rung either way
             if "fixed_params" in trial.system_attrs:
                 return verdict
-            if trial.number < self._n:
+            if self._n and trial.number < self._n:
                 step = trial.last_step
                 return verdict or (step is not None and step >= self._first)
             # Until one trial has completed, the model's trials run to the end: a sweep always has a result.
@@ -529,7 +539,7 @@ class TrialRun:
         self.trial.report(float(value), int(step))
         if not final and self.trial.should_prune():
             c = self.config
-            if c.startup_to_first_rung and c.sampler == "tpe" and self.trial.number < c.n_startup_trials:
+            if startup_stops_at_first_rung(c) and self.trial.number < c.n_startup_trials:
                 self.prune(f"pruner: start-up trial, explored up to the first rung ({c.metric} {value:.4g} at step {step})")
             self.prune(f"pruner: {self.config.metric} {value:.4g} at step {step} was not among the best at this rung")
 

@@ -149,6 +149,20 @@ def test_tpe_start_up_trials_stop_at_the_first_rung(workspace):
             assert first.state.name == "COMPLETE" and max(first.intermediate_values) == 6
 
 
+def test_a_sweep_no_longer_than_the_start_up_still_completes_a_trial(workspace):
+    # Three trials and four start-up trials (the demo's sweep): all random search, so none is cut at
+    # the first rung for TPE's sake, and the first trial runs to the end: the sweep has a result.
+    from optuna.trial import TrialState
+
+    url = workspace.optuna_url
+    config = _config("short", n_trials=3, n_startup_trials=4, startup_to_first_rung=True)
+    create_or_resume(config, url)
+    run_worker(url, "short", workspace)
+    study, _ = load_study(url, "short", heartbeat=False)
+    assert len(study.trials) == 3
+    assert study.trials[0].state == TrialState.COMPLETE and max(study.trials[0].intermediate_values) == 6
+
+
 def test_budget_in_tokens_stops_the_sweep(workspace):
     url = workspace.optuna_url
     config = _config("tok", n_trials=50, max_tokens=9000, pruner="none")
