@@ -65,7 +65,7 @@ def _disk_full(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and os.strerror(errno.ENOSPC) in str(exc)
 
 
-def _disk_full_error(target: Path, exc: BaseException) -> WorkspaceError:
+def _disk_full_error(target: Path) -> WorkspaceError:
     return WorkspaceError(
         f"No space left on device while writing {target}; its previous content is intact. "
         "Free disk space (or use --workspace on a larger disk) and run the command again."
@@ -97,7 +97,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         if _disk_full(exc):
-            raise _disk_full_error(target, exc) from exc
+            raise _disk_full_error(target) from exc
         raise
     _fsync_dir(target.parent)
     return target
@@ -167,5 +167,5 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if _disk_full(exc):
-            raise _disk_full_error(target, exc) from exc
+            raise _disk_full_error(target) from exc
         raise

@@ -18,6 +18,7 @@ How the pieces fit (see docs/sweeps.md):
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -298,7 +299,8 @@ def make_pruner(config: SweepConfig) -> "optuna.pruners.BasePruner":
         pruner = optuna.pruners.HyperbandPruner(
             min_resource=config.min_resource or 1, max_resource=config.max_resource or "auto", reduction_factor=config.reduction_factor
         )
-    return _StartupToFirstRung(pruner, config.n_startup_trials if startup_stops_at_first_rung(config) else 0, config.min_resource or 1)
+    n_startup = config.n_startup_trials if startup_stops_at_first_rung(config) else 0
+    return _startup_to_first_rung_class()(pruner, n_startup, config.min_resource or 1)
 
 
 def startup_stops_at_first_rung(config: SweepConfig) -> bool:
@@ -312,7 +314,9 @@ def startup_stops_at_first_rung(config: SweepConfig) -> bool:
             and config.n_trials > config.n_startup_trials)
 
 
+@functools.cache
 def _startup_to_first_rung_class() -> type:
+    """The pruner wrapper, defined on first use (optuna is imported lazily)."""
     import optuna
 
     class StartupToFirstRung(optuna.pruners.BasePruner):
@@ -344,10 +348,6 @@ def _startup_to_first_rung_class() -> type:
             return verdict
 
     return StartupToFirstRung
-
-
-def _StartupToFirstRung(inner: Any, n_startup: int, first_rung: int) -> Any:  # noqa: N802 - a lazy class
-    return _startup_to_first_rung_class()(inner, n_startup, first_rung)
 
 
 def create_or_resume(config: SweepConfig, storage_url: str) -> "optuna.Study":

@@ -15,7 +15,7 @@ Batch layouts (``TrainConfig.packing``):
   token attends across an example boundary. Rows of ``max_length`` rather than one long row keep
   attention cost per token bounded (it is quadratic in the row length; one 512-token row spent a
   third of a CPU step in attention), and best-fit packing leaves only a few per cent padding.
-- ``padding_free``: the same row layout with exactly ``micro_batch_size`` examples per row.
+- ``padding_free``: exactly ``micro_batch_size`` examples concatenated into a single row (no padding).
 - ``length_grouped``: examples of similar length padded together (2D attention mask).
 - ``padded``: every row padded to ``max_length``, as the tutorials do (the slow reference).
 
@@ -241,17 +241,7 @@ def collate(encoded: Sequence[Encoded], indices: Sequence[int], packing: str, ma
     if packing == "packed":
         return _collate_rows(_split_rows(items, max_length), pad_id, real)
     if packing == "padding_free":
-        ids = [t for e in items for t in e.ids]
-        pos = [p for e in items for p in range(len(e.ids))]
-        # keep[j] is True when token j+1 is a response token of the same example.
-        keep: list[bool] = []
-        for e in items:
-            keep.extend(e.response[1:] + [False])
-        input_ids = torch.tensor([ids], dtype=torch.long)
-        position_ids = torch.tensor([pos], dtype=torch.long)
-        keep_t = torch.tensor([keep], dtype=torch.bool)
-        targets = input_ids[:, 1:][keep_t[:, :-1]]
-        return Batch(input_ids, position_ids, None, keep_t, targets, real, len(items), slots=len(ids))
+        return _collate_rows([items], pad_id, real)  # one row, no padding
     width = max_length if packing == "padded" else max(len(e.ids) for e in items)
     rows = len(items)
     input_ids = torch.full((rows, width), pad_id, dtype=torch.long)

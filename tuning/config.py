@@ -49,7 +49,7 @@ class TrainConfig:
     max_length: int = 256
     """Longest example in tokens; longer ones are cut (and counted in the run record)."""
     packing: Packing = "packed"
-    """packed (examples bin-packed into rows of max_length, attention kept inside each), padding_free (the same with a fixed example count), length_grouped (similar lengths padded together) or padded (every row padded to max_length; the slow reference)."""
+    """packed (examples bin-packed into rows of max_length, attention kept inside each), padding_free (micro_batch_size examples concatenated into one row), length_grouped (similar lengths padded together) or padded (every row padded to max_length; the slow reference)."""
     precision: Precision = "auto"
     """auto (CUDA: bf16, else fp16; CPU: bf16 autocast where measured faster, else fp32), bf16, fp16 (CUDA only) or fp32."""
     attention: Attention = "auto"
