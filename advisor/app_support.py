@@ -261,7 +261,7 @@ def parse_waivers(text: str) -> dict[str, str]:
 
 def plan_for_run(ws: Workspace, run_id: str):
     """The plan a run's sweep was started from (``<ws>/sweeps/<study>/plan.yaml``), else None."""
-    from studies.leaderboard import Leaderboard
+    from studies.results.leaderboard import Leaderboard
 
     study = Leaderboard(ws).get(run_id).get("study")
     if not study:
@@ -276,14 +276,14 @@ def plan_for_run(ws: Workspace, run_id: str):
 
 def gate_preview(ws: Workspace, run_id: str, waivers_text: str = ""):
     """What the promotion gate would say about a run now (nothing recorded)."""
-    from studies import gate
+    from studies.governance import gate
 
     return gate.check(ws, run_id, waivers=parse_waivers(waivers_text), plan=plan_for_run(ws, run_id), record=False)
 
 
 def decide_run(ws: Workspace, run_id: str, accept: bool, by: str, reason: str, waivers_text: str = "") -> str:
     """Accept (through the promotion gate; fine-tunes go to the registry) or reject a run; says what happened."""
-    from studies import registry
+    from studies.governance import registry
 
     if accept:
         row = registry.accept(ws, run_id, by, reason, plan=plan_for_run(ws, run_id), waivers=parse_waivers(waivers_text))
@@ -466,7 +466,7 @@ def sweep_names(ws: Workspace) -> list[str]:
     if folder.is_dir():
         names |= {p.parent.name for p in folder.glob("*/sweep.json")}
     if (ws.root / "optuna.db").is_file():
-        from studies.sweep_status import list_sweeps
+        from studies.sweeps.status import list_sweeps
 
         names |= set(list_sweeps(ws.optuna_url))
     return sorted(names)
@@ -484,7 +484,7 @@ def sweep_config_from_upload(path: Path, name: str | None = None, trials: int | 
 
 def demo_sweep_config(name: str = "demo-synthetic", trials: int = 12):
     """A cheap sweep with the synthetic objective (no model): shows trials, pruning and plots in seconds."""
-    from studies.sweeps import SweepConfig
+    from studies.sweeps.config import SweepConfig
 
     config = SweepConfig(name=name, objective="synthetic", n_trials=int(trials), metric="val_loss",
                          base={"steps": 8, "step_seconds": 0.2, "tokens_per_step": 1000}, n_startup_trials=4)
@@ -501,8 +501,8 @@ def start_sweep(ws: Workspace, config, workers: int = 1) -> dict:
 
 def stop_sweep(ws: Workspace, name: str) -> str:
     """Ask every worker of the sweep to stop after its current trial and signal the local ones."""
-    from studies.sweeps import request_stop
-    from studies.workers import signal_workers
+    from studies.sweeps.study import request_stop
+    from studies.sweeps.processes import signal_workers
 
     request_stop(sweep_storage(ws, name), name)
     pids = signal_workers(ws, name)
@@ -528,7 +528,7 @@ def recommendation_sweep_config(ws: Workspace, recommendation: dict | None, name
     from core.atomic import atomic_write_text
     from core.errors import ConfigError
     from core.workspace import slugify
-    from studies.sweeps import SweepConfig
+    from studies.sweeps.config import SweepConfig
 
     if not recommendation or not recommendation.get("answers"):
         raise ConfigError("No recommendation yet in this session: answer the questionnaire on the Decide page first, "
@@ -552,9 +552,9 @@ def recommendation_sweep_config(ws: Workspace, recommendation: dict | None, name
 def evaluate_rag(ws: Workspace, index: str, split_version: str, limit: int | None = None, generator=None,
                  progress=None):
     """Evaluate the RAG system over ``index`` on the split's test part (the shared contract; records a row)."""
-    from studies.evaluation import evaluate
-    from studies.splits import load_split
-    from studies.systems import RagSystem
+    from studies.evaluation.contract import evaluate
+    from studies.data.splits import load_split
+    from studies.evaluation.systems import RagSystem
 
     system = RagSystem(index, ws, generator=generator)
     return evaluate(system, load_split(ws, split_version), ws, limit=limit, progress=progress)
@@ -562,7 +562,7 @@ def evaluate_rag(ws: Workspace, index: str, split_version: str, limit: int | Non
 
 def paired_comparisons(ws: Workspace, runs: list[str], reference: str) -> list[dict]:
     """Every run against ``reference`` on their shared metrics: difference with its interval, p-value, verdict."""
-    from studies.evaluation import compare
+    from studies.evaluation.contract import compare
 
     rows = []
     for run in runs:

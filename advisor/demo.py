@@ -71,9 +71,9 @@ def run_demo(workspace: Workspace, settings: DemoSettings | None = None, say: Sa
     from advisor.plan import make_plan
     from advisor.questions import load_answers
     from advisor.recommend import recommend
-    from studies.datasets import load_pairs
-    from studies.readiness import readiness
-    from studies.splits import make_split, save_split
+    from studies.data.datasets import load_pairs
+    from studies.data.readiness import readiness
+    from studies.data.splits import make_split, save_split
     from tuning.generate import GenerationSettings
 
     s = settings or DemoSettings()
@@ -163,8 +163,8 @@ def _quiet_libraries() -> None:
 
 
 def _evaluate(workspace: Workspace, spec: str, split: Any, s: DemoSettings, gen: Any, say: Say, **options: Any) -> str:
-    from studies.evaluation import evaluate
-    from studies.systems import make_system
+    from studies.evaluation.contract import evaluate
+    from studies.evaluation.systems import make_system
 
     system = make_system(spec, workspace, **options)
     result = evaluate(system, split, workspace, gen, limit=s.test_limit, progress=_progress(say, spec))
@@ -190,8 +190,8 @@ def _rag(workspace: Workspace, split: Any, pages: Path, s: DemoSettings, gen: An
     from rag.embedder import as_encoder
     from rag.index import build_index
     from rag.retrieval_eval import prepare_eval_index, retrieval_report
-    from studies.evaluation import evaluate
-    from studies.systems import RagSystem
+    from studies.evaluation.contract import evaluate
+    from studies.evaluation.systems import RagSystem
 
     encoder = as_encoder(None)
     build_index(workspace, s.index_name, load_corpus(pages), encoder)
@@ -208,8 +208,9 @@ def _rag(workspace: Workspace, split: Any, pages: Path, s: DemoSettings, gen: An
 
 
 def _sweep(workspace: Workspace, plan_path: Path, s: DemoSettings, say: Say) -> str:
-    from studies.sweep_status import sweep_status
-    from studies.sweeps import ingest_study, load_study
+    from studies.sweeps.status import sweep_status
+    from studies.sweeps.ingest import ingest_study
+    from studies.sweeps.study import load_study
 
     from advisor.sweep_launch import start_sweep, sweep_config_from_file
 

@@ -1,7 +1,7 @@
 """The evidence update: the questionnaire's recommendation revisited with measured results.
 
 Rule: a system only "beats" another when the paired interval of the difference excludes zero
-and the paired test agrees (``studies.compare.beaten``).
+and the paired test agrees (``studies.evaluation.compare.beaten``).
 Among the runs that the best run does not beat on the primary metric, the simplest to build and
 keep wins (prompting < RAG < fine-tune < RAG + fine-tune), then the cheapest to serve; that is the
 verdict. It confirms the initial recommendation when the same option wins, overturns it when
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from studies.compare import RunComparison
+    from studies.evaluation.compare import RunComparison
 
 KIND_TO_OPTION = {
     "base": "prompting-first",

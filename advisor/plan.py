@@ -6,7 +6,7 @@ showing the command that runs it; ``load_plan(path)`` reads it back, validated. 
 models cannot be trained on the stated GPU even in its cheapest configuration is refused with
 the estimator's reason; the sweep marks the individual trials that would not fit as infeasible.
 
-The LoRA and RAG search spaces use the YAML form of ``studies.search_space`` and the field names
+The LoRA and RAG search spaces use the YAML form of ``studies.sweeps.search_space`` and the field names
 of ``TrainConfig`` / ``RagConfig``; :meth:`Plan.sweep_config` gives the sweep its config.
 """
 
@@ -60,7 +60,7 @@ class LoraPlan:
     enabled: bool = True
     """Run a LoRA sweep."""
     space: dict[str, Any] = field(default_factory=dict)
-    """Search space over TrainConfig fields plus helpers alpha_ratio, dora, qlora (studies.search_space form)."""
+    """Search space over TrainConfig fields plus helpers alpha_ratio, dora, qlora (studies.sweeps.search_space form)."""
     base: dict[str, Any] = field(default_factory=dict)
     """Fixed TrainConfig settings for every trial (eval_every, gradient_checkpointing, ...)."""
 
@@ -104,7 +104,7 @@ class Plan:
     budget: Budget = field(default_factory=Budget)
     """Trials, tokens and time the sweep may spend."""
     metrics: list[str] = field(default_factory=lambda: ["exact_match", "token_f1", "chrf"])
-    """Metrics computed for every system (studies.metrics names)."""
+    """Metrics computed for every system (studies.evaluation.metrics names)."""
     primary_metric: str = "exact_match"
     """The metric systems are ranked by."""
     acceptance: dict[str, float] = field(default_factory=dict)
@@ -115,7 +115,7 @@ class Plan:
         "secrets_in_outputs", "personal_data_in_outputs", "secrets_in_data", "personal_data_in_data",
         "dangerous_commands", "refusals_and_empty", "group_balance",
     ])
-    """Responsible-AI checks run before acceptance (studies.checks names)."""
+    """Responsible-AI checks run before acceptance (studies.governance.checks names)."""
     answers: dict[str, Any] = field(default_factory=dict)
     """The questionnaire answers the plan came from (for the decision record)."""
     notes: list[str] = field(default_factory=list)
@@ -156,13 +156,11 @@ class Plan:
                 p.add(f"`models`: {exc}")
         for what, space in (("lora.space", self.lora.space), ("rag.space", self.rag.space)):
             try:
-                from studies.search_space import parse_space
+                from studies.sweeps.search_space import parse_space
 
                 parse_space(space, what=f"`{what}`")
             except ConfigError as exc:
                 p.items.extend(line.strip()[2:] for line in str(exc).splitlines()[1:])
-            except ImportError:  # pragma: no cover - studies ships with the product
-                pass
         p.raise_if_any()
         if self.lora.enabled:
             refusal = self.feasibility()
@@ -201,7 +199,7 @@ class Plan:
 
     # ------------------------------------------------------------------ sweep
     def sweep_config(self, objective: Literal["lora", "rag"] = "lora", name: str | None = None, model: str | None = None) -> dict[str, Any]:
-        """The sweep config (``studies.sweeps.SweepConfig`` fields) for one objective and ladder rung."""
+        """The sweep config (``studies.sweeps.config.SweepConfig`` fields) for one objective and ladder rung."""
         if self.data.split_version:
             data: dict[str, Any] = {"split": self.data.split_version}
         elif self.data.dataset:
@@ -358,7 +356,7 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
         models.append(target)
 
     # LoRA space: ranges that suit the data size; QLoRA only where the GPU needs it.
-    from studies.search_space import DEFAULT_LORA_SPACE
+    from studies.sweeps.search_space import DEFAULT_LORA_SPACE
 
     steps = {"none": (20, 60, 20), "lt_100": (20, 60, 20), "100_1k": (50, 300, 50), "1k_10k": (200, 1000, 200), "gt_10k": (500, 3000, 500)}[pairs_bucket]
     cpu = device == "cpu"

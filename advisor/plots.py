@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from studies.compare import RunComparison
+    from studies.evaluation.compare import RunComparison
 
 COLORS = {"base": "#7f7f7f", "rag": "#1f77b4", "lora": "#ff7f0e", "rag+lora": "#2ca02c"}
 

@@ -23,7 +23,7 @@ from core.workspace import Workspace, safe_name, slugify
 from advisor.evidence import OPTION_WORDS, Verdict, update
 
 if TYPE_CHECKING:  # pragma: no cover
-    from studies.compare import RunComparison
+    from studies.evaluation.compare import RunComparison
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -90,13 +90,13 @@ def _dataset_info(ws: Workspace, comparison: "RunComparison") -> dict[str, Any]:
         "n_items": comparison.n_items,
     }
     try:
-        from studies.splits import load_split
+        from studies.data.splits import load_split
 
         split = load_split(ws, comparison.split_version)
         info["counts"] = split.counts()
         info["seed"] = split.seed
         info["groups"] = {p: len(split.groups(p)) for p in ("train", "validation", "test")}
-        from studies.readiness import readiness
+        from studies.data.readiness import readiness
 
         pairs = split.train + split.validation + split.test
         ready = readiness(_as_dataset(split.dataset_name, pairs))
@@ -109,15 +109,15 @@ def _dataset_info(ws: Workspace, comparison: "RunComparison") -> dict[str, Any]:
 
 def _as_dataset(name: str, pairs: list[Any]) -> Any:
     """Wrap a split's pairs as a data set so the readiness summary can describe them."""
-    from studies.datasets import LoadedDataset
-    from studies.validation import ValidationReport
+    from studies.data.datasets import LoadedDataset
+    from studies.data.validation import ValidationReport
 
     report = ValidationReport(source="split", format="split", records=len(pairs), valid=len(pairs))
     return LoadedDataset(name=name, pairs=pairs, report=report, content_hash="", source="split")
 
 
 def _review_results(ws: Workspace, run_ids: list[str], metric: str) -> list[dict[str, Any]]:
-    from studies.review import load_reviews, summarize
+    from studies.governance.review import load_reviews, summarize
 
     out = []
     try:
@@ -131,7 +131,7 @@ def _review_results(ws: Workspace, run_ids: list[str], metric: str) -> list[dict
 
 
 def _gate_results(ws: Workspace, run_ids: list[str]) -> dict[str, dict[str, Any]]:
-    from studies.gate import latest_verdict
+    from studies.governance.gate import latest_verdict
 
     out = {}
     for rid in run_ids:
@@ -145,7 +145,7 @@ def _gate_results(ws: Workspace, run_ids: list[str]) -> dict[str, dict[str, Any]
 
 
 def _check_results(ws: Workspace, run_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    from studies.checks import run_checks_for_run
+    from studies.governance.checks import run_checks_for_run
 
     out = {}
     for rid in run_ids:
@@ -167,8 +167,8 @@ def build_record(
     studies: list[str] | None = None,
 ) -> DecisionRecord:
     """Collect the comparison, the verdict and everything around it for the given runs."""
-    from studies.compare import compare_runs
-    from studies.leaderboard import Leaderboard
+    from studies.evaluation.compare import compare_runs
+    from studies.results.leaderboard import Leaderboard
 
     from advisor import plots
 

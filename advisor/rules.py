@@ -5,7 +5,7 @@ points to the options it names (negative points count against). The highest tota
 use the questionnaire's condition language (``{question: value}``, ``{question: {in: [...]}}``,
 ``{question: {contains: value}}``, ``{question: {not: value}}``), so a rule reads like a sentence and
 the flip search can reason about it. To change the advisor's judgement, edit this table; the
-scenario tests in ``tests/test_advisor_scenarios.py`` pin the behaviour that must not drift.
+scenario tests in ``tests/advisor/test_advisor_scenarios.py`` pin the behaviour that must not drift.
 """
 
 from __future__ import annotations

@@ -46,13 +46,13 @@ def storage_for(ws: Any, name: str | None, given: str | None) -> str:
 
 
 def sweep_config_from_file(path: str, name: str | None = None, objective: str | None = None) -> Any:
-    """A :class:`~studies.sweeps.SweepConfig` from a sweep config YAML, or from an advisor plan."""
+    """A :class:`~studies.sweeps.config.SweepConfig` from a sweep config YAML, or from an advisor plan."""
     from pathlib import Path
 
     from core.config import read_structured
     from core.errors import ConfigError
     from core.workspace import slugify
-    from studies.sweeps import SweepConfig
+    from studies.sweeps.config import SweepConfig
 
     data = read_structured(path, what="plan")
     if not isinstance(data, dict):
@@ -78,7 +78,7 @@ def sweep_config_from_plan(path: str, name: str | None = None, objective: str | 
     """
     from core.errors import ConfigError
     from core.workspace import slugify
-    from studies.sweeps import SweepConfig
+    from studies.sweeps.config import SweepConfig
 
     from advisor.plan import load_plan
 
@@ -148,14 +148,15 @@ def start_sweep(ws: Any, config: Any, storage: str | None = None, workers: int |
     from pathlib import Path
 
     from core.atomic import atomic_write_json
-    from studies.sweeps import _redact, create_or_resume
-    from studies.workers import detect_gpus, launch_workers, sweep_dir
+    from studies.sweeps.storage import redact_url
+    from studies.sweeps.study import create_or_resume
+    from studies.sweeps.processes import detect_gpus, launch_workers, sweep_dir
 
     url = storage or os.environ.get(STORAGE_ENV) or ws.optuna_url
     create_or_resume(config, url)
     folder = sweep_dir(ws, config.name)
     # Never write a password to the workspace: record the environment variable, or the URL with the password hidden.
-    recorded = "$" + STORAGE_ENV if url == os.environ.get(STORAGE_ENV) and _redact(url) != url else _redact(url)
+    recorded = "$" + STORAGE_ENV if url == os.environ.get(STORAGE_ENV) and redact_url(url) != url else redact_url(url)
     atomic_write_json(folder / "sweep.json", {"name": config.name, "storage": recorded, "config": config.to_dict(), "started_at": time.time()})
     gpus = detect_gpus()
     count = workers or max(1, len(gpus))
@@ -164,7 +165,7 @@ def start_sweep(ws: Any, config: Any, storage: str | None = None, workers: int |
     procs = launch_workers(ws, config.name, count, lambda _i: worker_argv(ws, config.name), gpus=gpus or None, env=env)
     return {
         "name": config.name,
-        "storage": _redact(url),
+        "storage": redact_url(url),
         "workers": [p.to_dict() for p in procs],
         "gpus": gpus,
         "status": f"advisor --workspace {ws.root} sweep status {config.name}",

@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from studies.checks import find_dangerous, find_personal_data, find_secrets, is_refusal, run_checks  # noqa: E402
-from studies.run_items import RunItem  # noqa: E402
+from studies.governance.checks import find_dangerous, find_personal_data, find_secrets, is_refusal, run_checks  # noqa: E402
+from studies.evaluation.run_items import RunItem  # noqa: E402
 
 
 def best_of(fn, repeat=3):

@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.workspace import Workspace  # noqa: E402
-from studies.datasets import load_pairs  # noqa: E402
-from studies.readiness import readiness  # noqa: E402
-from studies.splits import make_split, save_split  # noqa: E402
+from studies.data.datasets import load_pairs  # noqa: E402
+from studies.data.readiness import readiness  # noqa: E402
+from studies.data.splits import make_split, save_split  # noqa: E402
 
 
 def timed(fn, repeat: int) -> tuple[float, object]:
@@ -52,7 +52,7 @@ def main() -> None:
         ws = Workspace.resolve(tmp).ensure()
         save_s, _ = timed(lambda: save_split(Workspace.resolve(Path(tmp) / f"w{time.perf_counter_ns()}").ensure(), split), args.repeat)
         save_split(ws, split)
-        from studies.splits import load_split
+        from studies.data.splits import load_split
 
         verify_s, _ = timed(lambda: load_split(ws, split.version), args.repeat)
 

@@ -20,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from studies.leaderboard import Leaderboard, RunRecord  # noqa: E402
+from studies.results.leaderboard import Leaderboard  # noqa: E402
+from studies.results.records import RunRecord
 
 KINDS = ["base", "rag", "lora", "rag+lora", "dora", "qlora"]
 METRICS = ["exact_match", "token_f1", "chrf", "rouge_l", "command_program", "command_flags", "embedding_similarity"]
@@ -28,7 +29,7 @@ METRICS = ["exact_match", "token_f1", "chrf", "rouge_l", "command_program", "com
 
 def build(path: Path, rows: int) -> float:
     """Create the schema and metric columns through the API, then fill in generated rows with SQL (fast)."""
-    from studies.leaderboard import metric_columns
+    from studies.results.schema import metric_columns
 
     board = Leaderboard(path)
     board.record(RunRecord(run_id="seed", kind="base", metrics={m: {"mean": 0.0, "low": 0.0, "high": 0.0, "n": 1} for m in METRICS}))
@@ -73,7 +74,7 @@ def timed(fn, repeats: int, label: str | None = None) -> tuple[float, list[float
 def naive(path: Path):
     import duckdb
 
-    from studies.leaderboard import metric_columns
+    from studies.results.schema import metric_columns
 
     def run():
         con = duckdb.connect(str(path), read_only=True)
@@ -113,7 +114,7 @@ def main() -> int:
     open_ms, _ = timed(lambda: board.count(), args.repeats, "open")
 
     con = duckdb.connect(str(path), read_only=True)
-    from studies.leaderboard import metric_columns
+    from studies.results.schema import metric_columns
 
     col = metric_columns(con)["chrf"]
     q_best = f"SELECT kind, max({col}) FROM runs GROUP BY kind"

@@ -42,7 +42,8 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def preload(ws, rows: int) -> None:
-    from studies.leaderboard import Leaderboard, RunRecord
+    from studies.results.leaderboard import Leaderboard
+    from studies.results.records import RunRecord
 
     board = Leaderboard(ws)
     board.ingest(RunRecord(run_id=f"pre-{i}", kind=("rag", "lora", "base")[i % 3], system=f"s{i}", n_items=100,
@@ -53,7 +54,7 @@ def preload(ws, rows: int) -> None:
 
 def library_reads(ws, seconds: float) -> list[float]:
     """Per-call latency of the page's leaderboard reads, 5 threads for ``seconds``."""
-    from studies.leaderboard import Leaderboard
+    from studies.results.leaderboard import Leaderboard
 
     timings: list[float] = []
     lock = threading.Lock()

@@ -1,9 +1,9 @@
 """RAG answers vs the base model on tldr command metrics (SmolLM2-135M, CPU).
 
-Questions: a sample of the test part of the project's group-aware split (studies.splits.make_split,
+Questions: a sample of the test part of the project's group-aware split (studies.data.splits.make_split,
 seed 0; test pages are page-disjoint from training). Index: all pages with every test pair's own
 example removed (leakage control; a test page keeps its title and description). Every system is
-scored with the contract's extraction (studies.extract) and metrics (command_program, command_flags,
+scored with the contract's extraction (studies.evaluation.extract) and metrics (command_program, command_flags,
 exact_match). Variants:
 
 - base: SmolLM2 with the contract's command system prompt, no retrieval;
@@ -39,9 +39,9 @@ from rag.index import build_index  # noqa: E402
 from rag.pipeline import RagPipeline  # noqa: E402
 from rag.retrieval_eval import doc_ranking  # noqa: E402
 from rag.tldr import read_pages_jsonl  # noqa: E402
-from studies.extract import extract  # noqa: E402
-from studies.metrics import score_all  # noqa: E402
-from studies.systems import COMMAND_SYSTEM_PROMPT  # noqa: E402
+from studies.evaluation.extract import extract  # noqa: E402
+from studies.evaluation.metrics import score_all  # noqa: E402
+from studies.evaluation.systems import COMMAND_SYSTEM_PROMPT  # noqa: E402
 from tuning.generate import GenerationSettings, generate  # noqa: E402
 from tuning.models import load_base_model  # noqa: E402
 
@@ -63,8 +63,8 @@ def main() -> None:
     ws = Workspace.resolve(args.workspace).ensure()
     pages = [p for _l, p in read_pages_jsonl(tldr / "pages.jsonl")]
     if args.mode == "group":
-        from studies.datasets import load_pairs
-        from studies.splits import make_split
+        from studies.data.datasets import load_pairs
+        from studies.data.splits import make_split
 
         split = make_split(load_pairs(tldr / "pairs.jsonl"), seed=0)
         test = [{"input": p.input, "output": p.output, "page": p.meta.get("page") or p.group} for p in split.test]

@@ -45,9 +45,9 @@ def load_pairs(path: Path) -> list[dict]:
 
 
 def group_split_test(path: Path, seed: int = 0) -> list[dict]:
-    """The test part of the project's group-aware split (studies.splits.make_split, seed 0), as dicts."""
-    from studies.datasets import load_pairs as load_dataset
-    from studies.splits import make_split
+    """The test part of the project's group-aware split (studies.data.splits.make_split, seed 0), as dicts."""
+    from studies.data.datasets import load_pairs as load_dataset
+    from studies.data.splits import make_split
 
     split = make_split(load_dataset(path), seed=seed)
     return [{"input": p.input, "output": p.output, "page": p.meta.get("page") or p.group} for p in split.test]

@@ -66,7 +66,9 @@ def cpu_model() -> str:
 def run_sweep(ws, name: str, args, sampler: str, pruner: str, seed: int) -> tuple[list[dict], float, dict]:
     """One sweep through the product's path; TPE's and the pruner's settings are the product defaults
     (``SweepConfig``) unless a flag overrides them."""
-    from studies.sweeps import SweepConfig, create_or_resume, load_study, run_worker
+    from studies.sweeps.config import SweepConfig
+    from studies.sweeps.study import create_or_resume, load_study
+    from studies.sweeps.worker import run_worker
 
     tuned = {}
     if sampler == "tpe":
@@ -156,7 +158,7 @@ def compare(random_rows: list[dict], tpe_rows: list[dict]) -> dict:
 
 
 def main() -> int:
-    from studies.sweeps import SweepConfig
+    from studies.sweeps.config import SweepConfig
 
     defaults = SweepConfig(name="defaults")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -184,8 +186,8 @@ def main() -> int:
     import torch
 
     from core.workspace import Workspace
-    from studies.datasets import load_pairs
-    from studies.splits import make_split, save_split
+    from studies.data.datasets import load_pairs
+    from studies.data.splits import make_split, save_split
     from tuning.models import load_base_model
 
     tmp = None
@@ -329,7 +331,7 @@ Setup: {model_name} with LoRA on {Path(args.pairs).name} (split {split.version},
 pairs, {args.val_examples} validation pairs for the loss); every trial {args.steps} optimizer steps of micro-batch
 {args.micro_batch} (packed, max_length {args.max_length}, cosine schedule, no warm-up), validation loss
 every {args.eval_every} steps; search space (both sides) `{json.dumps(SPACE)}`.
-TPE (the product's default sweep settings, `studies.sweeps.SweepConfig`): {tpe_settings['n_startup_trials']} random
+TPE (the product's default sweep settings, `studies.sweeps.config.SweepConfig`): {tpe_settings['n_startup_trials']} random
 start-up trials, multivariate; {tpe_settings['pruner'].replace('_', ' ')} pruner with min_resource
 {tpe_settings['min_resource']} steps (the first validation pass, as `advisor sweep start` sets it) and reduction factor
 {tpe_settings['reduction_factor']}; {'the start-up trials stop at the first rung; ' if tpe_settings.get('startup_to_first_rung') else ''}a trial's last validation pass is never pruned. Random search: no pruner.

@@ -52,8 +52,8 @@ def populate(ws, pairs_path: Path, pages_path: Path, encoder) -> dict:
     """Fill a workspace through the libraries: a saved data set, a frozen split, an index, leaderboard rows."""
     from rag.corpus import load_corpus
     from rag.index import build_index
-    from studies.datasets import load_pairs, save_dataset
-    from studies.splits import make_split, save_split
+    from studies.data.datasets import load_pairs, save_dataset
+    from studies.data.splits import make_split, save_split
 
     dataset = load_pairs(pairs_path)
     save_dataset(ws, dataset, "tldr-sample")
@@ -67,12 +67,9 @@ def populate(ws, pairs_path: Path, pages_path: Path, encoder) -> dict:
 
 def add_leaderboard_rows(ws, split) -> list[str]:
     """Two leaderboard rows (a 'rag' and a 'lora' run) on the split's test part, with fake predictions."""
-    import importlib.util
-
-    if importlib.util.find_spec("studies.leaderboard") is None:
-        return []
-    from studies.leaderboard import Leaderboard, RunRecord
-    from studies.run_items import predictions_path
+    from studies.results.leaderboard import Leaderboard
+    from studies.results.records import RunRecord
+    from studies.evaluation.run_items import predictions_path
 
     board = Leaderboard(ws)
     artifacts = {name: {"predictions": str(predictions_path(ws, name))} for name in ("rag-demo-1", "lora-demo-1")}
@@ -91,7 +88,7 @@ def add_leaderboard_rows(ws, split) -> list[str]:
                            "chrf": {"mean": 58.0, "low": 53.0, "high": 63.0, "n": n}},
                   latency_s=0.2, money_usd=0.05, artifacts=artifacts["lora-demo-1"]),
     ]
-    from studies.run_items import write_run_items
+    from studies.evaluation.run_items import write_run_items
 
     for row, wrong_every in zip(rows, (3, 4)):
         write_run_items(ws, row.run_id, [

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from studies.datasets import Pair
-from studies.splits import make_split, save_split
-from studies.systems import Prediction
+from studies.data.pair import Pair
+from studies.data.splits import make_split, save_split
+from studies.evaluation.systems import Prediction
 from tuning.generate import GenerationSettings
 
 FAST_METRICS = ["exact_match", "token_f1", "chrf", "command_program"]
@@ -31,8 +31,8 @@ class CannedSystem:
 
 
 def make_dataset(n_groups: int = 20, per_group: int = 10):
-    from studies.datasets import LoadedDataset
-    from studies.validation import ValidationReport
+    from studies.data.datasets import LoadedDataset
+    from studies.data.validation import ValidationReport
 
     pairs = [
         Pair(id=f"g{g}-{i}", input=f"question {g} {i}", output=f"tool{g} --flag{i} value", group=f"tool{g}", meta={})
@@ -47,7 +47,7 @@ def evaluate_canned(ws, split, name: str, kind: str, accuracy: float, latency: f
     """Evaluate a canned system that answers the first ``accuracy`` share of test items correctly (rest: wrong)."""
     import random
 
-    from studies.evaluation import evaluate
+    from studies.evaluation.contract import evaluate
 
     rng = random.Random(seed)
     items = list(split.test)

@@ -59,3 +59,99 @@ def test_layers_import_only_downward():
                     if top in ALLOWED and top not in allowed:
                         problems.append(f"{path.relative_to(ROOT)} imports {name}")
     assert not problems, problems
+
+
+PRODUCT = ("core", "tuning", "rag", "studies", "advisor", "ui")
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> product modules it imports (top-level and late imports alike: a late import hides a
+    cycle, it does not remove the missing seam)."""
+    modules: dict[str, Path] = {}
+    for top in PRODUCT:
+        for path in (ROOT / top).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            modules[name.removesuffix(".__init__")] = path
+
+    def resolve(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module for a in node.names]
+            for target in targets:
+                found = resolve(target)
+                # importing one's own parent package (its __init__) is how a subpackage is reached, not a cycle
+                if found and found != name and not name.startswith(found + "."):
+                    graph[name].add(found)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_cycle_finder_finds_a_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle_anywhere_in_the_product():
+    graph = import_graph()
+    assert "studies.sweeps.worker" in graph and "studies.data.pair" in graph, "the graph must see the subpackages"
+    assert cycles(graph) == []
+
+
+def test_studies_shows_its_five_concepts():
+    subpackages = {p.name for p in (ROOT / "studies").iterdir() if (p / "__init__.py").exists()}
+    assert subpackages == {"data", "evaluation", "sweeps", "results", "governance"}
+    assert [p.name for p in (ROOT / "studies").glob("*.py")] == ["__init__.py"], "modules belong in a concept's subpackage"

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from advisor.cli import print_json, workspace_of
     from core.errors import ConfigError
-    from studies.registry import accept
+    from studies.governance.registry import accept
 
     thresholds = {}
     for key, value in args.threshold:

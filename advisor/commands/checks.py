@@ -46,7 +46,7 @@ def _thresholds(pairs: list[str]) -> dict[str, float]:
 def run(args: argparse.Namespace) -> int:
     from advisor.cli import print_json, workspace_of
     from core.errors import ConfigError
-    from studies.checks import CHECKS, ChecksConfig, load_training_data, run_checks
+    from studies.governance.checks import CHECKS, ChecksConfig, load_training_data, run_checks
 
     if args.list:
         for spec in CHECKS.values():
@@ -68,12 +68,12 @@ def run(args: argparse.Namespace) -> int:
     data_note = "no training data"
     row = None
     if args.run:
-        from studies.gate import training_data_of
-        from studies.run_items import load_run_items
+        from studies.governance.gate import training_data_of
+        from studies.evaluation.run_items import load_run_items
 
         items = load_run_items(ws, args.run)
         from core.errors import LeaderboardError
-        from studies.reviewdb import leaderboard
+        from studies.governance.review_store import leaderboard
 
         try:
             row = leaderboard(ws).get(args.run)

@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _limits(args: argparse.Namespace):
-    from studies.validation import Limits
+    from studies.data.validation import Limits
 
     kwargs = {}
     if args.max_chars:
@@ -64,7 +64,7 @@ def _limits(args: argparse.Namespace):
 
 
 def _load(args: argparse.Namespace, strict: bool):
-    from studies.datasets import load_pairs, parse_mapping
+    from studies.data.datasets import load_pairs, parse_mapping
 
     return load_pairs(args.file, parse_mapping(args.mapping), name=args.name, limits=_limits(args), strict=strict)
 
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from advisor.cli import print_json
-    from studies.readiness import readiness
+    from studies.data.readiness import readiness
 
     dataset = _load(args, strict=False)
     summary = readiness(dataset)
@@ -109,7 +109,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _split(args: argparse.Namespace) -> int:
     from advisor.cli import print_json, workspace_of
-    from studies.splits import make_split, save_split
+    from studies.data.splits import make_split, save_split
 
     dataset = _load(args, strict=True)
     split = make_split(dataset, seed=args.seed, fractions=args.fractions)
@@ -131,7 +131,7 @@ def _split(args: argparse.Namespace) -> int:
 def _import_tldr(args: argparse.Namespace) -> int:
     from advisor.cli import print_json, workspace_of
     from core.errors import DataError
-    from studies.datasets import load_pairs, save_dataset
+    from studies.data.datasets import load_pairs, save_dataset
 
     dataset = load_pairs(args.file, name=args.name, limits=_limits(args))
     if not dataset.report.format.startswith("tldr"):
@@ -146,7 +146,7 @@ def _import_tldr(args: argparse.Namespace) -> int:
 
 def _splits(args: argparse.Namespace) -> int:
     from advisor.cli import print_json, workspace_of
-    from studies.splits import list_splits
+    from studies.data.splits import list_splits
 
     found = list_splits(workspace_of(args))
     if args.output_format == "json":

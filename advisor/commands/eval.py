@@ -42,24 +42,24 @@ def run(args: argparse.Namespace) -> int:
     from advisor.cli import print_json, workspace_of
 
     if args.list_metrics:
-        from studies.metrics import available_metrics
+        from studies.evaluation.metrics import available_metrics
 
         for name, rewards in available_metrics().items():
             print(f"{name:22s} {rewards}")
         return 0
-    from studies.evaluation import evaluate
-    from studies.systems import make_system
+    from studies.evaluation.contract import evaluate
+    from studies.evaluation.systems import make_system
     from tuning.generate import GenerationSettings
 
     ws = workspace_of(args)
     if args.data:
-        from studies.datasets import load_pairs
-        from studies.splits import make_split, save_split
+        from studies.data.datasets import load_pairs
+        from studies.data.splits import make_split, save_split
 
         split = make_split(load_pairs(args.data), seed=args.seed)
         save_split(ws, split)
     else:
-        from studies.splits import load_split
+        from studies.data.splits import load_split
 
         split = load_split(ws, args.split)
     settings = GenerationSettings()

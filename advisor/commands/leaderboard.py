@@ -37,7 +37,7 @@ def _interval(m: dict | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from advisor.cli import print_json, workspace_of
-    from studies.leaderboard import Leaderboard, ingest_run_dirs
+    from studies.results.leaderboard import Leaderboard, ingest_run_dirs
 
     ws = workspace_of(args)
     board = Leaderboard(ws)

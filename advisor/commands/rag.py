@@ -144,8 +144,8 @@ def _query(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from advisor.cli import print_json, workspace_of
     from rag.retrieval_eval import prepare_eval_index, retrieval_report
-    from studies.datasets import load_pairs
-    from studies.splits import make_split, save_split
+    from studies.data.datasets import load_pairs
+    from studies.data.splits import make_split, save_split
 
     ws = workspace_of(args)
     split = make_split(load_pairs(args.data), seed=args.seed)
@@ -156,8 +156,8 @@ def _eval(args: argparse.Namespace) -> int:
     out: dict[str, object] = {"split": split.version, "eval_index": prepared.index_name, "leakage_control": prepared.note,
                               "examples_removed": prepared.removed, **report}
     if not args.retrieval_only:
-        from studies.evaluation import evaluate
-        from studies.systems import RagSystem
+        from studies.evaluation.contract import evaluate
+        from studies.evaluation.systems import RagSystem
         from tuning.generate import GenerationSettings
 
         settings = GenerationSettings()

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from advisor.cli import print_json, workspace_of
-    from studies.registry import reject
+    from studies.governance.registry import reject
 
     row = reject(workspace_of(args), args.run_id, args.by, args.reason)
     if args.output_format == "json":

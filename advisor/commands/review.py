@@ -38,7 +38,7 @@ def _ask(prompt: str) -> str | None:
 
 
 def _session(args: argparse.Namespace) -> int:
-    from studies.review import format_item, refresh_scores, start_session
+    from studies.governance.review import format_item, refresh_scores, start_session
 
     ws = _workspace(args)
     if not args.reviewer:
@@ -85,7 +85,7 @@ def _workspace(args: argparse.Namespace):  # noqa: ANN202 - the CLI helper's typ
 
 def _results(args: argparse.Namespace) -> int:
     from advisor.cli import print_json
-    from studies.review import summarize
+    from studies.governance.review import summarize
 
     summary = summarize(_workspace(args), args.run_a, args.run_b, metric=args.metric)
     if args.format == "json":

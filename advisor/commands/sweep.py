@@ -80,7 +80,7 @@ def _watch(ws: Any, url: str, name: str) -> Any:
     """Live progress bar until the sweep finishes; returns the final status."""
     from tqdm import tqdm
 
-    from studies.sweep_status import sweep_status
+    from studies.sweeps.status import sweep_status
 
     status = sweep_status(url, name, ws, with_trials=False)
     bar = tqdm(total=status.n_trials, desc=f"sweep {name}", unit="trial", dynamic_ncols=True, disable=None)
@@ -113,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     if action == "start":
         return _start(args, ws)
     if action == "worker":
-        from studies.sweeps import load_study, run_worker
+        from studies.sweeps.study import load_study
+        from studies.sweeps.worker import run_worker
 
         url = args.storage or os.environ.get(STORAGE_ENV) or ws.optuna_url
         _study, config = load_study(url, args.study, heartbeat=False)
@@ -121,8 +122,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"worker {report.worker}: {report.trials} trial(s); {report.reason}")
         return 0
     if action == "status":
-        from studies.sweep_status import format_status, sweep_status
-        from studies.sweeps import ingest_study
+        from studies.sweeps.status import format_status, sweep_status
+        from studies.sweeps.ingest import ingest_study
 
         url = storage_for(ws, args.name, args.storage)
         if args.watch:
@@ -140,8 +141,8 @@ def run(args: argparse.Namespace) -> int:
                     print(f"  #{t.number:<4} {t.state:<8} {value:>9} tokens={t.tokens:<9} {t.params} {t.reason}")
         return 0
     if action == "stop":
-        from studies.sweeps import request_stop
-        from studies.workers import local_workers, signal_workers, wait_for_exit
+        from studies.sweeps.study import request_stop
+        from studies.sweeps.processes import local_workers, signal_workers, wait_for_exit
 
         url = storage_for(ws, args.name, args.storage)
         request_stop(url, args.name)
@@ -153,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         print("workers on other machines stop after their current trial; resume with `advisor sweep start` and the same plan")
         return 0
     if action == "list":
-        from studies.sweep_status import list_sweeps
+        from studies.sweeps.status import list_sweeps
 
         url = args.storage or os.environ.get(STORAGE_ENV) or ws.optuna_url
         names = list_sweeps(url)
@@ -167,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _start(args: argparse.Namespace, ws: Any) -> int:
     from advisor.cli import print_json
-    from studies.sweeps import ingest_study
+    from studies.sweeps.ingest import ingest_study
 
     config = sweep_config_from_file(args.plan, name=args.name, objective=args.objective)
     changes: dict[str, Any] = {}
@@ -199,7 +200,7 @@ def _start(args: argparse.Namespace, ws: Any) -> int:
         print(f"\ndetached: the workers keep running; `advisor sweep stop {config.name}` stops them", file=sys.stderr)
         return 130
     ingested = ingest_study(ws, url, config.name)
-    from studies.sweep_status import format_status, sweep_status
+    from studies.sweeps.status import format_status, sweep_status
 
     status = sweep_status(url, config.name, ws, with_trials=False)
     if args.output_format == "json":

@@ -54,8 +54,8 @@ def _progress_bar(total_hint: int | None = None):
 def run(args: argparse.Namespace) -> int:
     from advisor.cli import print_json, workspace_of
     from core.workspace import safe_name, slugify
-    from studies.datasets import load_pairs
-    from studies.splits import make_split, save_split
+    from studies.data.datasets import load_pairs
+    from studies.data.splits import make_split, save_split
     from tuning.config import TrainConfig
     from tuning.train import train
 
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
                        data_version=f"{dataset.name}@{split.version}", resume=not args.no_resume)
     finally:
         bar.close()
-    from studies.systems import record_trained_on
+    from studies.evaluation.systems import record_trained_on
 
     record_trained_on(result.adapter_dir, split)
     record = result.record
@@ -101,8 +101,8 @@ def run(args: argparse.Namespace) -> int:
         "peak_memory_mb": round(record["peak_memory_mb"], 1),
     }
     if not args.no_eval:
-        from studies.evaluation import evaluate
-        from studies.systems import make_system
+        from studies.evaluation.contract import evaluate
+        from studies.evaluation.systems import make_system
 
         system = make_system(f"lora:{name}", ws, device=None if config.device == "auto" else config.device)
         evaluated = evaluate(system, split, ws, limit=args.eval_limit)

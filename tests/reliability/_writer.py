@@ -37,7 +37,8 @@ def generations():
 
 # ----------------------------------------------------------------------------- leaderboard
 def run_leaderboard(ws) -> None:
-    from studies.leaderboard import Leaderboard, RunRecord
+    from studies.results.leaderboard import Leaderboard
+    from studies.results.records import RunRecord
 
     board = Leaderboard(ws)
     board.count()  # migrate once before saying ready
@@ -136,7 +137,7 @@ def registry_row(ws, gen: int, adapter_dir: Path) -> dict:
 
 
 def run_registry(ws) -> None:
-    from studies.registry import promote
+    from studies.governance.registry import promote
 
     sources = [save_adapter(ws, gen, name=f"source-{gen}") for gen in (1, 2)]
     say("ready")

@@ -152,7 +152,7 @@ def _write(folder: Path, stem: str, suffix: str, data: bytes) -> Path:
 # ----------------------------------------------------------------------------------- data sets
 
 def test_fuzz_load_pairs(tmp_path, workspace):
-    from studies.datasets import load_pairs
+    from studies.data.datasets import load_pairs
 
     outcomes: Counter = Counter()
     before = snapshot(workspace.root)
@@ -302,7 +302,7 @@ def test_fuzz_app_uploads(workspace):
     """The Data/Sweeps pages' upload path: ``store_upload`` then the loader the page runs on the stored file."""
     from advisor.app_support import store_upload, sweep_config_from_upload
     from rag.corpus import load_corpus
-    from studies.datasets import load_pairs
+    from studies.data.datasets import load_pairs
 
     outcomes: Counter = Counter()
     followers = {"pairs": load_pairs, "corpus": load_corpus, "plans": sweep_config_from_upload}
@@ -390,7 +390,7 @@ def test_targeted_bad_files_end_in_typed_errors(tmp_path, workspace):
     from core.config import load_config
     from rag.config import RagConfig
     from rag.corpus import load_corpus
-    from studies.datasets import load_pairs
+    from studies.data.datasets import load_pairs
     from tuning.config import TrainConfig
 
     loaders = {
@@ -415,8 +415,8 @@ def test_targeted_bad_files_end_in_typed_errors(tmp_path, workspace):
 def test_oversized_files_are_refused_before_reading(tmp_path):
     from core.config import MAX_CONFIG_BYTES, load_config
     from rag.corpus import MAX_FILE_BYTES, load_corpus
-    from studies.datasets import load_pairs
-    from studies.validation import Limits
+    from studies.data.datasets import load_pairs
+    from studies.data.validation import Limits
     from tuning.config import TrainConfig
 
     big = tmp_path / "big.jsonl"
@@ -448,8 +448,8 @@ def test_failed_save_leaves_the_previous_data_set(tmp_path, workspace, monkeypat
     """A data set save that dies midway (disk full) leaves the earlier save intact."""
     import errno
 
-    from studies import datasets
-    from studies.datasets import load_pairs, save_dataset
+    from studies.data import datasets
+    from studies.data.datasets import load_pairs, save_dataset
 
     sample = tmp_path / "pairs.jsonl"
     sample.write_bytes(SAMPLE_PAIRS_HEAD)

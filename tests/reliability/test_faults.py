@@ -214,7 +214,8 @@ def _restart_command() -> list[str]:
 def test_postgres_restarted_during_a_sweep_workers_retry_and_finish(workspace):
     import optuna
 
-    from studies.sweeps import SweepConfig, create_or_resume, load_study
+    from studies.sweeps.config import SweepConfig
+    from studies.sweeps.study import create_or_resume, load_study
 
     url = _postgres_url()
     restart = _restart_command()

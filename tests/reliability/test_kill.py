@@ -81,7 +81,7 @@ def leftover_temporaries(folder: Path) -> int:
 # ----------------------------------------------------------------------------- checks after a kill
 
 def check_leaderboard(ws, committed: set[str]) -> dict:
-    from studies.leaderboard import Leaderboard
+    from studies.results.leaderboard import Leaderboard
 
     board = Leaderboard(ws, lock_timeout_s=30)
     rows = board.runs()

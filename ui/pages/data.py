@@ -11,7 +11,7 @@ from ui.common import MAX_UPLOAD_MB, guard, guarded, recall, remember, workspace
 
 @st.cache_data(show_spinner="Checking the data set...", max_entries=8)
 def _check(path: str, mtime: float, mapping: str | None):
-    from studies.datasets import load_pairs, parse_mapping
+    from studies.data.datasets import load_pairs, parse_mapping
 
     return load_pairs(path, parse_mapping(mapping), strict=False)
 
@@ -76,7 +76,7 @@ def _problems_table(report) -> None:
 
 
 def _readiness(dataset) -> None:
-    from studies.readiness import readiness
+    from studies.data.readiness import readiness
 
     summary = readiness(dataset)
     st.markdown("**Readiness for fine-tuning**")
@@ -87,7 +87,7 @@ def _readiness(dataset) -> None:
 
 
 def _split(ws, dataset) -> None:
-    from studies.splits import list_splits, make_split, save_split
+    from studies.data.splits import list_splits, make_split, save_split
 
     st.subheader("3. Freeze a split")
     st.caption("Train / validation / test, group-aware (no group in two parts), seeded, and versioned by a content "
@@ -150,7 +150,7 @@ def page() -> None:
         with st.expander("Save into the workspace"):
             name = st.text_input("Name", value=dataset.name, key="dataset-name")
             if st.button("Save data set", key="save-dataset"):
-                from studies.datasets import save_dataset
+                from studies.data.datasets import save_dataset
 
                 with guard():
                     path = save_dataset(ws, dataset, name)

@@ -93,7 +93,8 @@ def page() -> None:
                     "here with its intervals.", page="RAG baseline", label="Build the RAG baseline")
         return
     from advisor.app_support import leaderboard_table
-    from studies.leaderboard import COST_COLUMNS, Leaderboard
+    from studies.results.leaderboard import Leaderboard
+    from studies.results.records import COST_COLUMNS
 
     board = Leaderboard(ws)  # holds no connection: every query opens and closes its own
     every = board.runs()

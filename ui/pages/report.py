@@ -18,7 +18,7 @@ def _pick(ids: list[str]) -> list[str]:
 
 def _comparison(ws, runs: list[str]) -> None:
     from advisor.app_support import leaderboard_table, paired_comparisons
-    from studies.leaderboard import Leaderboard
+    from studies.results.leaderboard import Leaderboard
 
     board = Leaderboard(ws)
     rows = [board.get(r) for r in runs]
@@ -78,7 +78,7 @@ def page() -> None:
         empty_state("No runs to compare yet: evaluate the RAG baseline, run a sweep, then pick runs on the "
                     "leaderboard.", page="RAG baseline", label="Build the RAG baseline")
         return
-    from studies.leaderboard import Leaderboard
+    from studies.results.leaderboard import Leaderboard
 
     ids = [r["run_id"] for r in Leaderboard(ws).runs()]
     runs = _pick(ids)

@@ -57,7 +57,7 @@ def _review(session) -> None:
 
 
 def _results(ws, run_a: str, run_b: str) -> None:
-    from studies.review import summarize
+    from studies.governance.review import summarize
 
     summary = summarize(ws, run_a, run_b)
     st.subheader("Results so far")
@@ -89,8 +89,8 @@ def page() -> None:
         empty_state("Nothing to review yet: evaluate at least two systems on the same split first.",
                     page="RAG baseline", label="Evaluate the RAG baseline")
         return
-    from studies.leaderboard import Leaderboard
-    from studies.run_items import predictions_path
+    from studies.results.leaderboard import Leaderboard
+    from studies.evaluation.run_items import predictions_path
 
     ids = [r["run_id"] for r in Leaderboard(ws).runs() if predictions_path(ws, r["run_id"]).is_file()]
     if len(ids) < 2:
@@ -101,7 +101,7 @@ def page() -> None:
     if session is None:
         run_a, run_b, reviewer = _pick_pair(ids)
         if st.button("Start reviewing", type="primary", key="rv-start"):
-            from studies.review import start_session
+            from studies.governance.review import start_session
 
             with guard():
                 session = start_session(ws, run_a, run_b, reviewer)

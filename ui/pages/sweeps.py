@@ -67,8 +67,8 @@ def _start(ws) -> None:
 
 def _status(ws, name: str, plots: bool) -> None:
     from advisor.app_support import sweep_storage
-    from studies.sweep_status import sweep_status
-    from studies.sweeps import ingest_study
+    from studies.sweeps.status import sweep_status
+    from studies.sweeps.ingest import ingest_study
 
     url = sweep_storage(ws, name)
     status = sweep_status(url, name, ws)

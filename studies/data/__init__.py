@@ -1,0 +1,1 @@
+"""Data sets: the Pair type, loading and formats, validation, tldr import, frozen splits, readiness."""

@@ -1,0 +1,288 @@
+"""Frozen, versioned, group-aware train/validation/test splits.
+
+- Group-aware: all pairs of a group land in the same part (a pair without a group is a group
+  of its own), so near-identical examples of one tldr page never sit on both sides.
+- Deterministic: groups are ordered by ``sha256(seed, group)``, then each goes to the part
+  furthest below its target share. The file order of the data set does not matter.
+- Frozen: ``<ws>/splits/<version>/`` holds ``train.jsonl``, ``validation.jsonl``, ``test.jsonl``
+  and ``manifest.json``, written atomically. The version is a content hash of the three parts,
+  so every later result names the exact data it used; :func:`load_split` checks the files
+  against the manifest and refuses tampered ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.atomic import atomic_directory
+from core.errors import DataError, WorkspaceError
+from core.workspace import Workspace
+from studies.data.datasets import LoadedDataset, Pair
+
+PARTS = ("train", "validation", "test")
+DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+VERSION_CHARS = 16
+
+
+@dataclass
+class FrozenSplit:
+    """A train/validation/test split of one data set version, identified by its own content hash."""
+
+    version: str
+    """Content hash of the three parts (first 16 hex characters of ``split_hash``)."""
+    dataset_name: str
+    """Name of the data set it was made from."""
+    dataset_hash: str
+    """Content hash (version) of that data set."""
+    seed: int
+    """Seed that ordered the groups."""
+    train: list[Pair]
+    """Pairs to train on."""
+    validation: list[Pair]
+    """Pairs for early stopping and hyper-parameter search."""
+    test: list[Pair]
+    """Held-out pairs for the final comparison; never trained or tuned on."""
+    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
+    """Target shares of pairs (train, validation, test); actual shares differ by at most a group."""
+    split_hash: str = ""
+    """Full sha256 of the parts (the version is its prefix)."""
+
+    def part(self, name: str) -> list[Pair]:
+        if name not in PARTS:
+            raise DataError(f"Unknown split part {name!r}; expected one of {', '.join(PARTS)}.")
+        return getattr(self, name)
+
+    def groups(self, part_name: str) -> set[str]:
+        """Groups (``Pair.group_key``) in one part."""
+        return {p.group_key for p in self.part(part_name)}
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(self.part(name)) for name in PARTS}
+
+    def manifest(self) -> dict[str, Any]:
+        """What ``manifest.json`` records (without the file hashes and the time)."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "version": self.version,
+            "split_hash": self.split_hash,
+            "dataset_name": self.dataset_name,
+            "dataset_hash": self.dataset_hash,
+            "seed": self.seed,
+            "fractions": dict(zip(PARTS, self.fractions)),
+            "counts": self.counts(),
+            "group_counts": {name: len(self.groups(name)) for name in PARTS},
+            "groups": {name: sorted(self.groups(name)) for name in PARTS},
+            "shared_inputs": shared_inputs(self),
+        }
+
+
+def check_fractions(fractions: tuple[float, ...] | list[float]) -> tuple[float, float, float]:
+    """Three non-negative shares summing to 1, train and test above 0; the error states the rule."""
+    values = tuple(float(f) for f in fractions)
+    if len(values) != 3:
+        raise DataError(f"Split fractions must be three numbers (train, validation, test), but got {values}.")
+    if any(not math.isfinite(f) or f < 0 for f in values):
+        raise DataError(f"Split fractions must be finite and >= 0, but got {values}.")
+    if abs(sum(values) - 1.0) > 1e-6:
+        raise DataError(f"Split fractions must sum to 1, but got {values} (sum {sum(values):g}).")
+    if values[0] <= 0 or values[2] <= 0:
+        raise DataError(f"The train and test fractions must be > 0, but got {values}.")
+    return values  # type: ignore[return-value]
+
+
+def _order_key(seed: int, group: str) -> str:
+    return hashlib.sha256(f"{seed}\x00{group}".encode("utf-8")).hexdigest()
+
+
+def assign_groups(sizes: dict[str, int], seed: int, fractions: tuple[float, float, float]) -> dict[str, str]:
+    """Map each group to a part: seeded hash order, each group to the part furthest below target."""
+    active = [i for i, f in enumerate(fractions) if f > 0]
+    if len(sizes) < len(active):
+        raise DataError(
+            f"The data set has {len(sizes)} group(s) but the split needs at least {len(active)} "
+            f"(one per non-empty part of {fractions}). Add data, or set the validation fraction to 0."
+        )
+    total = sum(sizes.values())
+    targets = [f * total for f in fractions]
+    filled = [0, 0, 0]
+    assignment: dict[str, str] = {}
+    for group in sorted(sizes, key=lambda g: _order_key(seed, g)):
+        empty = [i for i in active if filled[i] == 0]
+        if empty and len(assignment) >= len(sizes) - len(empty):
+            choice = empty[0]  # the last groups go where nothing is yet, so no part stays empty
+        else:
+            choice = min(active, key=lambda i: (filled[i] / targets[i], i))
+        filled[choice] += sizes[group]
+        assignment[group] = PARTS[choice]
+    return assignment
+
+
+def make_split(
+    dataset: LoadedDataset,
+    seed: int = 0,
+    fractions: tuple[float, float, float] | list[float] = DEFAULT_FRACTIONS,
+) -> FrozenSplit:
+    """Split a data set by group, deterministically for a given seed; no group is in two parts."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise DataError(f"The split seed must be an integer, but got {seed!r}.")
+    fractions = check_fractions(fractions)
+    if not dataset.report.ok:
+        raise DataError(f"{dataset.source} has validation errors; fix them before splitting (`advisor data check`).")
+    sizes: dict[str, int] = {}
+    for pair in dataset.pairs:
+        sizes[pair.group_key] = sizes.get(pair.group_key, 0) + 1
+    assignment = assign_groups(sizes, seed, fractions)
+    parts: dict[str, list[Pair]] = {name: [] for name in PARTS}
+    for pair in dataset.pairs:
+        parts[assignment[pair.group_key]].append(pair)
+    split_hash = parts_hash({name: part_bytes(parts[name]) for name in PARTS})
+    return FrozenSplit(
+        version=split_hash[:VERSION_CHARS],
+        dataset_name=dataset.name,
+        dataset_hash=dataset.content_hash,
+        seed=seed,
+        train=parts["train"],
+        validation=parts["validation"],
+        test=parts["test"],
+        fractions=fractions,
+        split_hash=split_hash,
+    )
+
+
+def part_bytes(pairs: list[Pair]) -> bytes:
+    """Canonical JSONL of one part (what is written to disk and hashed)."""
+    return "".join(
+        json.dumps(_stored(p), ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n" for p in pairs
+    ).encode("utf-8")
+
+
+def _stored(pair: Pair) -> dict[str, Any]:
+    data = pair.to_dict()
+    data["meta"] = {k: v for k, v in pair.meta.items() if k not in ("line", "file")}
+    return data
+
+
+def parts_hash(blobs: dict[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for name in PARTS:
+        digest.update(f"{name}\n{hashlib.sha256(blobs[name]).hexdigest()}\n".encode("ascii"))
+    return digest.hexdigest()
+
+
+def shared_inputs(split: FrozenSplit) -> int:
+    """Inputs (normalised text) found in more than one part: duplicates across groups that the split cannot separate."""
+    seen: dict[str, set[str]] = {}
+    for name in PARTS:
+        for pair in split.part(name):
+            seen.setdefault(" ".join(pair.input.split()).lower(), set()).add(name)
+    return sum(1 for parts in seen.values() if len(parts) > 1)
+
+
+def save_split(workspace: Workspace, split: FrozenSplit) -> Path:
+    """Write the split to ``<ws>/splits/<version>/`` atomically; an existing identical split is kept."""
+    target = workspace.path("splits", split.version)
+    if target.exists():
+        try:
+            load_split(workspace, split.version)
+            return target
+        except WorkspaceError:
+            pass  # damaged copy: rewrite it
+    blobs = {name: part_bytes(split.part(name)) for name in PARTS}
+    manifest = split.manifest()
+    manifest["files"] = {f"{name}.jsonl": hashlib.sha256(blobs[name]).hexdigest() for name in PARTS}
+    manifest["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    with atomic_directory(target) as tmp:
+        for name in PARTS:
+            (tmp / f"{name}.jsonl").write_bytes(blobs[name])
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    return target
+
+
+def list_splits(workspace: Workspace) -> list[dict[str, Any]]:
+    """Manifests of the saved splits (unverified; :func:`load_split` verifies)."""
+    out = []
+    for name in workspace.names("splits"):
+        path = workspace.dir("splits") / name / MANIFEST
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        out.append({k: manifest.get(k) for k in ("version", "dataset_name", "dataset_hash", "seed", "counts", "created_at")})
+    return out
+
+
+def resolve_version(workspace: Workspace, version: str) -> str:
+    """A full version, or a unique prefix of one (at least 6 characters)."""
+    names = workspace.names("splits")
+    if version in names:
+        return version
+    matches = [n for n in names if len(version) >= 6 and n.startswith(version)]
+    if len(matches) == 1:
+        return matches[0]
+    known = ", ".join(names) or "none yet; run `advisor data split FILE --seed N`"
+    what = "is ambiguous" if matches else "is not in this workspace"
+    raise WorkspaceError(f"Split {version!r} {what}. Known splits: {known}.")
+
+
+def load_split(workspace: Workspace, version: str) -> FrozenSplit:
+    """Load a frozen split, checking every file against the manifest; tampering raises WorkspaceError."""
+    version = resolve_version(workspace, version)
+    folder = workspace.path("splits", version)
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise WorkspaceError(f"Split {version}: manifest.json is missing or unreadable ({exc}); re-create the split.") from exc
+    problems: list[str] = []
+    blobs: dict[str, bytes] = {}
+    files = manifest.get("files") or {}
+    for name in PARTS:
+        path = folder / f"{name}.jsonl"
+        try:
+            blobs[name] = path.read_bytes()
+        except OSError:
+            problems.append(f"{path.name} is missing")
+            continue
+        if hashlib.sha256(blobs[name]).hexdigest() != files.get(path.name):
+            problems.append(f"{path.name} does not match its sha256 in manifest.json (the file was changed)")
+    if not problems:
+        split_hash = parts_hash(blobs)
+        if split_hash != manifest.get("split_hash") or split_hash[:VERSION_CHARS] != version or manifest.get("version") != version:
+            problems.append("the files do not hash to the split's version (the manifest or folder name was changed)")
+    if problems:
+        raise WorkspaceError(
+            f"Split {version} in {folder} failed its integrity check: " + "; ".join(problems) + ". "
+            "A frozen split must not be edited: delete the folder and re-create it with `advisor data split`."
+        )
+    parts = {name: [Pair.from_dict(json.loads(line)) for line in blobs[name].decode("utf-8").splitlines() if line] for name in PARTS}
+    fractions = manifest.get("fractions") or {}
+    split = FrozenSplit(
+        version=version,
+        dataset_name=str(manifest.get("dataset_name", "")),
+        dataset_hash=str(manifest.get("dataset_hash", "")),
+        seed=int(manifest.get("seed", 0)),
+        train=parts["train"],
+        validation=parts["validation"],
+        test=parts["test"],
+        fractions=tuple(float(fractions.get(n, d)) for n, d in zip(PARTS, DEFAULT_FRACTIONS)),  # type: ignore[arg-type]
+        split_hash=manifest["split_hash"],
+    )
+    recorded = manifest.get("groups") or {}
+    if any(sorted(split.groups(n)) != list(recorded.get(n, [])) for n in PARTS):
+        raise WorkspaceError(
+            f"Split {version}: the group lists in manifest.json do not match the files (the manifest was edited). "
+            "Delete the folder and re-create the split with `advisor data split`."
+        )
+    return split
+
+
+def split_path(workspace: Workspace, version: str) -> Path:
+    return workspace.path("splits", version)
+

@@ -1,0 +1,130 @@
+"""tldr pages as a pair data set: each example (intent -> command) is a pair, grouped by page.
+
+``meta`` keeps the page's ``command`` and ``page`` id: the page is the retrieval ground truth
+for RAG (the document that answers the pair). Parsing lives in :mod:`rag.tldr`; this module
+adds the validation (every bad line or page reported, not only the first).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from core.errors import DataError
+from rag.tldr import TldrPage, parse_markdown
+from studies.data import formats
+from studies.data.pair import Pair
+from studies.data.validation import (
+    BAD_JSON,
+    BAD_PAGE,
+    EMPTY,
+    NOT_UTF8,
+    TOO_LONG,
+    Limits,
+    ValidationReport,
+)
+
+
+def pairs_from_pages(pages: list[tuple[int | None, str | None, TldrPage]], report: ValidationReport, limits: Limits) -> list[Pair]:
+    """Pairs from ``(line, file, page)`` triples; empty or over-long examples are reported.
+
+    For Markdown files (``file`` set) each example's own line in the file is used.
+    """
+    pairs: list[Pair] = []
+    for page_line, file, page in pages:
+        for n, (intent, command) in enumerate(page.examples, start=1):
+            line = _example_line(page.markdown, intent) if file else page_line
+            report.records += 1
+            ok = True
+            for name, text in (("input", intent.strip()), ("output", command.strip())):
+                if not text:
+                    report.add(EMPTY, f"page {page.id}, example {n}: {name} is empty", line, field=name, file=file)
+                    ok = False
+                elif len(text) > limits.max_item_chars:
+                    report.add(
+                        TOO_LONG,
+                        f"page {page.id}, example {n}: {name} is {len(text):,} characters; the limit is {limits.max_item_chars:,}",
+                        line,
+                        field=name,
+                        file=file,
+                    )
+                    ok = False
+            if not ok:
+                continue
+            meta = {"command": page.command, "page": page.id, "line": line}
+            if file:
+                meta["file"] = file
+            pairs.append(Pair(f"{page.id}#{n}", intent.strip(), command.strip(), page.id, meta))
+    return pairs
+
+
+def pairs_from_pages_jsonl(path: Path, data: bytes, report: ValidationReport, limits: Limits) -> list[Pair]:
+    """Pairs from a tldr ``pages.jsonl`` extract (id, command, examples [{intent, command}], markdown)."""
+    lines, bad = formats.decode_lines(data, report)
+    pages: list[tuple[int | None, str | None, TldrPage]] = []
+    for number, text in enumerate(lines, start=1):
+        if not text.strip() or number in bad:
+            continue
+        try:
+            rec = json.loads(text)
+        except json.JSONDecodeError as exc:
+            report.add(BAD_JSON, f"not valid JSON: {exc.msg} at column {exc.colno}", number)
+            continue
+        page = _page(rec, number, report)
+        if page is not None:
+            pages.append((number, None, page))
+    return pairs_from_pages(pages, report, limits)
+
+
+def _page(rec: object, line: int, report: ValidationReport) -> TldrPage | None:
+    if not isinstance(rec, dict) or not isinstance(rec.get("id"), str) or not rec["id"].strip():
+        report.add(BAD_PAGE, "not a tldr page record: expected an object with id, command, examples, markdown", line)
+        return None
+    examples = rec.get("examples")
+    if not isinstance(examples, list) or not all(isinstance(e, dict) and "intent" in e and "command" in e for e in examples):
+        report.add(BAD_PAGE, f"page {rec['id']}: `examples` must be a list of {{intent, command}} objects", line)
+        return None
+    return TldrPage(
+        id=rec["id"],
+        command=str(rec.get("command") or rec["id"]),
+        description=str(rec.get("description", "")),
+        markdown=str(rec.get("markdown") or ""),
+        examples=[(str(e["intent"]), str(e["command"])) for e in examples],
+        platform=str(rec.get("platform", "")),
+    )
+
+
+def pairs_from_markdown_folder(root: Path, report: ValidationReport, limits: Limits) -> list[Pair]:
+    """Pairs from a folder of tldr Markdown pages (``<platform>/<command>.md``, as in a tldr checkout)."""
+    files = sorted(root.rglob("*.md"))
+    if not files:
+        raise DataError(
+            f"{root} is a folder with no .md files. Pass a JSONL/JSON/CSV file, a tldr pages.jsonl, "
+            "or a folder of tldr Markdown pages."
+        )
+    pages: list[tuple[int | None, str | None, TldrPage]] = []
+    for md in files:
+        rel = str(md.relative_to(root))
+        platform = md.parent.name if md.parent != root else ""
+        page_id = f"{platform}/{md.stem}" if platform else md.stem
+        try:
+            text = md.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            report.add(NOT_UTF8, f"not valid UTF-8 (byte {exc.start + 1}); save the page as UTF-8", None, file=rel)
+            continue
+        except OSError as exc:
+            report.add(BAD_PAGE, f"cannot read: {exc}", None, file=rel)
+            continue
+        try:
+            page = parse_markdown(text, page_id, platform)
+        except DataError as exc:
+            report.add(BAD_PAGE, str(exc), 1, file=rel)
+            continue
+        pages.append((None, rel, page))
+    return pairs_from_pages(pages, report, limits)
+
+
+def _example_line(markdown: str, intent: str) -> int | None:
+    """1-based line of the ``- intent`` bullet in a Markdown page (None if not found)."""
+    at = markdown.find(f"- {intent}")
+    return markdown.count("\n", 0, at) + 1 if at >= 0 else None

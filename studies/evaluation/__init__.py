@@ -1,0 +1,1 @@
+"""The evaluation contract: systems, extraction, metrics, statistics, per-item runs, comparisons, prices, provenance."""

@@ -1,0 +1,127 @@
+"""The RAG objective: a trial's RagConfig, the index it needs (built once per setting), evaluation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from core.errors import ConfigError, SweepError
+from studies.sweeps.search_space import DEFAULT_RAG_SPACE
+from studies.sweeps.trials import TrialOutcome, TrialRun
+
+
+class RagObjective:
+    """Build (or reuse) an index for the sampled chunking/embedder/index type and score answers on
+    the validation split; see :func:`studies.sweeps.objectives.rag.run_rag_trial`."""
+
+    name = "rag"
+
+    def default_space(self) -> dict[str, Any]:
+        return DEFAULT_RAG_SPACE
+
+    def run(self, run: TrialRun) -> TrialOutcome:
+        from studies.sweeps.objectives.rag import run_rag_trial
+
+        return run_rag_trial(run)
+
+
+_RAG_ALIASES = {"top_k": "k", "prompt_template": "prompt_style", "overlap": "chunk_overlap"}
+
+
+_RUN_ONLY = {"corpus", "model"}
+
+
+"""Sweep ``base`` keys that are not RagConfig fields: the corpus path and the generator."""
+
+
+def rag_config_for(base: dict[str, Any], params: dict[str, Any]) -> Any:
+    """The trial's RagConfig (aliases: top_k -> k, prompt_template -> prompt_style)."""
+    from core.config import from_dict
+    from rag.config import RagConfig
+
+    values = {}
+    for key, value in {**base, **params}.items():
+        if key in _RUN_ONLY:
+            continue
+        values[_RAG_ALIASES.get(key, key)] = value
+    if values.get("embedder") in ("default", "all-MiniLM-L6-v2", "minilm"):
+        values["embedder"] = None
+    unknown = sorted(set(values) - set(RagConfig.__dataclass_fields__))
+    if unknown:
+        raise SweepError(f"The RAG search space names fields RagConfig does not have: {', '.join(unknown)}; known: {', '.join(sorted(RagConfig.__dataclass_fields__))}.")
+    return from_dict(RagConfig, values)
+
+
+_ENCODERS: dict[Any, Any] = {}
+
+
+def _encoder(spec: str | None) -> Any:
+    from rag.embedder import as_encoder
+
+    if spec not in _ENCODERS:
+        _ENCODERS[spec] = as_encoder(spec)
+    return _ENCODERS[spec]
+
+
+def _held_out_drop(split: Any) -> dict[str, set[tuple[str, str]]]:
+    from rag.retrieval_eval import gold_doc
+
+    drop: dict[str, set[tuple[str, str]]] = {}
+    for pair in [*split.validation, *split.test]:
+        page = gold_doc(pair)
+        if page:
+            drop.setdefault(page, set()).add((pair.input, pair.output))
+    return drop
+
+
+def trial_index(run: TrialRun, config: Any, split: Any) -> str:
+    """Build (or reuse) the index this trial's chunking / index type / embedder needs; its name."""
+    from rag.corpus import load_corpus
+    from rag.index import build_index
+
+    corpus_path = run.config.base.get("corpus") or run.config.data.get("corpus")
+    if not corpus_path:
+        raise SweepError("A RAG sweep needs a corpus: set base.corpus (or data.corpus) to tldr pages.jsonl, JSONL documents or a folder.")
+    key = {**config.index_key(), "embedder": config.embedder, "split": split.version, "corpus": str(corpus_path)}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    name = f"{run.study_name}-idx-{digest}"[:128]
+    corpus = load_corpus(corpus_path, drop=_held_out_drop(split))
+    build_index(run.workspace, name, corpus, _encoder(config.embedder), config)
+    return name
+
+
+def _trial_system(run: TrialRun, index: str, config: Any) -> Any:
+    """A RagSystem whose pipeline uses the trial's query-time settings (k, prompt style, retriever)."""
+    from studies.evaluation.systems import RagSystem
+
+    class TrialRagSystem(RagSystem):
+        @property
+        def pipeline(self) -> Any:
+            if self._pipeline is None:
+                from rag.pipeline import RagPipeline
+
+                self._pipeline = RagPipeline.open(self.workspace, self.index, generator=self.generator(), config=config,
+                                                  encoder=_encoder(config.embedder))
+            return self._pipeline
+
+    return TrialRagSystem(index, run.workspace, model=run.config.base.get("model"))
+
+
+def run_rag_trial(run: TrialRun) -> TrialOutcome:
+    from studies.sweeps.objectives.common import evaluate_trial, load_examples
+
+    try:
+        config = rag_config_for(run.config.base, run.params)
+    except ConfigError as exc:
+        run.prune(f"invalid configuration: {' '.join(str(exc).split())}")
+    _train, _val, split = load_examples(run)
+    index = trial_index(run, config, split)
+    evaluated = evaluate_trial(run, _trial_system(run, index, config), split)
+    scores = {k: float(v["mean"]) for k, v in (evaluated.get("scores") or {}).items() if isinstance(v, dict) and v.get("mean") is not None}
+    if run.config.metric not in scores:
+        raise SweepError(f"The RAG sweep optimises {run.config.metric!r}, which the evaluation did not compute; computed: {', '.join(sorted(scores))}. Set `metric` to one of them.")
+    from core.config import to_dict
+
+    result = {"kind": "rag", "system": f"rag:{index}", "config": to_dict(config), "evaluation": evaluated, "metrics": scores}
+    return TrialOutcome(value=scores[run.config.metric], tokens=0, metrics=scores, result=result, artifacts={"index": index})

@@ -1,0 +1,215 @@
+"""The worker loop: join a sweep, run trials until the budget is spent or a stop is asked, retry out-of-memory trials."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from core.errors import OutOfMemoryError, SweepError
+from core.workspace import Workspace
+from studies.sweeps.config import (
+    ATTR_FAILED,
+    ATTR_METRICS,
+    ATTR_OOM_RETRY_OF,
+    ATTR_OVERRIDES,
+    ATTR_PRUNED,
+    ATTR_RESULT,
+    ATTR_SECONDS,
+    ATTR_SUPERSEDED,
+    ATTR_TOKENS,
+    ATTR_WORKER,
+    Feasibility,
+)
+from studies.sweeps.search_space import parse_space
+from studies.sweeps.storage import (
+    STORAGE_OUTAGE_S,
+    is_transient,
+    redact_url,
+    retry_storage,
+)
+from studies.sweeps.study import budget_state, load_study
+from studies.sweeps.trials import SweepInterrupted, TrialRun, WorkerReport
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _sigterm_sets(event: threading.Event) -> Iterator[None]:
+    """SIGTERM (and SIGINT) set ``event`` instead of killing the process; a second signal kills."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, frame: Any) -> None:  # noqa: ARG001
+        if event.is_set():
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+        log.warning("signal %s: stopping after the current evaluation step", signum)
+        event.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_worker(
+    storage_url: str,
+    name: str,
+    workspace: Workspace,
+    feasibility: Feasibility | None = None,
+    stop: threading.Event | None = None,
+    max_trials: int | None = None,
+    poll_seconds: float | None = None,
+) -> WorkerReport:
+    """Join sweep ``name`` and run trials until the budget is spent or a stop is requested.
+
+    While other workers still run the last trials, this worker waits (checking heartbeats) so that
+    a trial whose worker died is retried here rather than lost.
+    """
+    import optuna
+
+    from studies.sweeps.objectives import get_objective
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study, config = load_study(storage_url, name)
+    objective = get_objective(config.objective)
+    space = parse_space(config.space or objective.default_space())
+    stop = stop or threading.Event()
+    me = worker_id()
+    poll = poll_seconds if poll_seconds is not None else max(0.5, min(5.0, config.heartbeat_interval / 2))
+    ran = 0
+
+    def one_trial(trial: "optuna.Trial") -> float:
+        from studies.sweeps.search_space import suggest
+
+        _set_attr(trial, ATTR_WORKER, me)
+        start = time.monotonic()
+        run = TrialRun(trial, suggest(trial, space), config, workspace, feasibility, stop)
+        try:
+            outcome = objective.run(run)
+        except optuna.TrialPruned:
+            _set_attr(trial, ATTR_SECONDS, round(time.monotonic() - start, 3))
+            raise
+        except OutOfMemoryError as exc:
+            _set_attr(trial, ATTR_SECONDS, round(time.monotonic() - start, 3))
+            _handle_oom(study, trial, run, exc)
+            raise AssertionError("unreachable")  # pragma: no cover
+        except SweepInterrupted as exc:
+            _set_attr(trial, ATTR_FAILED, str(exc))
+            raise
+        except Exception as exc:
+            _set_attr(trial, ATTR_FAILED, f"{type(exc).__name__}: {exc}"[:2000])
+            _set_attr(trial, ATTR_SECONDS, round(time.monotonic() - start, 3))
+            raise
+        _set_attr(trial, ATTR_SECONDS, round(time.monotonic() - start, 3))
+        _set_attr(trial, ATTR_TOKENS, int(outcome.tokens or run.tokens))
+        _set_attr(trial, ATTR_METRICS, {k: float(v) for k, v in outcome.metrics.items()})
+        if outcome.artifacts:
+            _set_attr(trial, "artifacts", outcome.artifacts)
+        if outcome.result is not None:
+            _set_attr(trial, ATTR_RESULT, outcome.result)
+        return float(outcome.value)
+
+    outage_since: float | None = None
+    with _sigterm_sets(stop), warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
+        reason = ""
+        while True:
+            if stop.is_set():
+                reason = "stopped by signal"
+                break
+            if max_trials is not None and ran >= max_trials:
+                reason = f"ran {ran} trial(s) as asked"
+                break
+            try:
+                retry_storage(lambda: optuna.storages.fail_stale_trials(study))
+                state = retry_storage(lambda: budget_state(study, config))
+                if state.reason == "stop requested":  # queued retries wait for the resume
+                    reason = state.reason
+                    break
+                if state.exhausted and state.waiting == 0:
+                    if state.running == 0 or state.reason == "stop requested":
+                        reason = state.reason
+                        break
+                    time.sleep(poll)  # others finish; if one dies, its retry comes back here
+                    continue
+                if not state.exhausted and state.waiting == 0 and state.finished + state.running >= config.n_trials:
+                    time.sleep(poll)
+                    continue
+                study.optimize(one_trial, n_trials=1, catch=(Exception,), gc_after_trial=False)
+                ran += 1
+                outage_since = None
+            except optuna.exceptions.UpdateFinishedTrialError as exc:
+                # Our heartbeat was late (an overloaded machine): another worker failed the trial and
+                # queued a retry. Nothing of it was recorded as complete; carry on with the next one.
+                log.warning("a trial of this worker was failed by another one (missed heartbeat): %s", exc)
+            except Exception as exc:
+                # The storage went away (PostgreSQL restarted, network blip): wait and carry on. A trial cut
+                # short stops beating; after the grace period it is failed and re-queued by the retry callback.
+                if not is_transient(exc):
+                    raise
+                outage_since = outage_since or time.monotonic()
+                if time.monotonic() - outage_since > STORAGE_OUTAGE_S:
+                    raise SweepError(
+                        f"The Optuna storage {redact_url(storage_url)} has been unreachable for {STORAGE_OUTAGE_S:.0f} s "
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). Check the database server, then rejoin "
+                        f"with `advisor sweep worker --study {name} --storage URL`: finished trials are kept."
+                    ) from exc
+                log.warning("storage unavailable (%s); retrying", type(exc).__name__)
+                time.sleep(min(5.0, max(0.5, poll)))
+        log.info("worker %s exits after %d trial(s): %s", me, ran, reason)
+    return WorkerReport(me, ran, reason)
+
+
+def _set_attr(trial: "optuna.Trial", key: str, value: Any) -> None:
+    """``trial.set_user_attr`` that tolerates a trial already failed by another worker's stale check."""
+    import optuna
+
+    try:
+        trial.set_user_attr(key, value)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        log.warning("trial %s was already finished by another worker; %s not stored", trial.number, key)
+
+
+def _handle_oom(study: "optuna.Study", trial: "optuna.Trial", run: TrialRun, exc: OutOfMemoryError) -> None:
+    """Prune an out-of-memory trial with the reason; retry it once with half the micro-batch.
+
+    The retry keeps the effective batch (micro_batch_size x grad_accumulation) by doubling the
+    accumulation, and gets the same sampled parameters (it is enqueued, so the sampler is bypassed).
+    """
+    import optuna
+
+    config = getattr(exc, "config", None)
+    micro = int(run.overrides.get("micro_batch_size") or getattr(config, "micro_batch_size", 0) or run.params.get("micro_batch_size") or 0)
+    accum = int(run.overrides.get("grad_accumulation") or getattr(config, "grad_accumulation", 0) or run.params.get("grad_accumulation") or 1)
+    already = trial.user_attrs.get(ATTR_OOM_RETRY_OF) is not None
+    if micro >= 2 and not already:
+        overrides = {**run.overrides, "micro_batch_size": micro // 2, "grad_accumulation": accum * 2}
+        study.enqueue_trial(trial.params, user_attrs={ATTR_OVERRIDES: overrides, ATTR_OOM_RETRY_OF: trial.number})
+        trial.set_user_attr(ATTR_SUPERSEDED, True)
+        why = f"out of memory at micro_batch_size={micro}: {exc}; retrying with micro_batch_size={micro // 2}, grad_accumulation={accum * 2}"
+    else:
+        why = f"out of memory at micro_batch_size={micro}: {exc}; " + ("already a retry, not retried again" if already else "cannot halve the micro-batch further")
+    trial.set_user_attr(ATTR_PRUNED, why[:2000])
+    raise optuna.TrialPruned(why)

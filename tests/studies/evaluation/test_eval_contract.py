@@ -1,0 +1,156 @@
+"""The evaluation contract with stand-in systems: predictions stored, intervals, refusals, comparisons."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.errors import EvaluationError
+from studies.evaluation import metrics as metric_registry
+from studies.evaluation.contract import compare, evaluate, read_predictions
+from studies.results.leaderboard import Leaderboard
+from studies.results.records import trial_run_id
+from studies.evaluation.systems import Prediction, System
+from tuning.generate import GenerationSettings
+
+FAST = ["exact_match", "token_f1", "chrf", "command_program", "command_flags"]
+
+
+@pytest.fixture(scope="module")
+def split(sample_pairs):
+    from studies.data.datasets import load_pairs
+    from studies.data.splits import make_split
+
+    return make_split(load_pairs(sample_pairs), seed=0)
+
+
+class Oracle:
+    """Answers right on every ``every``-th item (wrapped in prose), else a wrong command."""
+
+    kind = "oracle"
+
+    def __init__(self, split, every=2, trained=None, name="oracle"):
+        self.answers = {p.input: p.output for p in split.test + split.validation}
+        self.every, self.trained, self.name = every, trained, name
+        self.calls = 0
+
+    def config(self):
+        return {"base_model": "none", "method": "oracle", "every": self.every}
+
+    def trained_on(self):
+        return self.trained
+
+    def predict(self, inputs, settings):
+        out = []
+        for q in inputs:
+            self.calls += 1
+            right = self.calls % self.every == 0
+            out.append(Prediction(f"Sure:\n```bash\n{self.answers[q]}\n```" if right else "Use `rm -rf /tmp/x` maybe", 0.01, 10, 5))
+        return out
+
+
+def test_oracle_is_a_system(split):
+    assert isinstance(Oracle(split), System)
+
+
+def test_evaluate_stores_predictions_scores_and_a_row(split, workspace):
+    system = Oracle(split)
+    result = evaluate(system, split, workspace, GenerationSettings(max_new_tokens=8), metrics=FAST)
+    n = len(split.test)
+    assert result.n == n and result.part == "test" and result.split_version == split.version
+    em = result.scores["exact_match"]
+    assert em.mean == pytest.approx(sum(1 for i in range(n) if (i + 1) % 2 == 0) / n)
+    assert em.low < em.mean < em.high
+    rows = read_predictions(workspace, result.run_id)
+    assert len(rows) == n
+    first, second = rows[0], rows[1]
+    assert first["answer"] == "rm -rf /tmp/x" and first["extraction"] == "inline" and first["raw"].startswith("Use")
+    assert second["answer"] == second["reference"] and second["extraction"] == "fenced"
+    assert second["metrics"]["exact_match"] == 1.0 and set(second["metrics"]) == set(FAST)
+    assert {r["item_id"] for r in rows} == {p.id for p in split.test}
+    run_json = json.loads((workspace.dir("runs") / result.run_id / "run.json").read_text())
+    assert run_json["metrics"]["exact_match"]["mean"] == em.mean
+
+    row = Leaderboard(workspace).get(result.run_id)
+    assert row["kind"] == "oracle" and row["split_version"] == split.version and row["dataset_version"] == split.dataset_hash
+    assert row["metrics"]["chrf"]["low"] <= row["metrics"]["chrf"]["mean"] <= row["metrics"]["chrf"]["high"]
+    assert row["latency_s"] == pytest.approx(0.01) and row["eval_tokens"] == 15 * n and row["cpu_hours"] > 0
+    assert row["config"]["generation"]["max_new_tokens"] == 8 and row["code_version"]
+    assert "torch" in row["environment"]["libraries"]
+    assert result.recorded and json.loads(json.dumps(result.to_dict()))["scores"]["exact_match"]["mean"] == em.mean
+
+
+def test_no_record_and_trial_run_ids(split, workspace):
+    result = evaluate(Oracle(split), split, workspace, metrics=FAST, record=False, study="sw", trial=3, part="validation", limit=5)
+    assert result.run_id == trial_run_id("sw", 3) and result.n == 5 and not result.recorded
+    assert Leaderboard(workspace).count() == 0
+    assert Leaderboard(workspace).record_trial("sw", 3, {"evaluation": result.to_dict()})
+    assert Leaderboard(workspace).get(result.run_id)["split_part"] == "validation"
+
+
+def test_refuses_training_overlap_and_other_split_versions(split, workspace):
+    leaky = Oracle(split, trained=(split.version, split.groups("train") | set(list(split.groups("test"))[:1])))
+    with pytest.raises(EvaluationError, match="memorisation"):
+        evaluate(leaky, split, workspace, metrics=FAST)
+    other = Oracle(split, trained=("0123456789abcdef", split.groups("train")))
+    with pytest.raises(EvaluationError, match="was trained on split 0123456789abcdef"):
+        evaluate(other, split, workspace, metrics=FAST)
+    with pytest.raises(EvaluationError, match="train part"):
+        evaluate(Oracle(split), split, workspace, metrics=FAST, part="train")
+    with pytest.raises(EvaluationError, match="Unknown metric"):
+        evaluate(Oracle(split), split, workspace, metrics=["nope"])
+    assert leaky.calls == other.calls == 0  # refused before generating anything
+    clean = Oracle(split, trained=(split.version, split.groups("train")))
+    assert evaluate(clean, split, workspace, metrics=FAST, record=False).n == len(split.test)
+
+
+def test_extra_metrics_and_skipped_metrics_are_recorded(split, workspace, monkeypatch):
+    monkeypatch.setattr(metric_registry, "_EMBEDDER", None)
+
+    def broken(spec=None, device="cpu"):
+        raise OSError("no embedder in this test")
+
+    monkeypatch.setattr("rag.embedder.load_embedder", broken)
+    result = evaluate(Oracle(split), split, workspace, metrics=["exact_match"], extra_metrics=["embedding_similarity", "rouge_l"])
+    assert set(result.scores) == {"exact_match", "rouge_l"}
+    assert "no embedder" in result.skipped_metrics["embedding_similarity"]
+    assert "no embedder" in Leaderboard(workspace).get(result.run_id)["skipped_metrics"]["embedding_similarity"]
+
+
+def test_a_system_that_drops_answers_is_refused(split, workspace):
+    class Lossy(Oracle):
+        def predict(self, inputs, settings):
+            return super().predict(inputs, settings)[:-1]
+
+    with pytest.raises(EvaluationError, match="must answer every input"):
+        evaluate(Lossy(split), split, workspace, metrics=FAST)
+
+
+def test_compare_two_runs_on_the_same_items(split, workspace):
+    good = evaluate(Oracle(split, every=1, name="good"), split, workspace, metrics=FAST)
+    half = evaluate(Oracle(split, every=2, name="half"), split, workspace, metrics=FAST)
+    cmp = compare(workspace, good.run_id, half.run_id)
+    assert cmp["exact_match"].test == "mcnemar-exact" and cmp["exact_match"].verdict == "a better"
+    assert cmp["chrf"].test == "permutation"
+    assert cmp["exact_match"].difference.mean == pytest.approx(good.scores["exact_match"].mean - half.scores["exact_match"].mean)
+    partial = evaluate(Oracle(split), split, workspace, metrics=FAST, limit=3)
+    with pytest.raises(EvaluationError, match="different items"):
+        compare(workspace, good.run_id, partial.run_id)
+
+
+def test_prompts_cut_at_max_prompt_tokens_are_counted_and_reported(split, workspace, caplog):
+    class LongPrompts(Oracle):
+        def predict(self, inputs, settings):
+            out = super().predict(inputs, settings)
+            for i, p in enumerate(out):
+                p.truncated_prompt = i % 3 == 0
+            return out
+
+    with caplog.at_level("WARNING"):
+        result = evaluate(LongPrompts(split, name="long"), split, workspace, metrics=FAST, record=False)
+    rows = read_predictions(workspace, result.run_id)
+    assert result.prompts_cut == sum(r["truncated_prompt"] for r in rows) > 0
+    assert 0 < result.prompts_cut < len(split.test)
+    assert result.record.config["prompts_cut"] == result.prompts_cut and result.to_dict()["prompts_cut"] == result.prompts_cut
+    assert "max_prompt_tokens" in caplog.text and f"{result.prompts_cut} of {len(split.test)}" in caplog.text

@@ -1,0 +1,62 @@
+"""Schema migrations: a first-version leaderboard file opens (migrated) with current code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from core.errors import LeaderboardError
+from studies.results.leaderboard import Leaderboard
+from studies.results.records import RunRecord
+from studies.results.schema import SCHEMA_VERSION, schema_version
+
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "leaderboard_v1.sql"
+
+
+def _v1_file(tmp_path: Path) -> Path:
+    path = tmp_path / "leaderboard.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(FIXTURE.read_text(encoding="utf-8"))
+    con.close()
+    return path
+
+
+def test_v1_file_opens_migrated_with_rows_and_metrics(tmp_path):
+    path = _v1_file(tmp_path)
+    con = duckdb.connect(str(path), read_only=True)
+    assert schema_version(con) == 1
+    con.close()
+
+    board = Leaderboard(path)
+    rows = {r["run_id"]: r for r in board.runs()}
+    assert set(rows) == {"base-20260105-100000-aaaaaa", "lora-sweep-t00001"}
+    base = rows["base-20260105-100000-aaaaaa"]
+    assert base["metrics"]["chrf"] == {"mean": 0.41, "low": 0.37, "high": 0.45, "n": 68}
+    assert base["metrics"]["exact_match"]["mean"] == 0.05
+    assert base["config"] == {"system_prompt": "one command"}
+    assert base["train_tokens"] == 0 and base["status_by"] is None and base["updated_at"] == base["created_at"]
+    assert rows["lora-sweep-t00001"]["status"] == "accepted"
+    assert [r["run_id"] for r in board.best_per_kind("chrf")] == ["lora-sweep-t00001", "base-20260105-100000-aaaaaa"]
+
+    con = duckdb.connect(str(path), read_only=True)
+    assert schema_version(con) == SCHEMA_VERSION
+    columns = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'").fetchall()}
+    con.close()
+    assert "metrics_json" not in columns and {"status_by", "registry_path", "environment_json"} <= columns
+
+    # new writes and reviews work on the migrated file, and reopening does not migrate again
+    assert board.record(RunRecord(run_id="new", kind="rag", metrics={"chrf": {"mean": 0.5, "low": 0.4, "high": 0.6, "n": 68}}))
+    board.set_status("base-20260105-100000-aaaaaa", "rejected", "ana", "worse than RAG")
+    assert Leaderboard(path).count() == 3
+
+
+def test_file_from_a_newer_version_is_refused(tmp_path):
+    path = tmp_path / "leaderboard.duckdb"
+    Leaderboard(path).count()
+    con = duckdb.connect(str(path))
+    con.execute("INSERT INTO schema_migrations VALUES (?, now())", [SCHEMA_VERSION + 1])
+    con.close()
+    with pytest.raises(LeaderboardError, match="newer than this code"):
+        Leaderboard(path).count()
