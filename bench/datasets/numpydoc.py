@@ -36,7 +36,8 @@ class Docstring:
     """Raw lines of each titled section."""
 
     def entries(self, title: str) -> list[Entry]:
-        return parse_entries(self.sections.get(title, []))
+        """Entries of a section; a line without `` : `` is a type in Returns/Yields, else a name."""
+        return parse_entries(self.sections.get(title, []), bare_is_type=title in ("Returns", "Yields"))
 
 
 def parse(doc: str, name: str = "") -> Docstring:
@@ -60,7 +61,7 @@ def parse(doc: str, name: str = "") -> Docstring:
     return Docstring(summary, sections)
 
 
-def parse_entries(lines: list[str]) -> list[Entry]:
+def parse_entries(lines: list[str], *, bare_is_type: bool = False) -> list[Entry]:
     entries: list[Entry] = []
     name = type_ = ""
     description: list[str] = []
@@ -75,8 +76,10 @@ def parse_entries(lines: list[str]) -> list[Entry]:
                 name, type_ = left.strip(), right.strip()
             elif line.rstrip().endswith(":"):
                 name, type_ = line.rstrip()[:-1].strip(), ""
-            else:
+            elif bare_is_type:
                 name, type_ = "", line.strip()
+            else:
+                name, type_ = line.strip(), ""
         elif started and line.strip():
             description.append(line.strip())
     if started:
