@@ -14,6 +14,7 @@ The group is the source package, so binaries of one source never straddle a spli
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from collections import defaultdict
@@ -23,18 +24,17 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.datasets.common import (  # noqa: E402
+from bench.datasets.common import (
     BuildArgs,
     Written,
     balance_table,
-    parse_args,
     rebuild,
+    run,
     seeded_shuffle,
     stratified_sample,
-    write_jsonl,
-    write_readme,
+    write_pairs_set,
 )
-from bench.datasets.debian import DebPackage, load_packages  # noqa: E402
+from bench.datasets.debian import DebPackage, add_packages_option, packages_for
 
 NAME = "debian-sections"
 CLASSES = ("admin", "database", "editors", "electronics", "games", "graphics",
@@ -134,45 +134,30 @@ Rebuild: {command}
 """
 
 
-def build(args: BuildArgs, per_class: int, packages_file: Path | None) -> list[Written]:
-    packages, source = load_packages(packages_file)
-    if args.limit:
-        packages = packages[: args.limit]
-    rows, dropped = select(packages, per_class, args.seed)
+def build(args: BuildArgs, ns: argparse.Namespace) -> list[Written]:
+    packages, source = packages_for(ns, args.limit)
+    rows, dropped = select(packages, ns.per_class, args.seed)
     if not rows:
-        raise SystemExit(f"No usable package in {source} for the sections {', '.join(CLASSES)}.")
-    written = []
-    targets = [(args.out, rows)]
-    if args.sample:
-        targets.append((args.sample, stratified_sample(rows, args.sample_size, args.seed)))
-    for folder, part in targets:
-        n = write_jsonl(folder / "pairs.jsonl", part)
-        labels = sorted({r["output"] for r in part})
-        write_readme(folder, README.format(
-            pairs=n, n_classes=len(labels), classes=", ".join(labels), groups=len({r["group"] for r in part}),
-            source=source, seed=args.seed, ambiguous=dropped["ambiguous"], per_class=per_class,
-            command=rebuild(args, folder),
-            balance=balance_table(part),
-        ))
-        written.append(Written(folder, {"pairs.jsonl": n}))
+        raise RuntimeError(f"No usable package in {source} for the sections {', '.join(CLASSES)}.")
     print("dropped: " + ", ".join(f"{k} {v:,}" for k, v in dropped.items()), file=sys.stderr)
-    return written
+
+    def readme(part: list[dict], folder: Path) -> str:
+        labels = sorted({r["output"] for r in part})
+        return README.format(
+            pairs=len(part), n_classes=len(labels), classes=", ".join(labels), groups=len({r["group"] for r in part}),
+            source=source, seed=args.seed, ambiguous=dropped["ambiguous"], per_class=ns.per_class,
+            command=rebuild(args, folder), balance=balance_table(part),
+        )
+
+    return write_pairs_set(args, rows, stratified_sample(rows, args.sample_size, args.seed), readme)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    def extra(parser):
+    def extra(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--per-class", type=int, default=200, help="pairs per class at most (default 200)")
-        parser.add_argument("--packages", type=Path, default=None,
-                            help="a Debian Packages (or dpkg status) file instead of apt-cache dumpavail")
+        add_packages_option(parser)
 
-    args, ns = parse_args("bench.datasets.build_classification", NAME, __doc__.split("\n\n")[0], 360, argv, extra)
-    try:
-        for written in build(args, ns.per_class, ns.packages):
-            print(written.line())
-    except (RuntimeError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run(build, "bench.datasets.build_classification", NAME, __doc__, 360, argv, extra)
 
 
 if __name__ == "__main__":

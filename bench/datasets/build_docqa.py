@@ -22,6 +22,7 @@ the ufuncs) are not asked about; questions whose wording would fit two answers a
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import random
 import re
@@ -36,16 +37,16 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.datasets.common import (  # noqa: E402
+from bench.datasets.common import (
     BuildArgs,
     Written,
-    parse_args,
     rebuild,
+    run,
     seeded_shuffle,
     write_jsonl,
     write_readme,
 )
-from bench.datasets.numpydoc import Docstring, Entry, parse  # noqa: E402
+from bench.datasets.numpydoc import Docstring, Entry, parse
 
 NAME = "numpy-docs"
 MODULES = ("numpy", "numpy.linalg", "numpy.fft", "numpy.random")
@@ -217,7 +218,8 @@ def _licence_text() -> str:
     raise RuntimeError("NumPy's LICENSE.txt was not found in its installed metadata.")
 
 
-def build(args: BuildArgs, n_docs: int, boilerplate: int) -> list[Written]:
+def build(args: BuildArgs, ns: argparse.Namespace) -> list[Written]:
+    n_docs, boilerplate = ns.docs, ns.boilerplate
     candidates = collect(args.limit)
     common = Counter((e.name, e.type, e.description) for d in candidates for e in d.doc.entries("Parameters"))
     summaries = Counter(d.doc.summary for d in candidates)
@@ -252,19 +254,12 @@ def build(args: BuildArgs, n_docs: int, boilerplate: int) -> list[Written]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    def extra(parser):
+    def extra(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--docs", type=int, default=300, help="documents in the full corpus (default 300)")
         parser.add_argument("--boilerplate", type=int, default=10,
                             help="skip parameter entries repeated in more than this many documents (default 10)")
 
-    args, ns = parse_args("bench.datasets.build_docqa", NAME, __doc__.split("\n\n")[0], 60, argv, extra)
-    try:
-        for written in build(args, ns.docs, ns.boilerplate):
-            print(written.line())
-    except (RuntimeError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run(build, "bench.datasets.build_docqa", NAME, __doc__, 60, argv, extra)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,13 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.datasets.common import ROOT, SAMPLES, sample_groups, stratified_sample, write_jsonl  # noqa: E402
+from bench.datasets.common import (
+    ROOT,
+    SAMPLES,
+    sample_groups,
+    stratified_sample,
+    write_jsonl,
+)
 
 FIXTURES = ROOT / "tests" / "fixtures" / "kinds"
 SOURCES = {

@@ -15,6 +15,7 @@ no version constraints), ``homepage`` (string or null).
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import sys
@@ -24,17 +25,16 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.datasets.common import (  # noqa: E402
+from bench.datasets.common import (
     BuildArgs,
     Written,
-    parse_args,
     rebuild,
+    run,
     sample_groups,
     seeded_shuffle,
-    write_jsonl,
-    write_readme,
+    write_pairs_set,
 )
-from bench.datasets.debian import DebPackage, load_packages  # noqa: E402
+from bench.datasets.debian import DebPackage, add_packages_option, packages_for
 
 NAME = "debian-metadata"
 MAX_DEPENDS = 8
@@ -141,12 +141,10 @@ Rebuild: {command}
 """
 
 
-def build(args: BuildArgs, count: int, packages_file: Path | None) -> list[Written]:
-    packages, source = load_packages(packages_file)
-    if args.limit:
-        packages = packages[: args.limit]
+def build(args: BuildArgs, ns: argparse.Namespace) -> list[Written]:
+    packages, source = packages_for(ns, args.limit)
     rows = []
-    for package in select(packages, count, args.seed):
+    for package in select(packages, ns.pairs, args.seed):
         rng = random.Random(f"{args.seed}:{package.name}")
         rows.append({
             "id": f"deb:{package.name}",
@@ -156,37 +154,25 @@ def build(args: BuildArgs, count: int, packages_file: Path | None) -> list[Writt
             "package": package.name,
         })
     if not rows:
-        raise SystemExit(f"No usable package in {source}.")
-    written = []
-    targets = [(args.out, rows)]
-    if args.sample:
-        targets.append((args.sample, sample_groups(rows, args.sample_size, args.seed)))
-    for folder, part in targets:
-        n = write_jsonl(folder / "pairs.jsonl", part)
+        raise RuntimeError(f"No usable package in {source}.")
+
+    def readme(part: list[dict], folder: Path) -> str:
         outputs = [json.loads(r["output"]) for r in part]
-        write_readme(folder, README.format(
-            pairs=n, source=source, seed=args.seed, max_depends=MAX_DEPENDS,
+        return README.format(
+            pairs=len(part), source=source, seed=args.seed, max_depends=MAX_DEPENDS,
             with_home=sum(1 for o in outputs if o["homepage"]), no_deps=sum(1 for o in outputs if not o["depends"]),
             command=rebuild(args, folder),
-        ))
-        written.append(Written(folder, {"pairs.jsonl": n}))
-    return written
+        )
+
+    return write_pairs_set(args, rows, sample_groups(rows, args.sample_size, args.seed), readme)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    def extra(parser):
+    def extra(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--pairs", type=int, default=1500, help="pairs in the full set (default 1500)")
-        parser.add_argument("--packages", type=Path, default=None,
-                            help="a Debian Packages (or dpkg status) file instead of apt-cache dumpavail")
+        add_packages_option(parser)
 
-    args, ns = parse_args("bench.datasets.build_structured", NAME, __doc__.split("\n\n")[0], 240, argv, extra)
-    try:
-        for written in build(args, ns.pairs, ns.packages):
-            print(written.line())
-    except (RuntimeError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run(build, "bench.datasets.build_structured", NAME, __doc__, 240, argv, extra)
 
 
 if __name__ == "__main__":

@@ -134,3 +134,29 @@ def rebuild(args: BuildArgs, folder: Path) -> str:
     if folder == args.out:
         return f"`{args.command}`"
     return f"`{args.command}` (writes the full set to `{relative(args.out)}` and this sample to `{relative(folder)}`)"
+
+
+def run(build: Callable[[BuildArgs, argparse.Namespace], list[Written]], module: str, name: str, doc: str,
+        sample_size: int, argv: Sequence[str] | None,
+        extra: Callable[[argparse.ArgumentParser], None] | None = None) -> int:
+    """A builder's ``main``: parse, build, print what was written; 2 with the reason when the source fails."""
+    args, ns = parse_args(module, name, doc.split("\n\n")[0], sample_size, argv, extra)
+    try:
+        for written in build(args, ns):
+            print(written.line())
+    except (RuntimeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def write_pairs_set(args: BuildArgs, rows: list[dict[str, Any]], sample_rows: list[dict[str, Any]],
+                    readme: Callable[[list[dict[str, Any]], Path], str]) -> list[Written]:
+    """``pairs.jsonl`` and README of the full set, and of the sample when ``args.sample`` is set."""
+    targets = [(args.out, rows)] + ([(args.sample, sample_rows)] if args.sample else [])
+    written = []
+    for folder, part in targets:
+        n = write_jsonl(folder / "pairs.jsonl", part)
+        write_readme(folder, readme(part, folder))
+        written.append(Written(folder, {"pairs.jsonl": n}))
+    return written

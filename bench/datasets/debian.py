@@ -7,6 +7,7 @@ apt lists (Debian 12 "bookworm" main here), one record per package. A plain ``Pa
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 import subprocess
@@ -129,3 +130,14 @@ def release_lines() -> list[str]:
         if fields:
             lines.append(f"{fields.get('Origin', '?')} {fields.get('Suite', '?')} of {fields.get('Date', '?')}")
     return lines
+
+
+def add_packages_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--packages", type=Path, default=None,
+                        help="a Debian Packages (or dpkg status) file instead of apt-cache dumpavail")
+
+
+def packages_for(ns: argparse.Namespace, limit: int | None) -> tuple[list[DebPackage], str]:
+    """The packages a builder's options name (``--packages`` or apt), the first ``limit`` of them."""
+    packages, source = load_packages(ns.packages)
+    return (packages[:limit] if limit else packages), source
