@@ -14,7 +14,9 @@ and as ``group`` (so a document's questions never straddle a split).
 - ``pairs_text.jsonl`` (text): what a function does (its summary) and what it returns (the
   Returns description).
 
-Entries repeated in more than ``--boilerplate`` documents (``out``, ``where``, ``dtype``... of
+Where a function has a choice, questions go to parameters whose default is not ``None`` and whose
+type is not a bare ``array_like``, so a constant guess scores little. Entries repeated in more
+than ``--boilerplate`` documents (``out``, ``where``, ``dtype``... of
 the ufuncs) are not asked about; questions whose wording would fit two answers are dropped.
 
     python -m bench.datasets.build_docqa [--docs 300] [--sample data/samples/numpy-docs]
@@ -51,6 +53,8 @@ from bench.datasets.numpydoc import Docstring, Entry, parse
 NAME = "numpy-docs"
 MODULES = ("numpy", "numpy.linalg", "numpy.fft", "numpy.random")
 SIMPLE_DEFAULTS = (type(None), bool, int, float, str)
+GENERIC_TYPES = ("array_like", "ndarray", "array_like, optional")
+"""Parameter types asked about only when a function has no other typed parameter."""
 
 
 @dataclass(frozen=True)
@@ -128,12 +132,12 @@ def questions(doc: FunctionDoc, common: Counter, summaries: Counter, boilerplate
     params = [e for e in _plain(doc.doc.entries("Parameters")) if common[(e.name, e.type, e.description)] <= boilerplate]
     short: list[tuple[str, str, str]] = []
     with_default = [(e, d) for e in params if (d := _default(doc.signature, e.name)) is not None]
-    if with_default:
-        entry, value = rng.choice(with_default)
+    if with_default:  # informative answers first: a constant "None" or "array_like" guess should not score
+        entry, value = rng.choice([(e, d) for e, d in with_default if d != "None"] or with_default)
         short.append(("default", rng.choice(PHRASES["default"]).format(p=entry.name, f=f), value))
     typed = [e for e in params if e.type]
     if typed:
-        entry = rng.choice(typed)
+        entry = rng.choice([e for e in typed if e.type not in GENERIC_TYPES] or typed)
         short.append(("param_type", rng.choice(PHRASES["param_type"]).format(p=entry.name, f=f), entry.type))
     sentences = Counter(e.first_sentence for e in params)
     describable = [e for e in params if len(e.first_sentence.split()) >= 4 and sentences[e.first_sentence] == 1]
