@@ -28,6 +28,7 @@ from bench.datasets.common import (
     BuildArgs,
     Written,
     balance_table,
+    positive,
     rebuild,
     run,
     seeded_shuffle,
@@ -154,7 +155,7 @@ def build(args: BuildArgs, ns: argparse.Namespace) -> list[Written]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     def extra(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--per-class", type=int, default=200, help="pairs per class at most (default 200)")
+        parser.add_argument("--per-class", type=positive, default=200, help="pairs per class at most (default 200)")
         add_packages_option(parser)
 
     return run(build, "bench.datasets.build_classification", NAME, __doc__, 360, argv, extra)

@@ -42,6 +42,7 @@ if __package__ in (None, ""):
 from bench.datasets.common import (
     BuildArgs,
     Written,
+    positive,
     rebuild,
     run,
     seeded_shuffle,
@@ -259,8 +260,8 @@ def build(args: BuildArgs, ns: argparse.Namespace) -> list[Written]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     def extra(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--docs", type=int, default=300, help="documents in the full corpus (default 300)")
-        parser.add_argument("--boilerplate", type=int, default=10,
+        parser.add_argument("--docs", type=positive, default=300, help="documents in the full corpus (default 300)")
+        parser.add_argument("--boilerplate", type=positive, default=10,
                             help="skip parameter entries repeated in more than this many documents (default 10)")
 
     return run(build, "bench.datasets.build_docqa", NAME, __doc__, 60, argv, extra)

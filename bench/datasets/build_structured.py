@@ -28,6 +28,7 @@ if __package__ in (None, ""):
 from bench.datasets.common import (
     BuildArgs,
     Written,
+    positive,
     rebuild,
     run,
     sample_groups,
@@ -169,7 +170,7 @@ def build(args: BuildArgs, ns: argparse.Namespace) -> list[Written]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     def extra(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--pairs", type=int, default=1500, help="pairs in the full set (default 1500)")
+        parser.add_argument("--pairs", type=positive, default=1500, help="pairs in the full set (default 1500)")
         add_packages_option(parser)
 
     return run(build, "bench.datasets.build_structured", NAME, __doc__, 240, argv, extra)

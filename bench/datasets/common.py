@@ -36,6 +36,17 @@ class BuildArgs:
     """The command line that rebuilt the set, recorded in its README."""
 
 
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def parse_args(module: str, name: str, description: str, sample_size: int, argv: Sequence[str] | None,
                extra: Callable[[argparse.ArgumentParser], None] | None = None) -> tuple[BuildArgs, argparse.Namespace]:
     """Parse the common options (and a builder's own, added by ``extra``)."""
@@ -43,16 +54,12 @@ def parse_args(module: str, name: str, description: str, sample_size: int, argv:
     parser.add_argument("--out", type=Path, default=OUT / name, help=f"full set folder (default bench/datasets/out/{name})")
     parser.add_argument("--sample", type=Path, default=None,
                         help=f"also write the small sample there (the committed one is data/samples/{name})")
-    parser.add_argument("--sample-size", type=int, default=sample_size, help=f"sample size (default {sample_size})")
+    parser.add_argument("--sample-size", type=positive, default=sample_size, help=f"sample size (default {sample_size})")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
-    parser.add_argument("--limit", type=int, default=None, help="read at most this many source records (quick runs)")
+    parser.add_argument("--limit", type=positive, default=None, help="read at most this many source records (quick runs)")
     if extra:
         extra(parser)
     ns = parser.parse_args(argv)
-    if ns.sample_size < 1:
-        parser.error(f"--sample-size must be at least 1, got {ns.sample_size}")
-    if ns.limit is not None and ns.limit < 1:
-        parser.error(f"--limit must be at least 1, got {ns.limit}")
     shown = list(sys.argv[1:] if argv is None else argv)
     command = " ".join(["python -m", module, *map(shlex.quote, shown)])
     return BuildArgs(ns.out, ns.sample, ns.sample_size, ns.seed, ns.limit, command), ns

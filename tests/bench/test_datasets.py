@@ -157,6 +157,13 @@ def test_classification_builder_on_a_packages_file(tmp_path):
     assert "| games | 2 |" in (out / "README.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("option", ["--per-class", "--sample-size", "--limit"])
+def test_builders_refuse_counts_below_one(option, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        build_classification.main([option, "0"])
+    assert exit_.value.code == 2 and "must be at least 1, got 0" in capsys.readouterr().err
+
+
 def test_builders_report_a_missing_source(tmp_path, capsys):
     missing = tmp_path / "nope"
     assert build_structured.main(["--packages", str(missing), "--out", str(tmp_path / "o")]) == 2
