@@ -27,6 +27,7 @@ from typing import Any
 from core.atomic import atomic_directory
 from core.errors import DataError
 from core.workspace import Workspace, safe_name, slugify
+from rag.tldr import looks_like_tldr_jsonl
 from studies.data import formats
 from studies.data.pair import Pair
 from studies.data.validation import (
@@ -161,7 +162,7 @@ def load_pairs(
     else:
         data = formats.read_bytes(source, limits)
         fmt = format or formats.detect_format(source, data)
-        if format is None and fmt == "jsonl" and _is_tldr_pages(data):
+        if format is None and fmt == "jsonl" and looks_like_tldr_jsonl(data):
             fmt = "tldr-pages"
         report = ValidationReport(str(source), fmt)
         if fmt == "tldr-pages":
@@ -192,17 +193,6 @@ def load_pairs(
 
 def _stem(path: Path) -> str:
     return path.name if path.is_dir() else path.stem
-
-
-def _is_tldr_pages(data: bytes) -> bool:
-    for raw in data.split(b"\n"):
-        if raw.strip():
-            try:
-                rec = json.loads(raw)
-            except (ValueError, UnicodeDecodeError, RecursionError):
-                return False
-            return isinstance(rec, dict) and {"id", "examples"} <= rec.keys()
-    return False
 
 
 def pairs_from_records(

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from core.errors import DataError
-from rag.tldr import TldrPage, parse_markdown
+from rag.tldr import TldrPage, page_from_record, parse_markdown
 from studies.data import formats
 from studies.data.pair import Pair
 from studies.data.validation import (
@@ -77,21 +77,11 @@ def pairs_from_pages_jsonl(path: Path, data: bytes, report: ValidationReport, li
 
 
 def _page(rec: object, line: int, report: ValidationReport) -> TldrPage | None:
-    if not isinstance(rec, dict) or not isinstance(rec.get("id"), str) or not rec["id"].strip():
-        report.add(BAD_PAGE, "not a tldr page record: expected an object with id, command, examples, markdown", line)
+    try:
+        return page_from_record(rec)
+    except DataError as exc:
+        report.add(BAD_PAGE, str(exc), line)
         return None
-    examples = rec.get("examples")
-    if not isinstance(examples, list) or not all(isinstance(e, dict) and "intent" in e and "command" in e for e in examples):
-        report.add(BAD_PAGE, f"page {rec['id']}: `examples` must be a list of {{intent, command}} objects", line)
-        return None
-    return TldrPage(
-        id=rec["id"],
-        command=str(rec.get("command") or rec["id"]),
-        description=str(rec.get("description", "")),
-        markdown=str(rec.get("markdown") or ""),
-        examples=[(str(e["intent"]), str(e["command"])) for e in examples],
-        platform=str(rec.get("platform", "")),
-    )
 
 
 def pairs_from_markdown_folder(root: Path, report: ValidationReport, limits: Limits) -> list[Pair]:
