@@ -136,22 +136,14 @@ class RunComparison:
         )
 
 
-def _loads(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
 def _row_scores(row: dict[str, Any], per_item: dict[str, list[float]]) -> dict[str, Score]:
-    stored = _loads(row.get("metrics_json")) or row.get("metrics") or {}
+    """The leaderboard's stored interval of each metric; recomputed from the items where the row has none."""
+    stored = row.get("metrics") or {}
     scores: dict[str, Score] = {}
     for name, values in per_item.items():
-        s = stored.get(name) if isinstance(stored, dict) else None
-        if isinstance(s, dict) and {"mean", "low", "high"} <= s.keys():
-            scores[name] = Score(float(s["mean"]), float(s["low"]), float(s["high"]), int(s.get("n", len(values))))
+        s = stored.get(name) or {}
+        if all(s.get(key) is not None for key in ("mean", "low", "high")):
+            scores[name] = Score(float(s["mean"]), float(s["low"]), float(s["high"]), int(s.get("n") or len(values)))
         else:
             scores[name] = interval(values)
     return scores
@@ -232,7 +224,7 @@ def compare_runs(
 
 def _summary(row: dict[str, Any], per_item: dict[str, list[float]], items: list[dict[str, Any]]) -> RunSummary:
     n = max(len(items), 1)
-    config = _loads(row.get("config_json")) or row.get("config") or {}
+    config = row.get("config") or {}
     return RunSummary(
         run_id=row["run_id"],
         kind=row["kind"],
@@ -245,14 +237,14 @@ def _summary(row: dict[str, Any], per_item: dict[str, list[float]], items: list[
         latency_s=float(row.get("latency_s") or 0.0),
         prompt_tokens=sum(int(i.get("prompt_tokens") or 0) for i in items) / n,
         completion_tokens=sum(int(i.get("completion_tokens") or 0) for i in items) / n,
-        config=config if isinstance(config, dict) else {},
+        config=config,
         base_model=row.get("base_model"),
         method=row.get("method"),
         status=row.get("status") or "candidate",
         status_by=row.get("status_by"),
         status_reason=row.get("status_reason"),
         status_at=row.get("status_at"),
-        seed=(config.get("seed") if isinstance(config, dict) else None),
+        seed=config.get("seed"),
     )
 
 
