@@ -19,7 +19,7 @@ from core.errors import EvaluationError
 from core.workspace import Workspace
 from studies.evaluation import metrics as metric_registry
 from studies.evaluation.contract import read_predictions
-from studies.evaluation.stats import Comparison, Score, interval, paired_difference
+from studies.evaluation.stats import PairedComparison, Score, interval, paired_difference
 from studies.results.leaderboard import Leaderboard
 
 ALPHA = 0.05
@@ -28,7 +28,7 @@ BUILD_ORDER = {"base": 0, "rag": 1, "lora": 2, "dora": 2, "qlora": 2, "full": 3,
 """How much each kind of system costs to build and keep, simplest first (ties go to the simpler)."""
 
 
-def beaten(comp: Comparison) -> bool:
+def beaten(comp: PairedComparison) -> bool:
     """True when a run (a - best) is measurably worse: interval below 0 and paired test significant."""
     return comp.difference.high < 0.0 and comp.p_value < ALPHA
 
@@ -94,7 +94,7 @@ class RunComparison:
     primary: str
     best: dict[str, str]
     """metric -> run id with the highest mean."""
-    differences: dict[str, dict[str, Comparison]]
+    differences: dict[str, dict[str, PairedComparison]]
     """metric -> run id -> paired comparison of that run against the best (run - best)."""
     groups: list[GroupResult]
     examples: dict[str, list[Example]]
@@ -195,7 +195,7 @@ def compare_runs(
 
     runs = [_summary(rows[rid], values[rid], [preds[rid][i] for i in items]) for rid in run_ids]
     best: dict[str, str] = {}
-    differences: dict[str, dict[str, Comparison]] = {}
+    differences: dict[str, dict[str, PairedComparison]] = {}
     for m in chosen:
         best[m] = max(run_ids, key=lambda r: (sum(values[r][m]), -BUILD_ORDER.get(rows[r]["kind"], 9)))
         differences[m] = {

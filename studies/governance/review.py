@@ -32,7 +32,7 @@ from core.workspace import Workspace
 from studies.evaluation.run_items import RunItem, load_run_items, primary_metric
 from studies.governance.bradley_terry import (
     BradleyTerryFit,
-    Comparison,
+    PairOutcome,
     fit_bradley_terry,
 )
 from studies.governance.review_store import connect
@@ -311,13 +311,13 @@ def summarize(ws: Workspace, run_a: str, run_b: str, metric: str | None = None, 
     )  # fmt: skip
 
 
-def _comparisons(reviews: Sequence[Review]) -> list[Comparison]:
+def _comparisons(reviews: Sequence[Review]) -> list[PairOutcome]:
     out = []
     for r in reviews:
         if r.choice == "skip":
             continue
         outcome = 0.5 if r.winner is None else (1.0 if r.winner == r.run_lo else 0.0)
-        out.append(Comparison(r.run_lo, r.run_hi, outcome))
+        out.append(PairOutcome(r.run_lo, r.run_hi, outcome))
     return out
 
 
