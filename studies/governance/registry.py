@@ -26,16 +26,10 @@ from typing import Any
 from core.atomic import atomic_directory, atomic_write_json, atomic_write_text
 from core.errors import GateError, LeaderboardError
 from core.workspace import Workspace, safe_name, slugify
+from studies.governance.run_view import is_fine_tune
 from studies.results.leaderboard import Leaderboard
 
-FINE_TUNED_MARKERS = ("lora", "dora", "qlora", "full")
 CARD = "MODEL_CARD.md"
-
-
-def is_fine_tune(row: Mapping[str, Any]) -> bool:
-    """True for runs whose system carries trained weights (lora, rag+lora, ...)."""
-    text = f"{row.get('kind') or ''} {row.get('method') or ''}".lower()
-    return any(marker in text for marker in FINE_TUNED_MARKERS) or bool((row.get("artifacts") or {}).get("adapter_dir"))
 
 
 def missing_artefacts(row: Mapping[str, Any]) -> list[str]:
