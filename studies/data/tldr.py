@@ -7,7 +7,6 @@ adds the validation (every bad line or page reported, not only the first).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from core.errors import DataError
@@ -15,7 +14,6 @@ from rag.tldr import TldrPage, page_from_record, parse_markdown
 from studies.data import formats
 from studies.data.pair import Pair
 from studies.data.validation import (
-    BAD_JSON,
     BAD_PAGE,
     EMPTY,
     NOT_UTF8,
@@ -62,14 +60,7 @@ def pairs_from_pages_jsonl(path: Path, data: bytes, report: ValidationReport, li
     """Pairs from a tldr ``pages.jsonl`` extract (id, command, examples [{intent, command}], markdown)."""
     lines, bad = formats.decode_lines(data, report)
     pages: list[tuple[int | None, str | None, TldrPage]] = []
-    for number, text in enumerate(lines, start=1):
-        if not text.strip() or number in bad:
-            continue
-        try:
-            rec = json.loads(text)
-        except json.JSONDecodeError as exc:
-            report.add(BAD_JSON, f"not valid JSON: {exc.msg} at column {exc.colno}", number)
-            continue
+    for number, rec in formats.json_lines(lines, bad, report):
         page = _page(rec, number, report)
         if page is not None:
             pages.append((number, None, page))
