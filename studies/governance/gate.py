@@ -37,6 +37,7 @@ from studies.governance.checks import CHECKS, CheckResult, ChecksConfig, run_che
 from studies.governance.review_store import connect
 from studies.governance.run_view import LOWER_IS_BETTER, RunView, read_run, training_data_of
 from studies.results.records import utc_now
+from studies.results.schema import transaction
 
 DEFAULT_MIN_REVIEWS = 5
 """Blind judgements needed when review is required (override with ``min_reviews``)."""
@@ -240,22 +241,16 @@ def _judge_review(ws: Workspace, run_id: str, min_reviews: int, failures: _Failu
 
 def _store(ws: Workspace, verdict: GateVerdict, waivers: Mapping[str, str], applied: Mapping[str, bool], by: str | None) -> None:
     verdict.verdict_id = f"{utc_now():%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
-    with connect(ws) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
+    with connect(ws) as con, transaction(con):
+        con.execute(
+            "INSERT INTO gate_verdicts VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [verdict.verdict_id, verdict.run_id, verdict.passed, json.dumps(verdict.failures),
+             json.dumps(verdict.details, default=str), by, utc_now()],
+        )  # fmt: skip
+        for name, reason in waivers.items():
             con.execute(
-                "INSERT INTO gate_verdicts VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [verdict.verdict_id, verdict.run_id, verdict.passed, json.dumps(verdict.failures),
-                 json.dumps(verdict.details, default=str), by, utc_now()],
-            )  # fmt: skip
-            for name, reason in waivers.items():
-                con.execute(
-                    "INSERT INTO gate_waivers VALUES (?, ?, ?, ?, ?)", [verdict.verdict_id, verdict.run_id, name, reason, applied[name]]
-                )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+                "INSERT INTO gate_waivers VALUES (?, ?, ?, ?, ?)", [verdict.verdict_id, verdict.run_id, name, reason, applied[name]]
+            )
 
 
 def verdicts(ws: Workspace, run_id: str | None = None) -> list[dict[str, Any]]:

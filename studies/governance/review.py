@@ -37,6 +37,7 @@ from studies.governance.bradley_terry import (
 )
 from studies.governance.review_store import connect
 from studies.results.records import utc_now
+from studies.results.schema import transaction
 
 CHOICES = ("left", "right", "tie", "skip")
 
@@ -380,12 +381,10 @@ def refresh_scores(ws: Workspace) -> BradleyTerryFit:
     """Recompute the scores and store them in ``review_scores`` (the leaderboard can join on run_id)."""
     fit = bradley_terry_scores(ws)
     now = utc_now()
-    with connect(ws) as con:
-        con.execute("BEGIN TRANSACTION")
+    with connect(ws) as con, transaction(con):
         con.execute("DELETE FROM review_scores")
         for run, score in fit.scores.items():
             con.execute("INSERT INTO review_scores VALUES (?, ?, ?, ?, ?)", [run, score, fit.elo[run], fit.comparisons[run], now])
-        con.execute("COMMIT")
     return fit
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from core.errors import LeaderboardError
@@ -251,13 +252,20 @@ def migrate(con: "duckdb.DuckDBPyConnection") -> int:
         )
     if current == SCHEMA_VERSION:
         return current
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for version in range(current + 1, SCHEMA_VERSION + 1):
             MIGRATIONS[version](con)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, utc_now()])
+    return SCHEMA_VERSION
+
+
+@contextmanager
+def transaction(con: "duckdb.DuckDBPyConnection") -> Iterator["duckdb.DuckDBPyConnection"]:
+    """One transaction on an open connection: committed when the block ends, rolled back on any exception."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return SCHEMA_VERSION
