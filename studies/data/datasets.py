@@ -34,10 +34,8 @@ from studies.data.validation import (
     CONFLICT,
     DUPLICATE,
     DUPLICATE_ID,
-    EMPTY,
     MISSING_FIELD,
     NO_RECORDS,
-    TOO_LONG,
     WRONG_TYPE,
     InvalidDataError,
     Limits,
@@ -240,17 +238,7 @@ def pairs_from_records(
                 ok = False
                 continue
             text = value.strip()
-            if not text:
-                report.add(EMPTY, f"field {label} is empty", line, field=ours)
-                ok = False
-            elif len(text) > limits.max_item_chars:
-                report.add(
-                    TOO_LONG,
-                    f"field {label} is {len(text):,} characters; the limit is {limits.max_item_chars:,} "
-                    "(raise it with --max-chars if long items are intended)",
-                    line,
-                    field=ours,
-                )
+            if not report.check_text(text, f"field {label}", limits, line, field=ours):
                 ok = False
             elif "\ufffd" in text and report.format in ("csv", "tsv", "json"):
                 ok = False  # already reported as not-utf8 for its line

@@ -15,9 +15,7 @@ from studies.data import formats
 from studies.data.pair import Pair
 from studies.data.validation import (
     BAD_PAGE,
-    EMPTY,
     NOT_UTF8,
-    TOO_LONG,
     Limits,
     ValidationReport,
 )
@@ -33,21 +31,11 @@ def pairs_from_pages(pages: list[tuple[int | None, str | None, TldrPage]], repor
         for n, (intent, command) in enumerate(page.examples, start=1):
             line = _example_line(page.markdown, intent) if file else page_line
             report.records += 1
-            ok = True
-            for name, text in (("input", intent.strip()), ("output", command.strip())):
-                if not text:
-                    report.add(EMPTY, f"page {page.id}, example {n}: {name} is empty", line, field=name, file=file)
-                    ok = False
-                elif len(text) > limits.max_item_chars:
-                    report.add(
-                        TOO_LONG,
-                        f"page {page.id}, example {n}: {name} is {len(text):,} characters; the limit is {limits.max_item_chars:,}",
-                        line,
-                        field=name,
-                        file=file,
-                    )
-                    ok = False
-            if not ok:
+            checked = [
+                report.check_text(text, f"page {page.id}, example {n}: {name}", limits, line, field=name, file=file)
+                for name, text in (("input", intent.strip()), ("output", command.strip()))
+            ]
+            if not all(checked):
                 continue
             meta = {"command": page.command, "page": page.id, "line": line}
             if file:

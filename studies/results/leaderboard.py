@@ -21,6 +21,7 @@ from studies.results.records import (
     STATUSES,
     RunRecord,
     record_from_trial,
+    require_who_and_why,
     utc_now,
 )
 from studies.results.schema import (
@@ -287,10 +288,7 @@ class Leaderboard:
         """Mark a run accepted/rejected/candidate, by whom and why (history kept in ``reviews``)."""
         if status not in STATUSES:
             raise LeaderboardError(f"status must be one of {', '.join(STATUSES)}, got {status!r}.")
-        if not (by or "").strip():
-            raise LeaderboardError("Say who decides: --by NAME is required.")
-        if not (reason or "").strip():
-            raise LeaderboardError("A reason is required (--reason TEXT): the review record must say why.")
+        require_who_and_why(by, reason)
         now = utc_now()
         with self.connect() as con, transaction(con):
             found = con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
