@@ -41,6 +41,6 @@ def _run(tiny_model_dir, workspace, sample_pairs, name: str, **changes):
 
 def test_first_losses_match_the_recorded_values(tiny_model_dir, workspace, sample_pairs):
     record = _run(tiny_model_dir, workspace, sample_pairs, "pinned").record
-    assert record["tokens_seen"] == RECORDED_TOKENS_SEEN
-    assert record["train_loss_history"] == pytest.approx(RECORDED_TRAIN_LOSSES, abs=5e-4)
-    assert [h["eval_loss"] for h in record["eval_history"]] == pytest.approx(RECORDED_EVAL_LOSSES, abs=5e-4)
+    assert record.tokens_seen == RECORDED_TOKENS_SEEN
+    assert record.train_loss_history == pytest.approx(RECORDED_TRAIN_LOSSES, abs=5e-4)
+    assert [h.eval_loss for h in record.eval_history] == pytest.approx(RECORDED_EVAL_LOSSES, abs=5e-4)
