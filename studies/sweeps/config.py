@@ -34,7 +34,7 @@ ATTR_TOKENS = "tokens"
 ATTR_METRICS = "metrics"
 
 
-ATTR_RESULT = "result"  # the payload studies.results.records.record_from_trial turns into the row
+ATTR_RESULT = "result"  # the trial's RunRecord.to_dict() (studies.sweeps.ingest turns it into the row)
 
 
 ATTR_PRUNED = "pruned_reason"

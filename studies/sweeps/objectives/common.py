@@ -1,19 +1,21 @@
-"""What objectives share: loading a sweep's examples, trial records, evaluating a trial through the contract."""
+"""What objectives share: loading a sweep's examples, trial rows, evaluating a trial through the contract."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import SweepError
+from studies.results.records import RunRecord, trial_run_id
 from studies.sweeps.trials import TrialRun
 
+if TYPE_CHECKING:  # pragma: no cover
+    from studies.evaluation.contract import EvalResult
 
-def trial_record(run: TrialRun, kind: str, system: str, config: dict[str, Any], metrics: dict[str, float], **fields: Any) -> dict[str, Any]:
-    """A leaderboard ``RunRecord`` (as a dict) for a trial scored without the evaluation contract
-    (synthetic trials, or evaluation turned off): point metrics, run id from (study, trial)."""
-    from studies.results.records import RunRecord, trial_run_id
 
-    record = RunRecord(
+def trial_record(run: TrialRun, kind: str, system: str, config: dict[str, Any], metrics: dict[str, float], **fields: Any) -> RunRecord:
+    """The leaderboard row of a trial scored without the evaluation contract (synthetic trials, or
+    evaluation turned off): point metrics on the validation part, run id from (study, trial)."""
+    return RunRecord(
         run_id=trial_run_id(run.study_name, run.number),
         kind=kind,
         system=system,
@@ -24,7 +26,6 @@ def trial_record(run: TrialRun, kind: str, system: str, config: dict[str, Any], 
         metrics={k: {"mean": float(v), "low": float(v), "high": float(v), "n": 1} for k, v in metrics.items()},
         **fields,
     )
-    return record.to_dict()
 
 
 def load_examples(run: TrialRun) -> tuple[list[Any], list[Any], Any]:
@@ -57,9 +58,9 @@ def load_examples(run: TrialRun) -> tuple[list[Any], list[Any], Any]:
 _DATA_CACHE: dict[tuple[str, str], tuple[list[Any], list[Any], Any]] = {}
 
 
-def evaluate_trial(run: TrialRun, system: Any, split: Any) -> dict[str, Any]:
+def evaluate_trial(run: TrialRun, system: Any, split: Any) -> "EvalResult":
     """Evaluate a trial's system through the shared contract on the validation split, without
-    touching the leaderboard (workers never hold it); returns ``EvalResult.to_dict()``."""
+    touching the leaderboard (workers never hold it); ``.record`` is the trial's row."""
     from studies.evaluation.contract import evaluate
     from tuning.generate import GenerationSettings
 
@@ -75,4 +76,9 @@ def evaluate_trial(run: TrialRun, system: Any, split: Any) -> dict[str, Any]:
         limit=run.config.eval_limit,
         metrics=run.config.eval_metrics,
     )
-    return result.to_dict()
+    return result
+
+
+def mean_scores(evaluated: "EvalResult") -> dict[str, float]:
+    """Each computed metric's mean (what status shows and the objective may optimise)."""
+    return {name: float(score.mean) for name, score in evaluated.scores.items() if score.mean is not None}

@@ -26,9 +26,6 @@ class RagObjective:
         return run_rag_trial(run)
 
 
-_RAG_ALIASES = {"top_k": "k", "prompt_template": "prompt_style", "overlap": "chunk_overlap"}
-
-
 _RUN_ONLY = {"corpus", "model"}
 
 
@@ -36,15 +33,11 @@ _RUN_ONLY = {"corpus", "model"}
 
 
 def rag_config_for(base: dict[str, Any], params: dict[str, Any]) -> Any:
-    """The trial's RagConfig (aliases: top_k -> k, prompt_template -> prompt_style)."""
+    """The trial's RagConfig (other names of fields are read through ``rag.config.RAG_ALIASES``)."""
     from core.config import from_dict
-    from rag.config import RagConfig
+    from rag.config import RagConfig, rag_fields
 
-    values = {}
-    for key, value in {**base, **params}.items():
-        if key in _RUN_ONLY:
-            continue
-        values[_RAG_ALIASES.get(key, key)] = value
+    values = rag_fields({k: v for k, v in {**base, **params}.items() if k not in _RUN_ONLY})
     if values.get("embedder") in ("default", "all-MiniLM-L6-v2", "minilm"):
         values["embedder"] = None
     unknown = sorted(set(values) - set(RagConfig.__dataclass_fields__))
@@ -109,7 +102,7 @@ def _trial_system(run: TrialRun, index: str, config: Any) -> Any:
 
 
 def run_rag_trial(run: TrialRun) -> TrialOutcome:
-    from studies.sweeps.objectives.common import evaluate_trial, load_examples
+    from studies.sweeps.objectives.common import evaluate_trial, load_examples, mean_scores
 
     try:
         config = rag_config_for(run.config.base, run.params)
@@ -118,10 +111,7 @@ def run_rag_trial(run: TrialRun) -> TrialOutcome:
     _train, _val, split = load_examples(run)
     index = trial_index(run, config, split)
     evaluated = evaluate_trial(run, _trial_system(run, index, config), split)
-    scores = {k: float(v["mean"]) for k, v in (evaluated.get("scores") or {}).items() if isinstance(v, dict) and v.get("mean") is not None}
+    scores = mean_scores(evaluated)
     if run.config.metric not in scores:
         raise SweepError(f"The RAG sweep optimises {run.config.metric!r}, which the evaluation did not compute; computed: {', '.join(sorted(scores))}. Set `metric` to one of them.")
-    from core.config import to_dict
-
-    result = {"kind": "rag", "system": f"rag:{index}", "config": to_dict(config), "evaluation": evaluated, "metrics": scores}
-    return TrialOutcome(value=scores[run.config.metric], tokens=0, metrics=scores, result=result, artifacts={"index": index})
+    return TrialOutcome(value=scores[run.config.metric], tokens=0, metrics=scores, result=evaluated.record, artifacts={"index": index})
