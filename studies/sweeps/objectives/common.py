@@ -31,24 +31,24 @@ def trial_record(run: TrialRun, kind: str, system: str, config: dict[str, Any], 
 def load_examples(run: TrialRun) -> tuple[list[Any], list[Any], Any]:
     """(train, validation, split) for a sweep's ``data`` settings (cached per worker process)."""
     data = run.config.data
-    key = (str(run.workspace.root), repr(sorted(data.items())))
+    key = (str(run.workspace.root), repr(data))
     if key in _DATA_CACHE:
         return _DATA_CACHE[key]
     from studies.data.splits import load_split
 
-    if data.get("split"):
-        split = load_split(run.workspace, str(data["split"]))
-    elif data.get("dataset"):
+    if data.split:
+        split = load_split(run.workspace, data.split)
+    elif data.dataset:
         from studies.data.datasets import load_pairs
         from studies.data.splits import make_split, save_split
 
-        dataset = load_pairs(str(data["dataset"]))
-        split = make_split(dataset, seed=int(data.get("seed", 0)))
+        dataset = load_pairs(data.dataset)
+        split = make_split(dataset, seed=data.seed)
         save_split(run.workspace, split)
     else:
         raise SweepError("The sweep has no data: set data.split (a frozen split version) or data.dataset (a pairs file).")
-    train = list(split.train)[: data.get("train_limit") or None]
-    val = list(split.validation)[: data.get("val_limit") or None]
+    train = list(split.train)[: data.train_limit]
+    val = list(split.validation)[: data.val_limit]
     if not train or not val:
         raise SweepError(f"Split {getattr(split, 'version', '?')} has {len(train)} training and {len(val)} validation examples; a sweep needs both.")
     _DATA_CACHE[key] = (train, val, split)

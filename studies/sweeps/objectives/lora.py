@@ -24,6 +24,7 @@ def train_config_for(base: dict[str, Any], params: dict[str, Any], overrides: di
     set ``method``); other names of fields are read through ``tuning.config.TRAIN_ALIASES``.
     """
     values = train_fields({**base, **params})
+    _check_names(values)
     ratio = values.pop("alpha_ratio", None)
     if ratio is not None:
         values["alpha"] = float(values.get("rank", TrainConfig.rank)) * float(ratio)
@@ -35,11 +36,20 @@ def train_config_for(base: dict[str, Any], params: dict[str, Any], overrides: di
     if isinstance(values.get("target_modules"), tuple):
         values["target_modules"] = list(values["target_modules"])
     values.update(overrides or {})
-    known = set(TrainConfig.__dataclass_fields__)
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise SweepError(f"Search space / base settings name fields TrainConfig does not have: {', '.join(unknown)}; known: {', '.join(sorted(known))}.")
     return TrainConfig.from_dict(values)
+
+
+_HELPERS = {"alpha_ratio", "dora", "qlora"}
+
+
+def _check_names(values: dict[str, Any]) -> None:
+    known = set(TrainConfig.__dataclass_fields__)
+    unknown = sorted(set(values) - known - _HELPERS)
+    if unknown:
+        raise SweepError(
+            f"Search space / base settings name fields TrainConfig does not have: {', '.join(unknown)}; known: {', '.join(sorted(known))} "
+            f"(and the helpers {', '.join(sorted(_HELPERS))})."
+        )
 
 
 class LoraObjective:
@@ -53,6 +63,10 @@ class LoraObjective:
 
     def default_space(self) -> dict[str, Any]:
         return DEFAULT_LORA_SPACE
+
+    def check_base(self, base: dict[str, Any]) -> None:
+        """``base`` holds TrainConfig fields (or their aliases) and the sampling helpers only."""
+        _check_names(train_fields(base))
 
     def run(self, run: TrialRun) -> TrialOutcome:
         from tuning.train import train

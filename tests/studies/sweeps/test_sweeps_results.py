@@ -175,3 +175,32 @@ def test_one_alias_table_per_config():
     assert setup_from_config(aliased).rank == 8 and setup_from_config(aliased).seq_len == 128
     rag = rag_config_for({"corpus": "pages.jsonl", "top_k": 5}, {"overlap": 16, "prompt_template": "page"})
     assert (rag.k, rag.chunk_overlap, rag.prompt_style) == (5, 16, "page") and set(RAG_ALIASES.values()) <= set(type(rag).__dataclass_fields__)
+
+
+def test_sweep_data_is_typed_and_the_stored_form_still_loads():
+    from core.errors import ConfigError
+    from studies.sweeps.config import SweepData
+
+    stored_before = {"name": "s", "objective": "lora", "data": {"dataset": "pairs.jsonl", "seed": 1, "train_limit": 24}}
+    config = SweepConfig.from_dict(stored_before)
+    assert config.data == SweepData(dataset="pairs.jsonl", seed=1, train_limit=24)
+    assert SweepConfig.from_dict(config.to_dict()) == config
+    assert SweepConfig(name="s", data={"split": "abc"}).data.split == "abc"  # callers that pass the mapping form
+    with pytest.raises(ConfigError, match="unknown field `path`"):
+        SweepConfig.from_dict({"name": "s", "data": {"path": "pairs.jsonl"}})
+    with pytest.raises(ConfigError, match="train_limit >= 1"):
+        SweepConfig.from_dict({"name": "s", "data": {"dataset": "p", "train_limit": 0}})
+
+
+@pytest.mark.parametrize(("objective", "base", "message"), [
+    ("lora", {"learning_rat": 1e-3}, "TrainConfig does not have: learning_rat"),
+    ("rag", {"corpus": "pages.jsonl", "chunk_sise": 64}, "RagConfig does not have: chunk_sise"),
+    ("rag", {"corpus": 3}, "`corpus` has the wrong type"),
+    ("synthetic", {"steps": "many"}, "`steps` must be an integer"),
+])
+def test_a_base_the_objective_cannot_read_is_refused_when_the_sweep_starts(workspace, objective, base, message):
+    config = SweepConfig(name="bad-base", objective=objective, base=base)
+    with pytest.raises(SweepError, match=message):
+        create_or_resume(config, workspace.optuna_url)
+    assert create_or_resume(SweepConfig(name="good-base", objective="lora", base={"lr": 1e-3, "alpha_ratio": 2, "model": "m"}),
+                            workspace.optuna_url)
