@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 from advisor.catalogue import Device, get_device
 from core.errors import ConfigError
+from tuning.config import train_fields
 
 GiB = 1024**3
 GB = 1e9
@@ -543,7 +544,9 @@ def _get(config: Any, *names: str, default: Any = None) -> Any:
 
 def setup_from_config(config: Any) -> TrainSetup:
     """A :class:`TrainSetup` from anything config-like: a ``TrainConfig``, a dict of its fields, a sweep trial's params."""
-    model = resolve_model(_get(config, "model", "base_model", "model_size"))
+    if isinstance(config, dict):
+        config = train_fields(config)  # other names of TrainConfig fields (lr, r, batch_size, seq_len, ...)
+    model = resolve_model(_get(config, "model", "model_size"))
     method = str(_get(config, "method", default="lora")).lower()
     if _get(config, "qlora", "use_qlora", default=False) is True and method == "lora":
         method = "qlora"
@@ -561,10 +564,10 @@ def setup_from_config(config: Any) -> TrainSetup:
         method=method,  # type: ignore[arg-type]
         precision=precision,  # type: ignore[arg-type]
         quant_bits=int(_get(config, "quant_bits", "bits", default=4)),
-        rank=int(_get(config, "rank", "lora_rank", "r", default=16)),
+        rank=int(_get(config, "rank", default=16)),
         target_modules=targets,
-        seq_len=int(_get(config, "max_length", "seq_len", "max_seq_len", default=1024)),
-        micro_batch=int(_get(config, "micro_batch_size", "micro_batch", "batch_size", default=1)),
+        seq_len=int(_get(config, "max_length", default=1024)),
+        micro_batch=int(_get(config, "micro_batch_size", default=1)),
         gradient_checkpointing=bool(_get(config, "gradient_checkpointing", default=False)),
         base_fp32=str(_get(config, "precision", default="auto")).lower() == "fp32",
     )

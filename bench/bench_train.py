@@ -141,21 +141,21 @@ def run_ours(ws, train_pairs, lr: float, seed: int, micro_batch_size: int, dropo
     r = result.record
     return {
         "adapter_dir": result.adapter_dir,
-        "real_tokens": r["tokens_seen"],
-        "slots": r["slots_seen"],
-        "loss_tokens": r["loss_tokens_seen"],
-        "seconds": r["train_seconds"],
-        "tokens_per_s": r["tokens_per_s"],
-        "steps": r["steps"],
+        "real_tokens": r.tokens_seen,
+        "slots": r.slots_seen,
+        "loss_tokens": r.loss_tokens_seen,
+        "seconds": r.train_seconds,
+        "tokens_per_s": r.tokens_per_s,
+        "steps": r.steps,
         "cpu_seconds": cpu_seconds,
-        "tokens_per_cpu_s": r["tokens_seen"] / cpu_seconds,
+        "tokens_per_cpu_s": r.tokens_seen / cpu_seconds,
         "load_before": load_before,
         "load_after": load_avg(),
-        "precision": r["precision"],
-        "attention": r["attention"],
+        "precision": r.precision,
+        "attention": r.attention,
         "dropout": config.dropout,
-        "padding_fraction": r["padding_fraction"],
-        "truncated": r["train_data"]["truncated"],
+        "padding_fraction": r.padding_fraction,
+        "truncated": r.train_data.truncated,
     }
 
 

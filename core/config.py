@@ -11,6 +11,7 @@ import json
 import os
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -136,6 +137,14 @@ def from_dict(cls: type[T], data: Any, what: str | None = None) -> T:
     if callable(validate):
         validate()
     return obj
+
+
+def rename_aliases(values: Mapping[str, Any], aliases: Mapping[str, str]) -> dict[str, Any]:
+    """``values`` with alias keys renamed to the field names they stand for (in order: a later key wins)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        out[aliases.get(key, key)] = value
+    return out
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from core.config import Problems
+from core.config import Problems, rename_aliases
 
 IndexType = Literal["auto", "flat", "hnsw", "ivf"]
 RetrieverName = Literal["dense", "bm25", "hybrid"]
@@ -13,6 +14,14 @@ PromptStyle = Literal["fewshot", "examples", "page"]
 Chunking = Literal["blocks", "packed"]
 Bm25Scope = Literal["document", "chunk"]
 HybridFusion = Literal["zscore", "rrf"]
+
+RAG_ALIASES: dict[str, str] = {"top_k": "k", "prompt_template": "prompt_style", "overlap": "chunk_overlap"}
+"""Other names of RagConfig fields, accepted wherever RAG settings arrive as a mapping (sweep spaces and fixed settings)."""
+
+
+def rag_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with :data:`RAG_ALIASES` renamed to RagConfig field names."""
+    return rename_aliases(values, RAG_ALIASES)
 
 
 @dataclass

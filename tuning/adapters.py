@@ -11,6 +11,7 @@ A full fine-tune is saved the same way as a complete transformers folder (``kind
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from tuning.models import LoadedModel
 
 METADATA = "metadata.json"
+METRIC_KEYS = ("final_train_loss", "final_eval_loss", "best_eval_loss", "best_step", "steps", "tokens_seen", "tokens_per_s")
+"""The run's figures an adapter's metadata keeps."""
 _FINGERPRINT_KEYS = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "intermediate_size", "vocab_size")
 
 
@@ -32,18 +35,21 @@ def base_fingerprint(model_config: Any) -> dict[str, Any]:
     return {k: getattr(model_config, k, None) for k in _FINGERPRINT_KEYS}
 
 
-def save_trained(model, loaded: "LoadedModel", config: "TrainConfig", adapter_dir: Path, record: dict[str, Any]) -> Path:
-    """Write the adapter (or full weights) and metadata.json into ``adapter_dir`` atomically."""
+def save_trained(model, loaded: "LoadedModel", config: "TrainConfig", adapter_dir: Path, *, run: str | None = None,
+                 data_version: str | None = None, metrics: Mapping[str, Any] | None = None) -> Path:
+    """Write the adapter (or full weights) and metadata.json into ``adapter_dir`` atomically.
+
+    ``run``: the training run's name; ``metrics``: its summary (``TrainRecord.summary()``).
+    """
     base_config = getattr(getattr(model, "base_model", model), "config", None) or loaded.model.config
-    metrics = {k: record.get(k) for k in ("final_train_loss", "final_eval_loss", "best_eval_loss", "best_step", "steps", "tokens_seen", "tokens_per_s")}
     metadata = {
         "format": 1,
         "kind": "full" if config.method == "full" else "adapter",
         "base_model": {"name": loaded.name, "path": loaded.path, "fingerprint": base_fingerprint(base_config)},
-        "data_version": record.get("data_version"),
+        "data_version": data_version,
         "config": to_dict(config),
-        "metrics": metrics,
-        "run": record.get("name"),
+        "metrics": {k: (metrics or {}).get(k) for k in METRIC_KEYS},
+        "run": run,
     }
     try:
         with atomic_directory(adapter_dir) as tmp:

@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from core.config import Problems, dump_yaml, from_dict, load_config, to_dict
+from core.config import Problems, dump_yaml, from_dict, load_config, rename_aliases, to_dict
 
 Method = Literal["lora", "dora", "qlora", "full"]
 Packing = Literal["packed", "padding_free", "length_grouped", "padded"]
 Precision = Literal["auto", "bf16", "fp32", "fp16"]
 Scheduler = Literal["cosine", "linear", "constant"]
 Attention = Literal["auto", "eager", "sdpa"]
+
+TRAIN_ALIASES: dict[str, str] = {
+    "lr": "learning_rate",
+    "r": "rank",
+    "lora_rank": "rank",
+    "lora_alpha": "alpha",
+    "lora_dropout": "dropout",
+    "batch_size": "micro_batch_size",
+    "micro_batch": "micro_batch_size",
+    "seq_len": "max_length",
+    "max_seq_len": "max_length",
+    "base_model": "model",
+}
+"""Other names of TrainConfig fields, accepted wherever training settings arrive as a mapping
+(sweep search spaces and fixed settings, the estimator's feasibility check)."""
+
+
+def train_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with :data:`TRAIN_ALIASES` renamed to TrainConfig field names."""
+    return rename_aliases(values, TRAIN_ALIASES)
 
 
 @dataclass

@@ -14,13 +14,15 @@ The loop is small; peft does the adapters, transformers the attention masking.
   trainable weights (safetensors) and optimizer/scheduler/RNG state (``torch.load(weights_only=True)``).
   Calling ``train`` again with the same name and config resumes from it.
 - ``adapters/<name>/``: the PEFT adapter (or full weights) and ``metadata.json`` (see adapters.py).
-- ``runs/<name>/record.json``: the run record.
+- ``runs/<name>/record.json``: the run record (:class:`tuning.record.TrainRecord`).
+
+``train`` is a loop over named steps (prepare, start or resume, optimizer step, evaluate, report,
+checkpoint, finish) that share one typed :class:`tuning.record.TrainState` (what a checkpoint saves)
+and one :class:`_Run` (what stays fixed while training).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import time
@@ -29,48 +31,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.atomic import atomic_directory, atomic_write_json
+from core.atomic import atomic_write_json
 from core.config import from_dict, to_dict
 from core.errors import TrainingError
 from core.workspace import Workspace, safe_name
-from tuning.batches import Batch, Encoded, collate, encode_examples, group_examples, plan_epoch
+from tuning.batches import Batch, Encoded, EncodeReport, collate, encode_examples, group_examples, plan_epoch
+from tuning.checkpoint import Checkpoint, config_fingerprint, load_trainable, trainable_state
 from tuning.config import TrainConfig
 from tuning.device import choose_attention, choose_precision, oom_as_error, peak_memory_mb, reset_peak_memory, resolve_device, seed_everything
+from tuning.record import BaseModelRef, EvalPoint, Progress, TrainRecord, TrainResult, TrainState
 
 if TYPE_CHECKING:  # pragma: no cover
     from tuning.models import LoadedModel
+
+__all__ = ["EvalCallback", "Progress", "ProgressCallback", "TrainRecord", "TrainResult", "evaluate_loss", "forward_loss", "train", "wrap_model"]
 
 log = logging.getLogger(__name__)
 
 EvalCallback = Callable[[int, float, int], None]
 """on_eval(step, eval_loss, tokens_seen); raising stops the run (the sweep pruner uses this)."""
-ProgressCallback = Callable[["Progress"], None]
-
-
-@dataclass
-class Progress:
-    """What a progress bar shows after each optimizer step."""
-
-    step: int
-    total_steps: int
-    loss: float
-    tokens_per_s: float
-    tokens_seen: int
-    eval_loss: float | None = None
-
-
-@dataclass
-class TrainResult:
-    """Where the trained weights are and what happened."""
-
-    adapter_dir: Path
-    record: dict[str, Any]
-
-
-def _config_fingerprint(config: TrainConfig) -> str:
-    # Fields that may change between a kill and a resume without changing the run.
-    data = {k: v for k, v in to_dict(config).items() if k not in {"threads", "device", "eval_every", "save_every", "attention"}}
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+ProgressCallback = Callable[[Progress], None]
 
 
 def wrap_model(loaded: "LoadedModel", config: TrainConfig):
@@ -185,82 +165,42 @@ def _lr_lambda(config: TrainConfig, total_steps: int) -> Callable[[int], float]:
     return fn
 
 
-def _trainable_state(model) -> dict[str, Any]:
-    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+@dataclass
+class _Run:
+    """What a run holds while it trains: built once by :func:`_prepare`; only the best weights and this
+    process's throughput counters change."""
 
+    config: TrainConfig
+    name: str
+    device: str
+    precision: Any
+    loaded: "LoadedModel"
+    model: Any
+    params: list[Any]
+    optimizer: Any
+    scheduler: Any
+    scaler: Any
+    train_enc: list[Encoded]
+    val_enc: list[Encoded]
+    train_report: EncodeReport
+    val_report: EncodeReport
+    pad_id: int
+    schedule: list[list[list[int]]]
+    """Per optimizer step, the example indices of each micro-batch (deterministic for the seed)."""
+    steps_per_epoch: int
+    run_dir: Path
+    adapter_dir: Path
+    checkpoint: Checkpoint
+    on_eval: EvalCallback | None
+    progress: ProgressCallback | None
+    wall_started: float
+    best_weights: dict[str, Any] | None = None
+    session_tokens: int = 0
+    session_seconds: float = 0.0
 
-def _load_trainable(model, state: dict[str, Any]) -> None:
-    import torch
-
-    params = dict(model.named_parameters())
-    missing = [n for n in state if n not in params]
-    if missing:
-        raise TrainingError(f"Checkpoint does not match the model ({len(missing)} unknown tensors, e.g. {missing[0]}).")
-    with torch.no_grad():
-        for n, t in state.items():
-            params[n].copy_(t)
-
-
-class _Checkpoint:
-    """Resumable training state in ``runs/<name>/checkpoint`` (safetensors + weights-only torch file)."""
-
-    def __init__(self, run_dir: Path) -> None:
-        self.dir = run_dir / "checkpoint"
-
-    def exists(self) -> bool:
-        return (self.dir / "state.pt").is_file() and (self.dir / "trainable.safetensors").is_file()
-
-    def save(self, model, optimizer, scheduler, scaler, state: dict[str, Any], best: dict[str, Any] | None) -> None:
-        import torch
-        from safetensors.torch import save_file
-
-        with atomic_directory(self.dir) as tmp:
-            save_file({n: t.contiguous() for n, t in _trainable_state(model).items()}, str(tmp / "trainable.safetensors"))
-            if best is not None:
-                save_file({n: t.contiguous() for n, t in best.items()}, str(tmp / "best.safetensors"))
-            payload = {
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict() if scaler is not None else None,
-                "rng_torch": torch.get_rng_state(),
-                "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                "state": json.dumps(state),
-            }
-            torch.save(payload, tmp / "state.pt")
-
-    def load(self, model, optimizer, scheduler, scaler, fingerprint: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        import torch
-        from safetensors.torch import load_file
-
-        try:
-            payload = torch.load(self.dir / "state.pt", weights_only=True, map_location="cpu")
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise TrainingError(f"Checkpoint {self.dir} is unreadable ({exc}); delete it to start the run over.") from exc
-        state = json.loads(payload["state"])
-        if state.get("fingerprint") != fingerprint:
-            raise TrainingError(
-                f"A checkpoint of a different configuration exists at {self.dir}. "
-                "Use another --name, or delete that folder to start over."
-            )
-        try:
-            _load_trainable(model, load_file(str(self.dir / "trainable.safetensors")))
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise TrainingError(f"Checkpoint {self.dir} is unreadable ({exc}); delete it to start the run over.") from exc
-        optimizer.load_state_dict(payload["optimizer"])
-        scheduler.load_state_dict(payload["scheduler"])
-        if scaler is not None and payload.get("scaler"):
-            scaler.load_state_dict(payload["scaler"])
-        torch.set_rng_state(payload["rng_torch"])
-        if payload.get("rng_cuda") and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(payload["rng_cuda"])
-        best_path = self.dir / "best.safetensors"
-        best = load_file(str(best_path)) if best_path.is_file() else None
-        return state, best
-
-    def remove(self) -> None:
-        import shutil
-
-        shutil.rmtree(self.dir, ignore_errors=True)
+    @property
+    def total_steps(self) -> int:
+        return len(self.schedule)
 
 
 def train(
@@ -282,33 +222,35 @@ def train(
     ``on_eval`` raises, nothing more is saved and the exception propagates. ``loaded`` lets a
     caller pass an already loaded base model (it is modified in place).
     """
-    import torch
-
     config = from_dict(TrainConfig, to_dict(config))  # validated, with canonical types (alpha: 16 -> 16.0)
     safe_name(name)
-    wall_started = time.perf_counter()
+    run = _prepare(config, train_examples, val_examples, workspace, name, loaded, on_eval, progress, time.perf_counter())
+    state = _start_or_resume(run, resume)
+    reset_peak_memory(run.device)
+    with oom_as_error(config):
+        while state.step < run.total_steps and not state.stopped_early:
+            step_loss = _optimizer_step(run, state)
+            eval_loss = _evaluate_if_due(run, state)
+            _report_progress(run, state, step_loss, eval_loss)
+            _checkpoint_if_due(run, state)
+        if not state.stopped_early and not state.evaluated_at(state.step):
+            _evaluate(run, state)
+    record = _finish(run, state, data_version)
+    return TrainResult(adapter_dir=run.adapter_dir, record=record)
+
+
+def _prepare(config: TrainConfig, train_examples: Sequence[Any], val_examples: Sequence[Any], workspace: Workspace, name: str,
+             loaded: "LoadedModel | None", on_eval: EvalCallback | None, progress: ProgressCallback | None, wall_started: float) -> _Run:
+    """Device, base model, encoded examples, the whole step schedule, the wrapped model and its optimizer."""
+    import torch
+
     device = resolve_device(config.device)
     precision = choose_precision(config.precision, device)
     if config.threads:
         torch.set_num_threads(config.threads)
     seed_everything(config.seed)
-    run_dir = workspace.path("runs", name)
-    adapter_dir = workspace.path("adapters", name)
-    checkpoint = _Checkpoint(run_dir)
-
     if loaded is None:
-        from tuning.models import load_base_model
-
-        # A frozen base needs no fp32 master copy: holding it in bf16 saves autocast from re-casting
-        # every weight in every forward and backward pass (~30% of a CPU step). Adapters stay fp32.
-        frozen_bf16 = precision.name == "bf16" and config.method in ("lora", "dora")
-        loaded = load_base_model(
-            config.model,
-            workspace,
-            dtype="bfloat16" if frozen_bf16 else "float32",
-            device=device,
-            quantization="nf4" if config.method == "qlora" else None,
-        )
+        loaded = _load_base(config, workspace, device, precision)
     _set_attention(loaded.model, choose_attention(config.attention, device))
     tokenizer = loaded.tokenizer
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -318,8 +260,41 @@ def train(
         raise TrainingError(f"No trainable examples: {train_report.examples} given, {train_report.dropped} dropped (no response token within max_length={config.max_length}).")
     if train_report.truncated:
         log.warning("%d of %d training examples were longer than max_length=%d and were cut.", train_report.truncated, train_report.examples, config.max_length)
+    schedule, steps_per_epoch = _plan_schedule(config, train_enc)
 
-    # The whole schedule, deterministic for the seed: resuming only needs the step index.
+    seed_everything(config.seed)  # adapter initialisation does not depend on how the data was planned
+    model = wrap_model(loaded, config)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, len(schedule)))
+    run_dir = workspace.path("runs", name)
+    return _Run(
+        config=config, name=name, device=device, precision=precision, loaded=loaded, model=model, params=params,
+        optimizer=optimizer, scheduler=scheduler, scaler=torch.amp.GradScaler("cuda") if precision.use_scaler else None,
+        train_enc=train_enc, val_enc=val_enc, train_report=train_report, val_report=val_report, pad_id=pad_id,
+        schedule=schedule, steps_per_epoch=steps_per_epoch, run_dir=run_dir, adapter_dir=workspace.path("adapters", name),
+        checkpoint=Checkpoint(run_dir), on_eval=on_eval, progress=progress, wall_started=wall_started,
+    )
+
+
+def _load_base(config: TrainConfig, workspace: Workspace, device: str, precision) -> "LoadedModel":
+    from tuning.models import load_base_model
+
+    # A frozen base needs no fp32 master copy: holding it in bf16 saves autocast from re-casting
+    # every weight in every forward and backward pass (~30% of a CPU step). Adapters stay fp32.
+    frozen_bf16 = precision.name == "bf16" and config.method in ("lora", "dora")
+    return load_base_model(
+        config.model,
+        workspace,
+        dtype="bfloat16" if frozen_bf16 else "float32",
+        device=device,
+        quantization="nf4" if config.method == "qlora" else None,
+    )
+
+
+def _plan_schedule(config: TrainConfig, train_enc: Sequence[Encoded]) -> tuple[list[list[list[int]]], int]:
+    """The whole schedule, deterministic for the seed (resuming only needs the step index); and the steps per epoch."""
     epoch_plans = [plan_epoch(train_enc, config.packing, config.micro_batch_size, config.max_length, config.grad_accumulation, config.seed)]
     steps_per_epoch = len(epoch_plans[0])
     total_steps = config.max_steps if config.max_steps is not None else max(1, int(round(config.epochs * steps_per_epoch)))
@@ -330,163 +305,160 @@ def train(
             epoch_plans.append(plan_epoch(train_enc, config.packing, config.micro_batch_size, config.max_length, config.grad_accumulation, config.seed + epoch))
         schedule.extend(epoch_plans[epoch].steps)
         epoch += 1
-    schedule = schedule[:total_steps]
+    return schedule[:total_steps], steps_per_epoch
 
-    seed_everything(config.seed)  # adapter initialisation does not depend on how the data was planned
-    model = wrap_model(loaded, config)
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    n_trainable = sum(p.numel() for p in params)
-    n_total = sum(p.numel() for p in model.parameters())
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, total_steps))
-    scaler = torch.amp.GradScaler("cuda") if precision.use_scaler else None
 
-    fingerprint = _config_fingerprint(config)
-    state: dict[str, Any] = {
-        "step": 0,
-        "tokens_seen": 0,
-        "loss_tokens_seen": 0,
-        "slots_seen": 0,
-        "train_seconds": 0.0,
-        "best_eval_loss": None,
-        "best_step": None,
-        "evals_since_best": 0,
-        "history": [],
-        "train_losses": [],
-        "fingerprint": fingerprint,
-        "resumed_from": [],
-    }
-    best_weights: dict[str, Any] | None = None
-    if resume and checkpoint.exists():
-        state, best_weights = checkpoint.load(model, optimizer, scheduler, scaler, fingerprint)
-        state["resumed_from"] = [*state.get("resumed_from", []), state["step"]]
-        log.info("Resuming run %s from step %d", name, state["step"])
-    elif checkpoint.exists():
-        checkpoint.remove()
+def _start_or_resume(run: _Run, resume: bool) -> TrainState:
+    """A fresh state, or the checkpoint's (weights, optimizer and RNG restored) when resuming the same config."""
+    fingerprint = config_fingerprint(run.config)
+    if resume and run.checkpoint.exists():
+        state, run.best_weights = run.checkpoint.load(run.model, run.optimizer, run.scheduler, run.scaler, fingerprint)
+        state.resumed_from = [*state.resumed_from, state.step]
+        log.info("Resuming run %s from step %d", run.name, state.step)
+        return state
+    if run.checkpoint.exists():
+        run.checkpoint.remove()
+    return TrainState(fingerprint=fingerprint)
 
-    def run_eval(step: int) -> float | None:
-        nonlocal best_weights
-        if not val_enc:
-            return None
-        eval_loss = evaluate_loss(model, val_enc, config, precision, device, pad_id)
-        state["history"].append({"step": step, "eval_loss": eval_loss, "tokens_seen": state["tokens_seen"]})
-        if state["best_eval_loss"] is None or eval_loss < state["best_eval_loss"]:
-            state["best_eval_loss"], state["best_step"], state["evals_since_best"] = eval_loss, step, 0
-            if config.keep_best:
-                best_weights = _trainable_state(model)
+
+def _optimizer_step(run: _Run, state: TrainState) -> float:
+    """Forward and backward over the step's micro-batches, one optimizer step; returns the step's mean token loss."""
+    import torch
+
+    config, scaler = run.config, run.scaler
+    began = time.perf_counter()
+    batches = [collate(run.train_enc, g, config.packing, config.max_length, run.pad_id) for g in run.schedule[state.step]]
+    loss_tokens = sum(b.loss_tokens for b in batches)
+    step_loss = 0.0
+    for batch in batches:
+        batch = batch.to(run.device)
+        loss = forward_loss(run.model, batch, run.precision) / max(loss_tokens, 1)
+        if scaler is not None:
+            scaler.scale(loss).backward()
         else:
-            state["evals_since_best"] += 1
-        if on_eval is not None:
-            on_eval(step, eval_loss, state["tokens_seen"])
-        return eval_loss
+            loss.backward()
+        step_loss += float(loss.detach())
+    if scaler is not None:
+        scaler.unscale_(run.optimizer)
+    if config.max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_(run.params, config.max_grad_norm)
+    if scaler is not None:
+        scaler.step(run.optimizer)
+        scaler.update()
+    else:
+        run.optimizer.step()
+    run.scheduler.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    elapsed = time.perf_counter() - began
+    real = sum(b.real_tokens for b in batches)
+    state.step += 1
+    state.tokens_seen += real
+    state.loss_tokens_seen += loss_tokens
+    state.slots_seen += sum(b.slots for b in batches)
+    state.train_seconds += elapsed
+    state.train_losses.append(round(step_loss, 5))
+    run.session_tokens += real
+    run.session_seconds += elapsed
+    return step_loss
 
-    reset_peak_memory(device)
-    session_tokens, session_seconds = 0, 0.0
-    stopped_early = False
-    last_eval_step = state["history"][-1]["step"] if state["history"] else None
-    with oom_as_error(config):
-        while state["step"] < total_steps:
-            step_groups = schedule[state["step"]]
-            began = time.perf_counter()
-            batches = [collate(train_enc, g, config.packing, config.max_length, pad_id) for g in step_groups]
-            loss_tokens = sum(b.loss_tokens for b in batches)
-            step_loss = 0.0
-            for batch in batches:
-                batch = batch.to(device)
-                loss = forward_loss(model, batch, precision) / max(loss_tokens, 1)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                else:
-                    loss.backward()
-                step_loss += float(loss.detach())
-            if scaler is not None:
-                scaler.unscale_(optimizer)
-            if config.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            elapsed = time.perf_counter() - began
-            real = sum(b.real_tokens for b in batches)
-            state["step"] += 1
-            state["tokens_seen"] += real
-            state["loss_tokens_seen"] += loss_tokens
-            state["slots_seen"] += sum(b.slots for b in batches)
-            state["train_seconds"] += elapsed
-            state["train_losses"].append(round(step_loss, 5))
-            session_tokens += real
-            session_seconds += elapsed
-            step = state["step"]
-            eval_loss = None
-            if config.eval_every and step % config.eval_every == 0 and step < total_steps:
-                eval_loss = run_eval(step)
-                last_eval_step = step
-                if config.early_stopping_patience and state["evals_since_best"] >= config.early_stopping_patience:
-                    stopped_early = True
-            if progress is not None:
-                progress(Progress(step, total_steps, step_loss, session_tokens / max(session_seconds, 1e-9), state["tokens_seen"], eval_loss))
-            if config.save_every and step % config.save_every == 0 and step < total_steps and not stopped_early:
-                checkpoint.save(model, optimizer, scheduler, scaler, state, best_weights)
-            if stopped_early:
-                log.info("Early stopping at step %d (best eval loss %.4f at step %s)", step, state["best_eval_loss"], state["best_step"])
-                break
-        if last_eval_step != state["step"] and not stopped_early:
-            run_eval(state["step"])
 
-    final_eval = state["history"][-1]["eval_loss"] if state["history"] else None
-    used_best = False
-    if config.keep_best and best_weights is not None and state["best_step"] != state["step"]:
-        _load_trainable(model, best_weights)
-        used_best = True
-    tail = state["train_losses"][-10:]
-    record: dict[str, Any] = {
-        "name": name,
-        "kind": "full" if config.method == "full" else "adapter",
-        "config": to_dict(config),
-        "data_version": data_version,
-        "base_model": {"name": loaded.name, "path": loaded.path},
-        "device": device,
-        "precision": precision.name,
-        "attention": getattr(loaded.model.config, "_attn_implementation", None),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "train_data": train_report.to_dict(),
-        "validation_data": val_report.to_dict(),
-        "steps": state["step"],
-        "total_steps": total_steps,
-        "steps_per_epoch": steps_per_epoch,
-        "epochs_completed": state["step"] / max(steps_per_epoch, 1),
-        "tokens_seen": state["tokens_seen"],
-        "loss_tokens_seen": state["loss_tokens_seen"],
-        "slots_seen": state["slots_seen"],
-        "padding_fraction": 1 - state["tokens_seen"] / max(state["slots_seen"], 1),
-        "tokens_per_s": state["tokens_seen"] / max(state["train_seconds"], 1e-9),
-        "train_seconds": state["train_seconds"],
-        "wall_seconds": time.perf_counter() - wall_started,
-        "peak_memory_mb": peak_memory_mb(device),
-        "trainable_params": n_trainable,
-        "total_params": n_total,
-        "final_train_loss": sum(tail) / len(tail) if tail else None,
-        "first_train_loss": state["train_losses"][0] if state["train_losses"] else None,
-        "final_eval_loss": final_eval,
-        "best_eval_loss": state["best_eval_loss"],
-        "best_step": state["best_step"],
-        "weights_from_step": state["best_step"] if used_best else state["step"],
-        "stopped_early": stopped_early,
-        "resumed_from": state["resumed_from"],
-        "eval_history": state["history"],
-        "train_loss_history": state["train_losses"],
-        "adapter_dir": str(adapter_dir),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+def _evaluate_if_due(run: _Run, state: TrainState) -> float | None:
+    """The validation loss every ``eval_every`` steps (the last step is evaluated after the loop); decides early stopping."""
+    config = run.config
+    if not (config.eval_every and state.step % config.eval_every == 0 and state.step < run.total_steps):
+        return None
+    eval_loss = _evaluate(run, state)
+    if config.early_stopping_patience and state.evals_since_best >= config.early_stopping_patience:
+        state.stopped_early = True
+        log.info("Early stopping at step %d (best eval loss %.4f at step %s)", state.step, state.best_eval_loss, state.best_step)
+    return eval_loss
+
+
+def _evaluate(run: _Run, state: TrainState) -> float | None:
+    """One validation pass: history, best weights, then ``on_eval`` (which may raise to stop the run)."""
+    if not run.val_enc:
+        return None
+    eval_loss = evaluate_loss(run.model, run.val_enc, run.config, run.precision, run.device, run.pad_id)
+    state.history.append(EvalPoint(step=state.step, eval_loss=eval_loss, tokens_seen=state.tokens_seen))
+    if state.best_eval_loss is None or eval_loss < state.best_eval_loss:
+        state.best_eval_loss, state.best_step, state.evals_since_best = eval_loss, state.step, 0
+        if run.config.keep_best:
+            run.best_weights = trainable_state(run.model)
+    else:
+        state.evals_since_best += 1
+    if run.on_eval is not None:
+        run.on_eval(state.step, eval_loss, state.tokens_seen)
+    return eval_loss
+
+
+def _report_progress(run: _Run, state: TrainState, step_loss: float, eval_loss: float | None) -> None:
+    if run.progress is not None:
+        tokens_per_s = run.session_tokens / max(run.session_seconds, 1e-9)
+        run.progress(Progress(state.step, run.total_steps, step_loss, tokens_per_s, state.tokens_seen, eval_loss))
+
+
+def _checkpoint_if_due(run: _Run, state: TrainState) -> None:
+    save_every = run.config.save_every
+    if save_every and state.step % save_every == 0 and state.step < run.total_steps and not state.stopped_early:
+        run.checkpoint.save(run.model, run.optimizer, run.scheduler, run.scaler, state, run.best_weights)
+
+
+def _finish(run: _Run, state: TrainState, data_version: str | None) -> TrainRecord:
+    """Keep the best weights (``keep_best``), write the adapter, its metadata and the run record; drop the checkpoint."""
+    used_best = run.config.keep_best and run.best_weights is not None and state.best_step != state.step
+    if used_best:
+        load_trainable(run.model, run.best_weights)
+    record = _record(run, state, data_version, used_best)
     from tuning.adapters import save_trained
 
-    save_trained(model, loaded, config, adapter_dir, record)
-    atomic_write_json(run_dir / "record.json", record)
-    checkpoint.remove()
-    return TrainResult(adapter_dir=adapter_dir, record=record)
+    save_trained(run.model, run.loaded, run.config, run.adapter_dir, run=run.name, data_version=data_version, metrics=record.summary())
+    atomic_write_json(run.run_dir / "record.json", record.to_dict())
+    run.checkpoint.remove()
+    return record
+
+
+def _record(run: _Run, state: TrainState, data_version: str | None, used_best: bool) -> TrainRecord:
+    import torch
+
+    config, model = run.config, run.model
+    tail = state.train_losses[-10:]
+    return TrainRecord(
+        name=run.name,
+        kind="full" if config.method == "full" else "adapter",
+        config=config,
+        data_version=data_version,
+        base_model=BaseModelRef(name=run.loaded.name, path=run.loaded.path),
+        device=run.device,
+        precision=run.precision.name,
+        attention=getattr(run.loaded.model.config, "_attn_implementation", None),
+        threads=torch.get_num_threads(),
+        torch=torch.__version__,
+        train_data=run.train_report,
+        validation_data=run.val_report,
+        steps=state.step,
+        total_steps=run.total_steps,
+        steps_per_epoch=run.steps_per_epoch,
+        epochs_completed=state.step / max(run.steps_per_epoch, 1),
+        tokens_seen=state.tokens_seen,
+        loss_tokens_seen=state.loss_tokens_seen,
+        slots_seen=state.slots_seen,
+        padding_fraction=1 - state.tokens_seen / max(state.slots_seen, 1),
+        tokens_per_s=state.tokens_seen / max(state.train_seconds, 1e-9),
+        train_seconds=state.train_seconds,
+        wall_seconds=time.perf_counter() - run.wall_started,
+        peak_memory_mb=peak_memory_mb(run.device),
+        trainable_params=sum(p.numel() for p in run.params),
+        total_params=sum(p.numel() for p in model.parameters()),
+        final_train_loss=sum(tail) / len(tail) if tail else None,
+        first_train_loss=state.train_losses[0] if state.train_losses else None,
+        final_eval_loss=state.history[-1].eval_loss if state.history else None,
+        best_eval_loss=state.best_eval_loss,
+        best_step=state.best_step,
+        weights_from_step=state.best_step if used_best else state.step,
+        stopped_early=state.stopped_early,
+        resumed_from=state.resumed_from,
+        eval_history=state.history,
+        train_loss_history=state.train_losses,
+        adapter_dir=str(run.adapter_dir),
+        finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )

@@ -20,7 +20,6 @@ from studies.results.records import (
     MEMORY,
     STATUSES,
     RunRecord,
-    record_from_trial,
     require_who_and_why,
     utc_now,
 )
@@ -279,10 +278,6 @@ class Leaderboard:
         """True when a run of this (study, trial) is on the board."""
         with self.connect(read_only=True) as con:
             return bool(con.execute("SELECT count(*) FROM runs WHERE study = ? AND trial = ?", [study, int(trial)]).fetchone()[0])
-
-    def record_trial(self, study: str, trial: int, payload: dict[str, Any]) -> bool:
-        """Record a sweep trial's result (see :func:`record_from_trial`); a no-op when already there."""
-        return self.record(record_from_trial(study, trial, payload))
 
     def set_status(self, run_id: str, status: str, by: str, reason: str, registry_path: str | None = None) -> dict[str, Any]:
         """Mark a run accepted/rejected/candidate, by whom and why (history kept in ``reviews``)."""

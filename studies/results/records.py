@@ -1,19 +1,15 @@
-"""Run records: one leaderboard row as a typed record, run ids, and the trial payload -> record conversion."""
+"""Run records: one leaderboard row as a typed record, and run ids."""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.errors import LeaderboardError
 from core.workspace import slugify
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
-
 
 MEMORY = ":memory:"
 
@@ -95,6 +91,10 @@ class RunRecord:
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self), default=str))
 
+    def for_trial(self, study: str, trial: int) -> "RunRecord":
+        """This record as the row of sweep trial (study, trial): run id ``trial_run_id``, so recording it twice is a no-op."""
+        return replace(self, study=study, trial=int(trial), run_id=trial_run_id(study, trial))
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunRecord":
         known = {f.name for f in fields(cls)}
@@ -108,46 +108,3 @@ class RunRecord:
         if "run_id" not in values or "kind" not in values:
             raise LeaderboardError("A run record needs at least `run_id` and `kind`.")
         return cls(**values)
-
-
-def record_from_trial(study: str, trial: int, payload: dict[str, Any]) -> RunRecord:
-    """Turn what a sweep stored for a trial into its leaderboard row, with run id ``trial_run_id``.
-
-    Accepted payloads: a ``RunRecord.to_dict()``; an ``EvalResult.to_dict()`` (its ``record``);
-    or a sweep outcome ``{"kind", "system", "config", "metrics", "evaluation"?, "train_record"?,
-    "adapter_dir"?}`` whose plain metric numbers become scores without an interval.
-    """
-    if not isinstance(payload, dict):
-        raise LeaderboardError(f"Trial {trial} of {study}: expected a mapping as its result, got {type(payload).__name__}.")
-    nested = payload.get("evaluation") if isinstance(payload.get("evaluation"), dict) else None
-    if nested and isinstance(nested.get("record"), dict):
-        run = RunRecord.from_dict(dict(nested["record"]))
-    elif isinstance(payload.get("record"), dict):
-        run = RunRecord.from_dict(dict(payload["record"]))
-    elif "run_id" in payload and "kind" in payload and "scores" not in payload:
-        run = RunRecord.from_dict(dict(payload))
-    else:
-        metrics: dict[str, dict[str, float]] = {}
-        for name, value in (payload.get("metrics") or {}).items():
-            if isinstance(value, dict) and "mean" in value:
-                metrics[name] = dict(value)
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                metrics[name] = {"mean": float(value), "low": None, "high": None, "n": None}
-        config = payload.get("config") if isinstance(payload.get("config"), dict) else {}
-        run = RunRecord(
-            run_id="",
-            kind=str(payload.get("kind") or "sweep"),
-            system=str(payload.get("system") or ""),
-            config=dict(config),
-            base_model=config.get("model") or config.get("base_model"),
-            method=config.get("method") or payload.get("kind"),
-            metrics=metrics,
-        )
-    train = payload.get("train_record") if isinstance(payload.get("train_record"), dict) else {}
-    if not run.train_tokens and train.get("tokens_seen"):
-        run.train_tokens = int(train["tokens_seen"])
-    if payload.get("adapter_dir") and "adapter_dir" not in run.artifacts:
-        run.artifacts = {**run.artifacts, "adapter_dir": payload["adapter_dir"]}
-    run.study, run.trial = study, int(trial)
-    run.run_id = trial_run_id(study, trial)
-    return run

@@ -5,16 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from core.config import Problems, from_dict, to_dict
 from core.errors import ConfigError
 from core.workspace import safe_name
 from studies.sweeps.search_space import parse_space
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
-
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +30,7 @@ ATTR_TOKENS = "tokens"
 ATTR_METRICS = "metrics"
 
 
-ATTR_RESULT = "result"  # the payload studies.results.records.record_from_trial turns into the row
+ATTR_RESULT = "result"  # the trial's RunRecord.to_dict() (studies.sweeps.ingest turns it into the row)
 
 
 ATTR_PRUNED = "pruned_reason"
@@ -65,6 +61,30 @@ Feasibility = Callable[[Any], "tuple[bool, str]"]
 
 
 @dataclass
+class SweepData:
+    """Where a sweep's examples come from (the ``data:`` block of a sweep config)."""
+
+    split: str | None = None
+    """A frozen split version saved in the workspace (``advisor data split``)."""
+    dataset: str | None = None
+    """A pairs file, split with ``seed`` when the first trial runs (the split is saved in the workspace)."""
+    seed: int = 0
+    """Seed of the split made from ``dataset``."""
+    train_limit: int | None = None
+    """At most this many training examples per trial (None: all)."""
+    val_limit: int | None = None
+    """At most this many validation examples per trial (None: all)."""
+    corpus: str | None = None
+    """RAG sweeps: the corpus (tldr pages.jsonl, JSONL documents or a folder); ``base.corpus`` works too."""
+
+    def validate(self) -> None:
+        p = Problems("SweepConfig.data")
+        p.check(self.train_limit is None or self.train_limit >= 1, f"`train_limit >= 1` must hold when set, but got {self.train_limit}")
+        p.check(self.val_limit is None or self.val_limit >= 1, f"`val_limit >= 1` must hold when set, but got {self.val_limit}")
+        p.raise_if_any()
+
+
+@dataclass
 class SweepConfig:
     """What a sweep searches, how, and for how long (stored in the study, so every worker sees it)."""
 
@@ -75,8 +95,11 @@ class SweepConfig:
     space: dict[str, Any] = field(default_factory=dict)
     """Search space in the YAML form of ``studies.sweeps.search_space`` (empty: the objective's default)."""
     base: dict[str, Any] = field(default_factory=dict)
-    """Fixed settings for every trial (e.g. TrainConfig fields such as model, max_steps, eval_every)."""
-    data: dict[str, Any] = field(default_factory=dict)
+    """Fixed settings for every trial, in the objective's own terms: lora: TrainConfig fields (model,
+    max_steps, eval_every, ...); rag: RagConfig fields plus corpus and model; synthetic: steps,
+    step_seconds, tokens_per_step, oom_above_batch. Each objective reads it into its typed config and
+    checks the names when the sweep starts (``SweepObjective.check_base``)."""
+    data: SweepData = field(default_factory=SweepData)
     """Where the examples come from: {split: VERSION} (frozen split in the workspace) or {dataset: PATH, seed: 0}."""
     metric: str = "val_loss"
     """Name of the objective value (shown in status and the dashboard)."""
@@ -123,6 +146,10 @@ class SweepConfig:
     """GenerationSettings fields for the trial evaluation (e.g. max_new_tokens); default: the contract's."""
     device: str | None = None
     """Device for the estimator's feasibility check (catalogue name such as a100-80, or "local": this GPU); None: no check."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.data, Mapping):  # the YAML / stored form, or a caller's dict
+            self.data = from_dict(SweepData, dict(self.data), what="SweepConfig.data")
 
     def validate(self) -> None:
         p = Problems("SweepConfig")

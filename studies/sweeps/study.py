@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.errors import SweepError
+from core.errors import ConfigError, SweepError
 from core.workspace import safe_name
 from studies.sweeps.config import (
     ATTR_FAILED,
@@ -35,7 +35,13 @@ def create_or_resume(config: SweepConfig, storage_url: str) -> "optuna.Study":
     """
     import optuna
 
+    from studies.sweeps.objectives import check_base, get_objective
+
     config.validate()
+    try:
+        check_base(get_objective(config.objective), config.base)
+    except ConfigError as exc:
+        raise SweepError(f"Sweep {config.name!r}: `base` does not fit objective {config.objective!r}: {exc}") from exc
     storage = open_storage(storage_url)
     study = retry_storage(
         lambda: optuna.create_study(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.workspace import Workspace
+from studies.results.records import RunRecord
 from studies.sweeps.config import (
     ATTR_OVERRIDES,
     ATTR_PRUNED,
@@ -98,9 +99,9 @@ class TrialOutcome:
     """Training tokens the trial consumed."""
     metrics: dict[str, float] = field(default_factory=dict)
     """Scalar metrics shown in status and copied to the leaderboard row."""
-    result: dict[str, Any] | None = None
-    """The trial's leaderboard payload (a ``RunRecord`` / ``EvalResult`` dict or a plain outcome, see
-    ``studies.results.records.record_from_trial``), stored in the trial and ingested later."""
+    result: RunRecord | None = None
+    """The trial's leaderboard row (None: no row, e.g. evaluation turned off for a custom objective).
+    The worker stamps its run id from (study, trial), stores it in the trial and ingestion copies it."""
     artifacts: dict[str, str] = field(default_factory=dict)
     """Paths of what the trial made (adapter folder, index name ...)."""
 

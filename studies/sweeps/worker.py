@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import OutOfMemoryError, SweepError
 from core.workspace import Workspace
+from studies.results.records import RunRecord
 from studies.sweeps.config import (
     ATTR_FAILED,
     ATTR_METRICS,
@@ -36,7 +37,7 @@ from studies.sweeps.storage import (
     retry_storage,
 )
 from studies.sweeps.study import budget_state, load_study
-from studies.sweeps.trials import SweepInterrupted, TrialRun, WorkerReport
+from studies.sweeps.trials import SweepInterrupted, TrialOutcome, TrialRun, WorkerReport
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -108,6 +109,7 @@ def run_worker(
         run = TrialRun(trial, suggest(trial, space), config, workspace, feasibility, stop)
         try:
             outcome = objective.run(run)
+            row = _trial_row(outcome, run, config.objective) if outcome.result is not None else None
         except optuna.TrialPruned:
             _set_attr(trial, ATTR_SECONDS, round(time.monotonic() - start, 3))
             raise
@@ -127,8 +129,8 @@ def run_worker(
         _set_attr(trial, ATTR_METRICS, {k: float(v) for k, v in outcome.metrics.items()})
         if outcome.artifacts:
             _set_attr(trial, "artifacts", outcome.artifacts)
-        if outcome.result is not None:
-            _set_attr(trial, ATTR_RESULT, outcome.result)
+        if row is not None:
+            _set_attr(trial, ATTR_RESULT, row)
         return float(outcome.value)
 
     outage_since: float | None = None
@@ -180,6 +182,16 @@ def run_worker(
                 time.sleep(min(5.0, max(0.5, poll)))
         log.info("worker %s exits after %d trial(s): %s", me, ran, reason)
     return WorkerReport(me, ran, reason)
+
+
+def _trial_row(outcome: TrialOutcome, run: TrialRun, objective: str) -> dict[str, Any]:
+    """The outcome's run record as stored in the trial (run id from study and trial number)."""
+    if not isinstance(outcome.result, RunRecord):
+        raise SweepError(
+            f"Objective {objective!r} returned a {type(outcome.result).__name__} as its result; return a "
+            "studies.results.records.RunRecord (or None for no leaderboard row)."
+        )
+    return outcome.result.for_trial(run.study_name, run.number).to_dict()
 
 
 def _set_attr(trial: "optuna.Trial", key: str, value: Any) -> None:

@@ -55,11 +55,11 @@ def test_plan_round_trip(tmp_path, sample_pairs, sample_pages):
 
 
 def test_plan_gives_a_valid_sweep_config(sample_pairs):
-    from studies.sweeps.config import SweepConfig
+    from studies.sweeps.config import SweepConfig, SweepData
 
     plan = make_plan(ANSWERS, dataset=str(sample_pairs))
     lora = SweepConfig.from_dict(plan.sweep_config("lora"))
-    assert lora.objective == "lora" and lora.data == {"dataset": str(sample_pairs), "seed": 0}
+    assert lora.objective == "lora" and lora.data == SweepData(dataset=str(sample_pairs), seed=0)
     assert lora.base["model"] is None and lora.n_trials == plan.budget.trials and lora.device == "rtx4090"
     rag = SweepConfig.from_dict(plan.sweep_config("rag"))
     assert rag.objective == "rag" and "chunk_size" in rag.space

@@ -113,7 +113,7 @@ def save_adapter(ws, gen: int, name: str = ADAPTER_NAME) -> Path:
     from tuning.adapters import save_trained
     from tuning.config import TrainConfig
 
-    return save_trained(FakeModel(gen), FakeLoaded(), TrainConfig(), ws.path("adapters", name), {"name": f"gen-{gen}", "data_version": str(gen)})
+    return save_trained(FakeModel(gen), FakeLoaded(), TrainConfig(), ws.path("adapters", name), run=f"gen-{gen}", data_version=str(gen))
 
 
 def run_adapter(ws) -> None:

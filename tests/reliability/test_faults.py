@@ -51,7 +51,7 @@ def test_disk_full_while_saving_an_adapter_keeps_the_previous_one(workspace, mon
 
     target = workspace.path("adapters", W.ADAPTER_NAME)
     with pytest.raises(TrainingError) as caught:
-        save_trained(HalfWrittenModel(2), W.FakeLoaded(), TrainConfig(), target, {"name": "gen-2", "data_version": "2"})
+        save_trained(HalfWrittenModel(2), W.FakeLoaded(), TrainConfig(), target, run="gen-2", data_version="2")
     message = str(caught.value)
     assert "No space left on device" in message and "previous adapter" in message and "Free disk space" in message
     assert snapshot(workspace.root) == before, "a failed save changed the workspace"
@@ -64,7 +64,7 @@ def test_disk_full_while_saving_an_adapter_keeps_the_previous_one(workspace, mon
 
     monkeypatch.setattr(adapters, "atomic_write_json", failing_json)
     with pytest.raises(TrainingError):
-        save_trained(W.FakeModel(3), W.FakeLoaded(), TrainConfig(), target, {"name": "gen-3", "data_version": "3"})
+        save_trained(W.FakeModel(3), W.FakeLoaded(), TrainConfig(), target, run="gen-3", data_version="3")
     monkeypatch.undo()
     assert snapshot(workspace.root) == before
     from tests.reliability.test_kill import check_adapter
@@ -180,7 +180,7 @@ def test_corrupt_real_peft_adapter_without_checksums_is_refused(workspace, tiny_
 
     loaded = load_base_model(str(tiny_model_dir), workspace)
     model = get_peft_model(loaded.model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
-    folder = save_trained(model, loaded, TrainConfig(model=str(tiny_model_dir)), workspace.path("adapters", "real"), {"name": "real"})
+    folder = save_trained(model, loaded, TrainConfig(model=str(tiny_model_dir)), workspace.path("adapters", "real"), run="real")
     assert load_with_adapter(folder, workspace).model is not None
     meta = json.loads((folder / "metadata.json").read_text())
     meta.pop("files")

@@ -16,6 +16,7 @@ torch = pytest.importorskip("torch")
 from core.errors import ModelLoadError, TrainingError  # noqa: E402
 from tuning.adapters import load_with_adapter, merge_adapter, read_metadata  # noqa: E402
 from tuning.config import TrainConfig  # noqa: E402
+from tuning.record import TrainRecord  # noqa: E402
 from tuning.train import train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,11 +55,12 @@ def test_tiny_model_trains_saves_and_reloads_with_plain_peft(tiny_model_dir, wor
     record = result.record
     assert [s for s, _, _ in seen] == [4, 8, 12]
     assert seen[-1][1] < seen[0][1], "validation loss went down"
-    assert record["final_train_loss"] < record["first_train_loss"]
-    assert record["steps"] == 12 and record["tokens_seen"] > 0 and record["padding_fraction"] < 0.2
-    assert record["tokens_per_s"] > 0 and record["peak_memory_mb"] > 0 and record["data_version"] == "sample@test"
+    assert record.final_train_loss < record.first_train_loss
+    assert record.steps == 12 and record.tokens_seen > 0 and record.padding_fraction < 0.2
+    assert record.tokens_per_s > 0 and record.peak_memory_mb > 0 and record.data_version == "sample@test"
     on_disk = json.loads((workspace.path("runs", "tiny") / "record.json").read_text())
-    assert on_disk["best_eval_loss"] == record["best_eval_loss"]
+    assert on_disk["best_eval_loss"] == record.best_eval_loss and on_disk["eval_history"][0]["step"] == 4
+    assert TrainRecord.from_dict(on_disk) == record
     assert not (workspace.path("runs", "tiny") / "checkpoint").exists()
 
     adapter = result.adapter_dir
@@ -129,7 +131,7 @@ def test_on_eval_raising_stops_and_saves_nothing(tiny_model_dir, workspace, pair
 def test_early_stopping(tiny_model_dir, workspace, pairs):
     config = _config(tiny_model_dir, learning_rate=1e-12, max_steps=40, eval_every=2, early_stopping_patience=2)
     record = train(config, pairs[:200], pairs[600:610], workspace, "early").record
-    assert record["stopped_early"] and record["steps"] == 6  # eval at 2 is best; 4 and 6 do not improve
+    assert record.stopped_early and record.steps == 6  # eval at 2 is best; 4 and 6 do not improve
 
 
 _KILLED_RUN = """
@@ -159,23 +161,23 @@ def test_killed_run_resumes_from_checkpoint(tiny_model_dir, workspace, pairs, sa
     assert not (workspace.dir("adapters") / "killed").exists()
 
     resumed = train(config, pairs[:160], pairs[600:610], workspace, "killed").record
-    assert resumed["resumed_from"] == [4] and resumed["steps"] == 10
+    assert resumed.resumed_from == [4] and resumed.steps == 10
     # The same run without the kill takes the same steps with the same losses (seeded data order, dropout, init).
     straight = train(config, pairs[:160], pairs[600:610], workspace, "straight").record
-    assert straight["steps"] == 10 and straight["tokens_seen"] == resumed["tokens_seen"]
-    assert straight["train_loss_history"] == pytest.approx(resumed["train_loss_history"], abs=1e-3)
+    assert straight.steps == 10 and straight.tokens_seen == resumed.tokens_seen
+    assert straight.train_loss_history == pytest.approx(resumed.train_loss_history, abs=1e-3)
 
 
 def test_resume_refuses_a_different_config(tiny_model_dir, workspace, pairs):
     config = _config(tiny_model_dir, max_steps=4, eval_every=0, save_every=2)
-    from tuning.train import _Checkpoint
+    from tuning.checkpoint import Checkpoint
 
     with pytest.raises(RuntimeError):
         def boom(progress):
             if progress.step == 3:
                 raise RuntimeError("stop")
         train(config, pairs[:64], [], workspace, "changed", progress=boom)
-    assert _Checkpoint(workspace.dir("runs") / "changed").exists()
+    assert Checkpoint(workspace.dir("runs") / "changed").exists()
     with pytest.raises(TrainingError, match="different configuration"):
         train(config.replace(rank=4), pairs[:64], [], workspace, "changed")
 
@@ -183,12 +185,12 @@ def test_resume_refuses_a_different_config(tiny_model_dir, workspace, pairs):
 @pytest.mark.parametrize("method", ["dora", "full"])
 def test_other_methods_train(tiny_model_dir, workspace, pairs, method):
     result = train(_config(tiny_model_dir, method=method, max_steps=4, eval_every=2), pairs[:64], pairs[600:610], workspace, method)
-    assert result.record["eval_history"][-1]["eval_loss"] < result.record["eval_history"][0]["eval_loss"] + 1e-3
+    assert result.record.eval_history[-1].eval_loss < result.record.eval_history[0].eval_loss + 1e-3
     loaded = load_with_adapter(result.adapter_dir, workspace)
     ids = torch.tensor([[1, 42, 314]])
     assert torch.isfinite(_logits(loaded.model, ids)).all()
     if method == "full":
-        assert (result.adapter_dir / "model.safetensors").is_file() and result.record["trainable_params"] == result.record["total_params"]
+        assert (result.adapter_dir / "model.safetensors").is_file() and result.record.trainable_params == result.record.total_params
 
 
 @pytest.fixture(scope="module")
@@ -211,8 +213,8 @@ def test_qlora_trains_on_cpu(tiny64_dir, workspace, pairs):
     pytest.importorskip("bitsandbytes")
     result = train(_config(tiny64_dir, method="qlora", learning_rate=2e-3, max_steps=8, eval_every=2, target_modules=["q_proj", "v_proj"]),
                    pairs[:48], pairs[600:606], workspace, "qlora")
-    history = result.record["eval_history"]
-    assert history[-1]["eval_loss"] < history[0]["eval_loss"]
+    history = result.record.eval_history
+    assert history[-1].eval_loss < history[0].eval_loss
     loaded = load_with_adapter(result.adapter_dir, workspace)
     assert "Linear4bit" in repr(loaded.model)
 
@@ -225,8 +227,8 @@ def test_smollm2_trains_a_few_steps(smollm2, session_workspace, pairs):
     loaded = load_base_model(None, session_workspace)  # a fresh copy: train() wraps it in place
     result = train(config, pairs[:64], pairs[600:632], session_workspace, "smollm2-slow", loaded=loaded)
     record = result.record
-    assert record["steps"] == 4 and record["base_model"]["name"] == "smollm2-135m-instruct"
-    assert record["eval_history"][-1]["eval_loss"] < record["eval_history"][0]["eval_loss"]
+    assert record.steps == 4 and record.base_model.name == "smollm2-135m-instruct"
+    assert record.eval_history[-1].eval_loss < record.eval_history[0].eval_loss
     reloaded = load_with_adapter(result.adapter_dir, session_workspace)
     assert reloaded.info["adapter"] == str(result.adapter_dir)
 

@@ -34,6 +34,17 @@ class SweepObjective(Protocol):
         ...
 
 
+def check_base(objective: SweepObjective, base: dict[str, Any]) -> None:
+    """Refuse a sweep's fixed settings that the objective cannot read, before any trial runs.
+
+    Objectives may define ``check_base(base)`` (the built-ins do: names, and types where the whole
+    settings live in ``base``); one without it accepts any ``base``.
+    """
+    check = getattr(objective, "check_base", None)
+    if callable(check):
+        check(base)
+
+
 _REGISTRY: dict[str, Callable[[], SweepObjective]] = {}
 
 

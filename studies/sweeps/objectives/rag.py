@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from core.errors import ConfigError, SweepError
@@ -20,36 +21,57 @@ class RagObjective:
     def default_space(self) -> dict[str, Any]:
         return DEFAULT_RAG_SPACE
 
+    def check_base(self, base: dict[str, Any]) -> None:
+        """``base`` holds RagConfig fields (or their aliases), the corpus and the generator model only."""
+        from rag.config import rag_fields
+
+        _check_names(rag_fields({k: v for k, v in base.items() if k not in _RUN_ONLY}))
+        run_settings(base)
+
     def run(self, run: TrialRun) -> TrialOutcome:
         from studies.sweeps.objectives.rag import run_rag_trial
 
         return run_rag_trial(run)
 
 
-_RAG_ALIASES = {"top_k": "k", "prompt_template": "prompt_style", "overlap": "chunk_overlap"}
+@dataclass
+class RagRunSettings:
+    """The keys of a RAG sweep's ``base`` that are not RagConfig fields."""
+
+    corpus: str | None = None
+    """The corpus: tldr pages.jsonl, JSONL documents or a folder (or ``data.corpus``)."""
+    model: str | None = None
+    """The generator (None: the shipped SmolLM2)."""
 
 
-_RUN_ONLY = {"corpus", "model"}
+_RUN_ONLY = set(RagRunSettings.__dataclass_fields__)
 
 
-"""Sweep ``base`` keys that are not RagConfig fields: the corpus path and the generator."""
+def run_settings(base: dict[str, Any]) -> RagRunSettings:
+    """The corpus and generator of a RAG sweep's ``base``."""
+    from core.config import from_dict
+
+    return from_dict(RagRunSettings, {k: v for k, v in base.items() if k in _RUN_ONLY}, what="RAG sweep base")
+
+
+def _check_names(values: dict[str, Any]) -> None:
+    from rag.config import RagConfig
+
+    known = set(RagConfig.__dataclass_fields__)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise SweepError(f"The RAG search space names fields RagConfig does not have: {', '.join(unknown)}; known: {', '.join(sorted(known))}.")
 
 
 def rag_config_for(base: dict[str, Any], params: dict[str, Any]) -> Any:
-    """The trial's RagConfig (aliases: top_k -> k, prompt_template -> prompt_style)."""
+    """The trial's RagConfig (other names of fields are read through ``rag.config.RAG_ALIASES``)."""
     from core.config import from_dict
-    from rag.config import RagConfig
+    from rag.config import RagConfig, rag_fields
 
-    values = {}
-    for key, value in {**base, **params}.items():
-        if key in _RUN_ONLY:
-            continue
-        values[_RAG_ALIASES.get(key, key)] = value
+    values = rag_fields({k: v for k, v in {**base, **params}.items() if k not in _RUN_ONLY})
     if values.get("embedder") in ("default", "all-MiniLM-L6-v2", "minilm"):
         values["embedder"] = None
-    unknown = sorted(set(values) - set(RagConfig.__dataclass_fields__))
-    if unknown:
-        raise SweepError(f"The RAG search space names fields RagConfig does not have: {', '.join(unknown)}; known: {', '.join(sorted(RagConfig.__dataclass_fields__))}.")
+    _check_names(values)
     return from_dict(RagConfig, values)
 
 
@@ -80,7 +102,7 @@ def trial_index(run: TrialRun, config: Any, split: Any) -> str:
     from rag.corpus import load_corpus
     from rag.index import build_index
 
-    corpus_path = run.config.base.get("corpus") or run.config.data.get("corpus")
+    corpus_path = run_settings(run.config.base).corpus or run.config.data.corpus
     if not corpus_path:
         raise SweepError("A RAG sweep needs a corpus: set base.corpus (or data.corpus) to tldr pages.jsonl, JSONL documents or a folder.")
     key = {**config.index_key(), "embedder": config.embedder, "split": split.version, "corpus": str(corpus_path)}
@@ -105,11 +127,11 @@ def _trial_system(run: TrialRun, index: str, config: Any) -> Any:
                                                   encoder=_encoder(config.embedder))
             return self._pipeline
 
-    return TrialRagSystem(index, run.workspace, model=run.config.base.get("model"))
+    return TrialRagSystem(index, run.workspace, model=run_settings(run.config.base).model)
 
 
 def run_rag_trial(run: TrialRun) -> TrialOutcome:
-    from studies.sweeps.objectives.common import evaluate_trial, load_examples
+    from studies.sweeps.objectives.common import evaluate_trial, load_examples, mean_scores
 
     try:
         config = rag_config_for(run.config.base, run.params)
@@ -118,10 +140,7 @@ def run_rag_trial(run: TrialRun) -> TrialOutcome:
     _train, _val, split = load_examples(run)
     index = trial_index(run, config, split)
     evaluated = evaluate_trial(run, _trial_system(run, index, config), split)
-    scores = {k: float(v["mean"]) for k, v in (evaluated.get("scores") or {}).items() if isinstance(v, dict) and v.get("mean") is not None}
+    scores = mean_scores(evaluated)
     if run.config.metric not in scores:
         raise SweepError(f"The RAG sweep optimises {run.config.metric!r}, which the evaluation did not compute; computed: {', '.join(sorted(scores))}. Set `metric` to one of them.")
-    from core.config import to_dict
-
-    result = {"kind": "rag", "system": f"rag:{index}", "config": to_dict(config), "evaluation": evaluated, "metrics": scores}
-    return TrialOutcome(value=scores[run.config.metric], tokens=0, metrics=scores, result=result, artifacts={"index": index})
+    return TrialOutcome(value=scores[run.config.metric], tokens=0, metrics=scores, result=evaluated.record, artifacts={"index": index})

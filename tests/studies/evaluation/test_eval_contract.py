@@ -85,7 +85,7 @@ def test_no_record_and_trial_run_ids(split, workspace):
     result = evaluate(Oracle(split), split, workspace, metrics=FAST, record=False, study="sw", trial=3, part="validation", limit=5)
     assert result.run_id == trial_run_id("sw", 3) and result.n == 5 and not result.recorded
     assert Leaderboard(workspace).count() == 0
-    assert Leaderboard(workspace).record_trial("sw", 3, {"evaluation": result.to_dict()})
+    assert result.record.study == "sw" and result.record.trial == 3 and Leaderboard(workspace).record(result.record)
     assert Leaderboard(workspace).get(result.run_id)["split_part"] == "validation"
 
 

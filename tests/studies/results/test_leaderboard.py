@@ -9,7 +9,7 @@ import pytest
 
 from core.errors import LeaderboardError
 from studies.results.leaderboard import Leaderboard, ingest_run_dirs
-from studies.results.records import RunRecord, record_from_trial, trial_run_id
+from studies.results.records import RunRecord, trial_run_id
 
 
 @pytest.fixture(params=["memory", "disk"])
@@ -132,23 +132,6 @@ def test_export(board, tmp_path, fmt):
     assert not list(tmp_path.glob(".*tmp"))
     with pytest.raises(LeaderboardError, match="format"):
         board.export(tmp_path / "out.xlsx")
-
-
-def test_record_from_trial_payloads(board):
-    evaluated = run("ignored", "lora", 0.6, study="s", trial=4).to_dict()
-    outcome = {"kind": "lora", "system": "s-t4", "config": {"model": "m", "method": "lora", "rank": 4},
-               "adapter_dir": "/ws/adapters/s-t4", "train_record": {"tokens_seen": 999},
-               "metrics": {"val_loss": 1.5}, "evaluation": {"scores": {}, "record": evaluated}}
-    rec = record_from_trial("s", 4, outcome)
-    assert rec.run_id == trial_run_id("s", 4) and rec.train_tokens == 999 and rec.metrics["chrf"]["mean"] == 0.6
-    assert rec.artifacts["adapter_dir"] == "/ws/adapters/s-t4"
-    plain = record_from_trial("s", 5, {"kind": "rag", "config": {"chunk": 200}, "metrics": {"recall@5": 0.8, "bad": "x"}})
-    assert plain.metrics == {"recall@5": {"mean": 0.8, "low": None, "high": None, "n": None}} and plain.kind == "rag"
-    assert board.record_trial("s", 4, outcome) is True
-    assert board.record_trial("s", 4, outcome) is False
-    assert board.has_trial("s", 4) and not board.has_trial("s", 5)
-    with pytest.raises(LeaderboardError):
-        record_from_trial("s", 6, ["not", "a", "dict"])
 
 
 def test_ingest_run_dirs_recovers_unwritten_rows(tmp_path, workspace):

@@ -13,7 +13,7 @@ import pytest
 
 from core.errors import ConfigError, SweepError
 from studies.sweeps.search_space import parse_space, space_to_dict, suggest
-from studies.sweeps.config import SweepConfig
+from studies.sweeps.config import SweepConfig, SweepData
 from studies.sweeps.ingest import ingest_study
 from studies.sweeps.study import budget_state, create_or_resume, load_study, request_stop
 from studies.sweeps.worker import run_worker
@@ -371,7 +371,7 @@ def test_plan_becomes_a_sweep_config(tmp_path, sample_pairs):
     assert config.name == "demo-lora" and config.objective == "lora" and config.n_trials == 7
     assert config.max_tokens == 100000 and config.max_seconds == 1800 and config.device == "a100-80"
     assert config.min_resource == 10 and config.max_resource == 60
-    assert config.data == {"dataset": str(sample_pairs), "seed": 0} and config.base["model"] == "smollm2"
+    assert config.data == SweepData(dataset=str(sample_pairs), seed=0) and config.base["model"] == "smollm2"
     assert config.eval_metrics == list(plan.metrics)
 
 
