@@ -127,7 +127,7 @@ class MethodChoice:
 # (option name, method, TrainSetup overrides): the engine's own recipes, plus the memory-optimised full recipe for comparison.
 _RECIPES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("full", "full", {"precision": "mixed"}),
-    ("full-memory-optimised", "full", {"precision": "bf16", "optimizer": "paged_adamw8bit"}),
+    ("full-memory-optimised", "full", {"precision": "bf16", "optimizer": "paged_adamw8bit", "optimizer_in_backward": True}),
     ("lora", "lora", {}),
     ("dora", "dora", {}),
     ("lora-8bit-base", "qlora", {"quant_bits": 8}),
@@ -170,7 +170,7 @@ def choose_method(answers: dict[str, Any], data: DataStats | None = None) -> Met
         if fits["full"] and blockers:
             why += "; full fine-tuning would also fit, but " + " and ".join(blockers)
         elif fits["full-memory-optimised"] and blockers:
-            why += (f"; full fine-tuning fits only with a memory-optimised recipe (bf16 weights, paged 8-bit AdamW: ~{mem['full-memory-optimised']} GiB), "
+            why += (f"; full fine-tuning fits only with a memory-optimised recipe (bf16 weights, paged 8-bit AdamW, optimizer step in the backward pass, as torchtune's low-memory recipe: ~{mem['full-memory-optimised']} GiB), "
                     "and " + " and ".join(blockers))
         why += ". Try DoRA as a sweep option: same memory, sometimes better at low rank, ~20% slower"
         return MethodChoice("lora", size, device, count, why, options)
