@@ -169,9 +169,12 @@ def choose_method(answers: dict[str, Any], data: DataStats | None = None) -> Met
         why = f"LoRA on a bf16 {size} base fits {where} (~{mem['lora']} GiB peak, estimate); it trains fast and the adapter is small"
         if fits["full"] and blockers:
             why += "; full fine-tuning would also fit, but " + " and ".join(blockers)
-        elif fits["full-memory-optimised"] and blockers:
-            why += (f"; full fine-tuning fits only with a memory-optimised recipe (bf16 weights, paged 8-bit AdamW, optimizer step in the backward pass, as torchtune's low-memory recipe: ~{mem['full-memory-optimised']} GiB), "
-                    "and " + " and ".join(blockers))
+        elif fits["full-memory-optimised"]:
+            why += (f"; full fine-tuning fits {where} only with a memory-optimised recipe (bf16 weights, paged 8-bit AdamW, the optimizer step "
+                    f"in the backward pass, as in torchtune's low-memory recipe: ~{mem['full-memory-optimised']} GiB), which this product's "
+                    f"engine (fp32 master weights, ~{mem['full']} GiB) does not run")
+            if blockers:
+                why += "; besides, " + " and ".join(blockers)
         why += ". Try DoRA as a sweep option: same memory, sometimes better at low rank, ~20% slower"
         return MethodChoice("lora", size, device, count, why, options)
     if fits["lora-8bit-base"]:

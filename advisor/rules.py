@@ -160,7 +160,7 @@ RULES: list[Rule] = [
          "answers can only be judged by people", "Human-only evaluation makes each training iteration slow and costly.", "success-criteria"),
     Rule("prompting-untried", {"prompting_result": "not_tried"}, {PROMPTING: 1.5},
          "prompting has not been tried yet", "A good prompt with a few examples is cheap and the baseline everything else must beat; it is tried first, not instead.", "openai-ft"),
-    Rule("prompting-good", {"prompting_result": "good_enough"}, {PROMPTING: 4.0},
+    Rule("prompting-good", {"prompting_result": "good_enough"}, {PROMPTING: 6.0},
          "prompting already gives good-enough answers at an acceptable cost", "If prompting works, keep it: it costs nothing to train and nothing to maintain.", "openai-ft"),
     Rule("prompting-costly", {"prompting_result": "good_but_costly"}, {PROMPTING: 0.5, FINE_TUNE: 2.0, BOTH: 1.0},
          "prompting works but is too expensive or slow", "A small model tuned on the prompt's outputs drops the long prompt and the large model: same answers, less cost.", "openai-ft"),
