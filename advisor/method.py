@@ -48,12 +48,12 @@ class DataStats:
         return self.pairs * self.mean_tokens * EPOCHS
 
 
-def read_data_stats(path: str | Path) -> DataStats:
-    """Count pairs and their lengths (characters / 3.5 per token) without the studies loader (fast, tolerant)."""
+def _rows(path: str | Path) -> list[dict[str, Any] | str]:
+    """The lines of a pairs file: a mapping per JSON line, the raw text of lines that are not JSON (fast, tolerant)."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"Data set {path} does not exist or is not a file; give a pairs file (JSONL with input and output).")
-    lengths: list[int] = []
+    rows: list[dict[str, Any] | str] = []
     with p.open(encoding="utf-8", errors="replace") as fh:
         for line in fh:
             line = line.strip()
@@ -62,15 +62,29 @@ def read_data_stats(path: str | Path) -> DataStats:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
-                lengths.append(len(line))
+                rows.append(line)
                 continue
             if isinstance(row, dict):
-                lengths.append(sum(len(str(row.get(k, ""))) for k in ("input", "output", "instruction", "prompt", "completion", "response")))
-    lengths.sort()
+                rows.append(row)
+    return rows
+
+
+def read_data_stats(path: str | Path) -> DataStats:
+    """Count pairs and their lengths (characters / 3.5 per token) without the studies loader."""
+    fields = ("input", "output", "instruction", "prompt", "completion", "response")
+    lengths = sorted(len(r) if isinstance(r, str) else sum(len(str(r.get(k, ""))) for k in fields) for r in _rows(path))
     n = len(lengths)
     mean = sum(lengths) / n if n else 0.0
     p99 = lengths[min(n - 1, int(0.99 * n))] if n else 0
     return DataStats(str(path), n, mean / CHARS_PER_TOKEN + 16, p99 / CHARS_PER_TOKEN + 16)  # +16: chat-template tokens
+
+
+def read_pairs(path: str | Path) -> list[Any]:
+    """Pairs with ``.input`` / ``.output`` for a calibration run (lines without both are skipped)."""
+    from types import SimpleNamespace
+
+    return [SimpleNamespace(input=str(r["input"]), output=str(r["output"]))
+            for r in _rows(path) if isinstance(r, dict) and r.get("input") and r.get("output")]
 
 
 def pairs_bucket(n: int) -> str:

@@ -160,26 +160,12 @@ def _calibrate(args: argparse.Namespace, setup, device, tokens: float) -> dict:
     print(f"calibrating: {args.calibrate_steps} optimiser steps of {args.method} on {args.model_size} here ...", file=sys.stderr)
     examples = None
     if args.data:
-        examples = _read_pairs(args.data)
+        from advisor.method import read_pairs
+
+        examples = read_pairs(args.data)
     cal = calibrate(config, args.workspace, steps=args.calibrate_steps, examples=examples,
                     catalogue_device="cpu" if device.kind == "cpu" else device.name)
     rate = cal.scale_tokens_per_second(setup)
     return cal.to_dict() | {"summary": cal.summary(), "calibrated_tokens_per_second": round(rate, 1),
                             "calibrated_wall_hours": round(tokens / rate / 3600, 3) if rate else None}
 
-
-def _read_pairs(path: str) -> list:
-    """Pairs with .input / .output for the calibration run (the tolerant JSONL reader; bad lines are skipped)."""
-    import json
-    from types import SimpleNamespace
-
-    rows = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict) and row.get("input") and row.get("output"):
-                rows.append(SimpleNamespace(input=str(row["input"]), output=str(row["output"])))
-    return rows

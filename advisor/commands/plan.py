@@ -65,13 +65,13 @@ def _calibrate(plan, args: argparse.Namespace):
     """A few real optimiser steps of the plan's first rung (its cheapest trial) on this machine."""
     import sys
 
-    from advisor.commands.estimate import _read_pairs
     from advisor.estimate.calibrate import calibrate
+    from advisor.method import read_pairs
 
     config = plan.cheapest_config(plan.models[0])
     config["model"] = None if config["model"] in ("smollm2", "default") else config["model"]
     if config.get("method") == "qlora":
         config.update(method="lora", qlora=True)
     print(f"calibrating: a few optimiser steps of {plan.models[0]} ({config['method']}) here ...", file=sys.stderr)
-    examples = _read_pairs(args.data) if args.data else None
+    examples = read_pairs(args.data) if args.data else None
     return calibrate({k: v for k, v in config.items() if v is not None}, args.workspace, examples=examples or None)
