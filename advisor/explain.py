@@ -161,7 +161,10 @@ def recommendation_view(rec: Recommendation, questionnaire: Questionnaire | None
     else:
         headline = f"Recommendation: {rec.label}"
         summary = f"Confidence {rec.confidence:.0%}, ahead of the runner-up ({runner_label}) by {rec.margin:g} points."
-    decided = [r.text for r in rec.reasons if r.role == "decisive"] + [r.text for r in rec.reasons if r.role == "for"]
+    def deciding(r) -> str:
+        return f"(counts against {runner_label}) {r.text}" if r.points == 0 else r.text
+
+    decided = [deciding(r) for r in rec.reasons if r.role == "decisive"] + [deciding(r) for r in rec.reasons if r.role == "for"]
     shared = [r.text for r in rec.reasons if r.role == "shared"]
     against = [r.text for r in sorted((r for r in rec.reasons if r.role == "against"), key=lambda r: r.points)]
     against += [f"(favours {runner_label}) {r.text}" for r in rec.reasons if r.role == "runner-up"]

@@ -6,9 +6,9 @@
   :data:`TEMPERATURE`), and the margin in points over the runner-up; equal top scores are a tie,
   reported with every tied option;
 - reasons: every rule that fired, with its role: *decisive* (without it the winner would not lead
-  the runner-up), *for* (adds more to the winner than to the runner-up), *shared* (also counts for
-  the runner-up, as much or more), *against* (takes from the winner) or *runner-up* (counts only for
-  the runner-up); in plain words with the questions' short titles;
+  the runner-up), *for* (adds more to the winner than to the runner-up, or only takes from the
+  runner-up), *shared* (also counts for the runner-up, as much or more), *against* (takes from the
+  winner) or *runner-up* (counts only for the runner-up); in plain words with the questions' short titles;
 - flips (:mod:`advisor.flips`): the most plausible one- or two-answer changes that change the verdict;
 - "not sure" answers: the verdict each real answer would give;
 - for fine-tuning, the method (:mod:`advisor.method`) from the model size, the cards and the data.
@@ -173,12 +173,12 @@ def _reasons(fired: list[R.Rule], best: str, runner: str, margin: float, answers
             continue
         if pts < 0:
             role = "against"
+        elif effect > 0:  # more for the winner than for the runner-up (or only against the runner-up)
+            role = "decisive" if rule.id in decisive else "for"
         elif pts == 0:
             role = "runner-up"
-        elif effect <= 0:
-            role = "shared"
         else:
-            role = "decisive" if rule.id in decisive else "for"
+            role = "shared"
         words = {(qn.get(q).title if q in qn else q): (qn.get(q).label_of(answers.get(q)) if q in qn else str(answers.get(q))) for q in rule.reads}
         pts_text = ", ".join(f"{p:+g} {o}" for o, p in rule.effects.items())
         text = (
