@@ -257,3 +257,24 @@ def test_a_cpu_only_team_gets_an_explicit_rental_and_cpu_comparison():
     assert plan.compute["options"] and any("rented card" in n for n in plan.notes)
     no_budget = make_plan(answers | {"training_budget": "none"})
     assert no_budget.device == "cpu" and any("CPU" in n for n in no_budget.notes)
+
+
+def test_a_rule_that_only_takes_from_the_runner_up_is_shown_as_deciding_it(sample_dir):
+    # The bundled sample: knowledge plus a strict skill, but no GPU and no budget: lack of compute is what puts RAG ahead.
+    rec = recommend(load_answers(sample_dir / "answers.yaml"))
+    roles = {r.rule: r.role for r in rec.reasons}
+    assert rec.recommendation == R.RAG and rec.runner_up == R.FINE_TUNE
+    assert roles["no-compute"] == "decisive"
+    view = recommendation_view(rec)
+    assert view.decided_by[0].startswith("(counts against Fine-tune)")
+
+
+def test_the_view_speaks_in_titles_and_labels_not_ids():
+    rec = _rec(change=["knowledge", "behaviour"], knowledge_change_rate="weekly", citations_required=True, knowledge_base_size="large",
+               labelled_pairs="1k_10k", output_format=["consistent_style"], privacy="vpc")
+    view = recommendation_view(rec)
+    text = " ".join(view.reasons + view.flip)
+    for qid in ("knowledge_change_rate", "labelled_pairs", "output_format", "citations_required", "knowledge_base_size"):
+        assert qid not in text
+    assert "How often the knowledge changes: Weekly" in text
+    assert render_text(rec).startswith(view.headline)
