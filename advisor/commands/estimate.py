@@ -141,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
     if "calibration" in out:
         c = out["calibration"]
         print(f"  MEASURED here: {c['summary']}")
-        print(f"  calibrated: ~{c['calibrated_tokens_per_second']:,} tokens/s -> ~{c['calibrated_wall_hours']} h for {int(tokens):,} tokens on this machine")
+        print(f"  calibrated: ~{c['calibrated_tokens_per_second']:,} tokens/s -> ~{c['calibrated_wall_hours']} h for {int(tokens):,} tokens on this machine; "
+              f"peak ~{c['calibrated_peak_mib']:,} MiB")
     print(f"  {accuracy_summary()}")
     return 0
 
@@ -167,5 +168,6 @@ def _calibrate(args: argparse.Namespace, setup, device, tokens: float) -> dict:
                     catalogue_device="cpu" if device.kind == "cpu" else device.name)
     rate = cal.scale_tokens_per_second(setup)
     return cal.to_dict() | {"summary": cal.summary(), "calibrated_tokens_per_second": round(rate, 1),
-                            "calibrated_wall_hours": round(tokens / rate / 3600, 3) if rate else None}
+                            "calibrated_wall_hours": round(tokens / rate / 3600, 3) if rate else None,
+                            "calibrated_peak_mib": round(cal.calibrated_peak_mib(setup), 1)}
 

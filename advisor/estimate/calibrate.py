@@ -61,6 +61,17 @@ class Calibration:
         ref = setup_from_config({"model": self.model, "method": self.method, "max_length": self.seq_len, "micro_batch_size": self.micro_batch})
         return self.measured_tokens_per_second * training_flops_per_token(ref) / training_flops_per_token(setup)
 
+    def calibrated_peak_mib(self, setup: TrainSetup) -> float:
+        """Peak memory of another setup on this machine, corrected by what this run measured.
+
+        On a GPU the correction is a factor (allocator and kernel behaviour scale with the tensors); on
+        the CPU it is an offset (the process's resident set adds the Python runtime and libraries).
+        """
+        estimate = training_memory(setup).total / MIB
+        if self.device.startswith("cuda"):
+            return estimate * (self.measured_peak_mib / self.estimated_peak_mib if self.estimated_peak_mib else 1.0)
+        return estimate + (self.measured_peak_mib - self.estimated_peak_mib)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"speed_factor": round(self.speed_factor, 3)}
 

@@ -31,6 +31,15 @@ def test_calibration_measures_real_steps(calibration):
     assert calibration.measured_peak_mib > 0 and calibration.estimated_peak_mib > 0
     assert calibration.speed_factor == pytest.approx(calibration.measured_tokens_per_second / calibration.estimated_tokens_per_second)
     assert "measured" in calibration.summary() and "estimated" in calibration.summary()
+    # The measured run corrects other setups' estimates on this machine: speed by FLOPs per token, memory by the runtime offset.
+    from advisor.estimate import setup_from_config
+
+    same = setup_from_config({"model": calibration.model, "method": "lora", "max_length": 64, "micro_batch_size": 2})
+    assert calibration.scale_tokens_per_second(same) == pytest.approx(calibration.measured_tokens_per_second)
+    assert calibration.calibrated_peak_mib(same) == pytest.approx(calibration.measured_peak_mib, rel=1e-3)
+    longer = setup_from_config({"model": calibration.model, "method": "lora", "max_length": 256, "micro_batch_size": 2})
+    assert calibration.scale_tokens_per_second(longer) <= calibration.measured_tokens_per_second
+    assert calibration.calibrated_peak_mib(longer) > calibration.measured_peak_mib
 
 
 def test_the_plan_records_measured_beside_estimated(calibration, tmp_path):
@@ -56,4 +65,5 @@ def test_estimate_command_calibrates(tiny_model_dir, tmp_path):
     data = json.loads(out.stdout)
     cal = data["calibration"]
     assert cal["measured_tokens_per_second"] > 0 and cal["calibrated_tokens_per_second"] > 0 and cal["estimated_tokens_per_second"] > 0
+    assert cal["calibrated_peak_mib"] > 0
     assert data["training"]["tokens_per_second"] > 0
