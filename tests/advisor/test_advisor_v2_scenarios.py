@@ -278,3 +278,17 @@ def test_the_view_speaks_in_titles_and_labels_not_ids():
         assert qid not in text
     assert "How often the knowledge changes: Weekly" in text
     assert render_text(rec).startswith(view.headline)
+
+
+def test_every_rule_weight_is_documented_with_its_source():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "advisor.md").read_text(encoding="utf-8")
+    for rule in R.RULES:
+        assert rule.source in R.SOURCES, rule.id
+        line = next((l for l in doc.splitlines() if l.startswith(f"| {rule.id} |")), None)
+        assert line is not None, f"docs/advisor.md lacks rule {rule.id}"
+        points = ", ".join(f"{p:+g} {o}" for o, p in rule.effects.items())
+        assert points in line and line.rstrip().endswith(f"| {rule.source} |"), f"docs/advisor.md is stale for {rule.id}"
+    for key in R.SOURCES:
+        assert f"| {key} |" in doc
