@@ -314,12 +314,13 @@ def migrate_answers(raw: dict[str, Any], version: int | None) -> tuple[dict[str,
         out["output_format"] = [fmt]
         notes.append(f"output_format is now a list (several may apply): '{fmt}' became [{fmt}]; add consistent_style or strict if both hold.")
     gpus = out.get("gpus")
+    gpus = gpus if isinstance(gpus, str) else None  # a bad value is reported by validation, not here
     if gpus in OLD_DEVICE_COUNT and out.get("gpu_count") is None:
         out["gpu_count"] = OLD_DEVICE_COUNT[gpus]
         notes.append(f"gpu_count was not asked before; the earlier version assumed {OLD_DEVICE_COUNT[gpus]} cards for '{gpus}', kept here: correct it if you have a different number.")
-    if out.get("metric") == "automatic":
+    if isinstance(out.get("metric"), str) and out["metric"] == "automatic":
         notes.append("metric 'automatic' now means a checker decides right or wrong; if you only compare with reference answers by similarity, answer 'reference'.")
-    if out.get("training_budget") == "none" and gpus not in (None, "none"):
+    if isinstance(out.get("training_budget"), str) and out["training_budget"] == "none" and gpus not in (None, "none"):
         notes.append("training_budget 'none' now explicitly means nothing beyond your own hardware (owned cards are not counted as budget).")
     if notes:
         notes.insert(0, "These answers were written for questionnaire version 1 and were migrated to version 2:")
