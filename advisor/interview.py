@@ -46,6 +46,8 @@ def _prompt(q: Question, index: int, total: int, out: TextIO) -> None:
         hint = f"1-{len(q.choices)}"
     elif q.type == "bool":
         hint = "y/n"
+    elif q.type == "number":
+        hint = "a number" + (f" from {q.min:g}" if q.min is not None else "") + (f" to {q.max:g}" if q.max is not None else "")
     else:
         hint = "text"
     if not q.required:

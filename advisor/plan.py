@@ -120,6 +120,12 @@ class Plan:
     """The questionnaire answers the plan came from (for the decision record)."""
     notes: list[str] = field(default_factory=list)
     """Why the plan looks the way it does (estimates included)."""
+    estimates: dict[str, Any] = field(default_factory=dict)
+    """The training estimate for the first rung on the real data set (all estimates)."""
+    compute: dict[str, Any] = field(default_factory=dict)
+    """Without a GPU: the smallest model on this CPU vs a rented card, and which to choose."""
+    calibration: dict[str, Any] = field(default_factory=dict)
+    """A calibration run of the first rung here: estimated and measured side by side (empty: not run)."""
 
     @property
     def thresholds(self) -> dict[str, float]:
@@ -302,56 +308,39 @@ def _extreme_config(lora: LoraPlan, model: str, cheapest: bool) -> dict[str, Any
 
 
 # --------------------------------------------------------------------------- make_plan
-def _dataset_stats(path: str) -> dict[str, Any]:
-    """Count pairs and their length (characters) without the studies loader (fast, tolerant)."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"Data set {path} does not exist or is not a file; give a pairs file (JSONL with input and output).")
-    lengths: list[int] = []
-    with p.open(encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                lengths.append(len(line))
-                continue
-            if isinstance(row, dict):
-                lengths.append(sum(len(str(row.get(k, ""))) for k in ("input", "output", "instruction", "prompt", "completion", "response")))
-    lengths.sort()
-    n = len(lengths)
-    return {"pairs": n, "p99_chars": lengths[min(n - 1, int(0.99 * n))] if n else 0}
+def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str | None = None, name: str = "plan",
+              calibration: Any = None) -> Plan:
+    """A plan from questionnaire answers (raw or validated), an optional pairs file and corpus.
 
-
-def _pairs_bucket(n: int) -> str:
-    return "none" if n == 0 else "lt_100" if n < 100 else "100_1k" if n < 1000 else "1k_10k" if n <= 10000 else "gt_10k"
-
-
-def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str | None = None, name: str = "plan") -> Plan:
-    """A plan from questionnaire answers (raw or validated), an optional pairs file and corpus."""
+    ``calibration``: a :class:`advisor.estimate.calibrate.Calibration` of the first rung run here;
+    its measured figures are recorded beside the estimates and replace the estimated CPU speed.
+    """
     from advisor import rules as R
-    from advisor.recommend import recommend, target_device, target_model_size
+    from advisor.method import compute_options, pairs_bucket as bucket_of, read_data_stats
     from advisor.questions import validate_answers
+    from advisor.recommend import recommend, target_device, target_model_size
 
     resolved = validate_answers(answers)
-    rec = recommend(resolved, validate=False)
+    stats = read_data_stats(dataset) if dataset else None
+    rec = recommend(resolved, validate=False, data=stats)
     device, count = target_device(resolved)
-    notes = [f"Recommendation: {rec.recommendation} (confidence {rec.confidence:.0%}, margin {rec.margin:g} points)."]
-    stats = _dataset_stats(dataset) if dataset else None
-    pairs_bucket = _pairs_bucket(stats["pairs"]) if stats else resolved.get("labelled_pairs", "100_1k")
+    tie = f" (a tie with {', '.join(o for o in rec.tied if o != rec.recommendation)})" if rec.is_tie else ""
+    notes = [f"Recommendation: {rec.recommendation}{tie} (confidence {rec.confidence:.0%}, margin {rec.margin:g} points)."]
+    pairs_bucket = bucket_of(stats.pairs) if stats else resolved.get("labelled_pairs", "100_1k")
+    if pairs_bucket == "unsure":
+        pairs_bucket = "100_1k"
     if stats:
-        notes.append(f"Data set {dataset}: {stats['pairs']} pairs, 99th percentile {stats['p99_chars']} characters.")
+        notes.append(f"Data set {dataset}: {stats.pairs:,} pairs, mean ~{stats.mean_tokens:.0f} tokens, 99th percentile ~{stats.p99_tokens:.0f} tokens "
+                     "(estimates use these, not the questionnaire's bucket).")
     max_length = 256
-    if stats and stats["p99_chars"]:
-        max_length = int(min(4096, max(128, 2 ** math.ceil(math.log2(stats["p99_chars"] / 3.5 + 48)))))
+    if stats and stats.pairs:
+        max_length = int(min(4096, max(128, 2 ** math.ceil(math.log2(stats.p99_tokens + 32)))))
 
     method = rec.method.name if rec.method else ("qlora" if device in ("t4",) else "lora")
     target = target_model_size(resolved)
     models = list(DEFAULT_LADDER)
     if device == "cpu":
-        notes.append("No GPU (and no budget to rent one): the ladder stays at SmolLM2 on the CPU.")
+        notes.append("No GPU and no budget to rent one: the ladder stays at SmolLM2 on this machine's CPU.")
     elif target and target.lower() not in ("smollm2", "135m"):
         models.append(target)
 
@@ -397,7 +386,7 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
             "Nothing to plan yet: there are no labelled pairs to fine-tune on and no knowledge base to retrieve from. "
             "Collect 100-200 reviewed input -> output pairs first (they are also your test set), then run `advisor plan` again."
         )
-    strict = resolved.get("output_format") == "strict"
+    strict = "strict" in (resolved.get("output_format") or [])
     metrics = ["exact_match", "token_f1", "chrf"] if strict else ["chrf", "rouge_l", "token_f1"]
     if strict and any(w in str(resolved.get("use_case", "")).lower() for w in ("command", "shell", "cli", "devops")):
         metrics += ["command_program", "command_flags"]
@@ -442,6 +431,17 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
         plan.notes.append("No data set given: set data.dataset (a pairs file) before running the sweep.")
     if rag_enabled and not corpus:
         plan.notes.append("No corpus given: set data.corpus (documents folder or JSONL) before building the RAG baseline.")
+    if rec.estimates.get("training"):
+        plan.estimates = {"training": rec.estimates["training"]}
+    if resolved.get("gpus") in ("none", "unsure"):
+        measured = calibration.measured_tokens_per_second if calibration is not None and calibration.device == "cpu" else None
+        options, advice = compute_options(resolved, stats, measured)
+        plan.compute = {"options": [o.to_dict() for o in options], "advice": advice}
+        where = "a rented card" if device != "cpu" else "this machine's CPU"
+        plan.notes.append(f"No GPU of your own: this plan runs on {where}. {advice}")
+    if calibration is not None:
+        plan.calibration = calibration.to_dict() | {"summary": calibration.summary()}
+        plan.notes.append(f"Calibration: {calibration.summary()}.")
     refusal = plan.feasibility() if plan.lora.enabled else None
     if refusal:
         raise ConfigError(

@@ -52,6 +52,12 @@ class Question:
     """Extra check on text answers (``model_size``: like 7B or 135M)."""
     min: float | None = None
     max: float | None = None
+    short: str = ""
+    """A few words for explanations ("How often the knowledge changes"); falls back to the id."""
+
+    @property
+    def title(self) -> str:
+        return self.short or self.id.replace("_", " ")
 
     def values(self) -> list[str]:
         return [c.value for c in self.choices]
@@ -77,6 +83,8 @@ class Question:
             out["applies_when"] = self.applies_when
         if self.format:
             out["format"] = self.format
+        if self.short:
+            out["short"] = self.short
         return out
 
 
@@ -136,6 +144,8 @@ def condition_holds(answers: dict[str, Any], qid: str, cond: Any) -> bool:
                 return False
             if op == "contains" and not (isinstance(value, (list, tuple)) and arg in value):
                 return False
+            if op == "contains_any" and not (isinstance(value, (list, tuple)) and any(a in value for a in arg)):
+                return False
             if op == "not_contains" and isinstance(value, (list, tuple)) and arg in value:
                 return False
             if op == "not" and value == arg:
@@ -146,7 +156,7 @@ def condition_holds(answers: dict[str, Any], qid: str, cond: Any) -> bool:
     return value == cond
 
 
-_OPS = {"in", "not_in", "contains", "not_contains", "not", "equals"}
+_OPS = {"in", "not_in", "contains", "contains_any", "not_contains", "not", "equals"}
 
 
 def parse_questionnaire(data: Any, what: str = "questionnaire") -> Questionnaire:
@@ -163,7 +173,7 @@ def parse_questionnaire(data: Any, what: str = "questionnaire") -> Questionnaire
             continue
         qid = raw.get("id")
         where = f"question `{qid or '#' + str(n)}`"
-        unknown = set(raw) - {"id", "section", "text", "help", "type", "choices", "required", "default", "applies_when", "format", "min", "max"}
+        unknown = set(raw) - {"id", "section", "text", "help", "type", "choices", "required", "default", "applies_when", "format", "min", "max", "short"}
         if unknown:
             p.add(f"{where}: unknown keys {sorted(unknown)}")
         if not isinstance(qid, str) or not qid.isidentifier():
@@ -209,6 +219,7 @@ def parse_questionnaire(data: Any, what: str = "questionnaire") -> Questionnaire
             id=qid, section=str(raw.get("section")), text=str(raw.get("text", "")), type=qtype,
             help=str(raw.get("help", "") or "").strip(), choices=tuple(choices), required=bool(required),
             default=default, applies_when=dict(applies), format=raw.get("format"), min=raw.get("min"), max=raw.get("max"),
+            short=str(raw.get("short", "") or ""),
         ))
     p.raise_if_any()
     return Questionnaire(int(data.get("version", 1)), dict(sections), tuple(questions))
@@ -283,16 +294,61 @@ def coerce_answer(question: Question, raw: Any) -> tuple[Any, str | None]:
     return text, None
 
 
-def validate_answers(raw: Any, questionnaire: Questionnaire | None = None, what: str = "answers") -> dict[str, Any]:
+VERSION_KEY = "questionnaire_version"
+"""Answers files written by this version carry ``questionnaire_version: 2``; files without it are migrated."""
+OLD_DEVICE_COUNT = {"several": 4, "cluster": 8}
+"""Cards the first version assumed for "several" and "a cluster" (it had no count question)."""
+
+
+def migrate_answers(raw: dict[str, Any], version: int | None) -> tuple[dict[str, Any], list[str]]:
+    """Answers written for questionnaire version 1 -> version 2, with a note for each change made.
+
+    Version 1 had a single-choice output format, no card count (it assumed 4 cards for "several",
+    8 for a cluster) and "automatic" scoring that included a reference answer to compare with.
+    """
+    if version is not None and version >= 2:
+        return dict(raw), []
+    out, notes = dict(raw), []
+    fmt = out.get("output_format")
+    if isinstance(fmt, str) and "," not in fmt:
+        out["output_format"] = [fmt]
+        notes.append(f"output_format is now a list (several may apply): '{fmt}' became [{fmt}]; add consistent_style or strict if both hold.")
+    gpus = out.get("gpus")
+    gpus = gpus if isinstance(gpus, str) else None  # a bad value is reported by validation, not here
+    if gpus in OLD_DEVICE_COUNT and out.get("gpu_count") is None:
+        out["gpu_count"] = OLD_DEVICE_COUNT[gpus]
+        notes.append(f"gpu_count was not asked before; the earlier version assumed {OLD_DEVICE_COUNT[gpus]} cards for '{gpus}', kept here: correct it if you have a different number.")
+    if isinstance(out.get("metric"), str) and out["metric"] == "automatic":
+        notes.append("metric 'automatic' now means a checker decides right or wrong; if you only compare with reference answers by similarity, answer 'reference'.")
+    if isinstance(out.get("training_budget"), str) and out["training_budget"] == "none" and gpus not in (None, "none"):
+        notes.append("training_budget 'none' now explicitly means nothing beyond your own hardware (owned cards are not counted as budget).")
+    if notes:
+        notes.insert(0, "These answers were written for questionnaire version 1 and were migrated to version 2:")
+    return out, notes
+
+
+def validate_answers(raw: Any, questionnaire: Questionnaire | None = None, what: str = "answers", notes: list[str] | None = None) -> dict[str, Any]:
     """Raw answers (a mapping of question id -> answer) -> typed, resolved answers.
 
     Raises one :class:`ConfigError` listing unknown ids, missing required answers and bad values.
     A mapping may also nest its answers under ``answers:`` (so a file can carry a comment header
-    and other keys such as ``name``).
+    and other keys such as ``name``). Answers without ``questionnaire_version: 2`` are migrated from
+    version 1 (:func:`migrate_answers`); what was changed is appended to ``notes`` when given.
     """
     qn = questionnaire or load_questionnaire()
-    if isinstance(raw, dict) and isinstance(raw.get("answers"), dict):
-        raw = raw["answers"]
+    version = None
+    if isinstance(raw, dict):
+        version = raw.get(VERSION_KEY)
+        if isinstance(raw.get("answers"), dict):
+            version = raw["answers"].get(VERSION_KEY, version)
+            raw = raw["answers"]
+    if isinstance(raw, dict):
+        raw = {k: v for k, v in raw.items() if k != VERSION_KEY}
+        if version is not None and not isinstance(version, int):
+            raise ConfigError(f"Invalid {what}: `{VERSION_KEY}` must be a whole number, got {version!r}.")
+        raw, migration = migrate_answers(raw, version)
+        if notes is not None:
+            notes.extend(migration)
     if not isinstance(raw, dict):
         raise ConfigError(f"Invalid {what}: expected a mapping of question id: answer, got {type(raw).__name__}. Run `advisor questions` to see the ids.")
     p = Problems(what)
@@ -325,6 +381,14 @@ def validate_answers(raw: Any, questionnaire: Questionnaire | None = None, what:
     return qn.resolve(typed)
 
 
-def load_answers(path: str | os.PathLike[str], questionnaire: Questionnaire | None = None) -> dict[str, Any]:
-    """Read and validate an answers file (YAML or JSON)."""
-    return validate_answers(read_structured(path, what="answers file"), questionnaire, what=f"answers ({path})")
+def load_answers(path: str | os.PathLike[str], questionnaire: Questionnaire | None = None, notes: list[str] | None = None) -> dict[str, Any]:
+    """Read and validate an answers file (YAML or JSON); migration notes go to ``notes`` when given."""
+    return validate_answers(read_structured(path, what="answers file"), questionnaire, what=f"answers ({path})", notes=notes)
+
+
+def answers_to_yaml(answers: dict[str, Any], header: str = "Questionnaire answers (advisor decide --answers THIS_FILE)") -> str:
+    """An answers file of this questionnaire version (it loads without migration)."""
+    import yaml
+
+    body = {VERSION_KEY: load_questionnaire().version, **answers}
+    return f"# {header}\n" + yaml.safe_dump(body, sort_keys=False, allow_unicode=True)

@@ -3,35 +3,39 @@
 ``recommend(answers)`` scores the options with :mod:`advisor.rules`, then explains the result:
 
 - confidence: the winner's share of a softmax over the option scores (temperature
-  :data:`TEMPERATURE`), and the margin in points over the runner-up;
-- reasons: every rule that fired, with what it added to the winner and to the runner-up, sorted
-  by its effect on the margin (largest first), in plain words;
-- flip: the smallest sets of answer changes that change the recommendation, found by searching
-  all combinations of 1, 2, then 3 changed answers;
-- for fine-tuning, the method (LoRA, QLoRA, DoRA or full) from the model size and the GPU via
-  :mod:`advisor.estimate`, with the estimates that decided it.
+  :data:`TEMPERATURE`), and the margin in points over the runner-up; equal top scores are a tie,
+  reported with every tied option;
+- reasons: every rule that fired, with its role: *decisive* (without it the winner would not lead
+  the runner-up), *for* (adds more to the winner than to the runner-up, or only takes from the
+  runner-up), *shared* (also counts for the runner-up, as much or more), *against* (takes from the
+  winner) or *runner-up* (counts only for the runner-up); in plain words with the questions' short titles;
+- flips (:mod:`advisor.flips`): the most plausible one- or two-answer changes that change the verdict;
+- "not sure" answers: the verdict each real answer would give;
+- for fine-tuning, the method (:mod:`advisor.method`) from the model size, the cards and the data.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from advisor import rules as R
-from advisor.questions import Question, Questionnaire, load_questionnaire, validate_answers
+from advisor.flips import Flip, UnsureEffect, find_flips, unsure_effects
+from advisor.method import (
+    METHOD_LABELS, DataStats, MethodChoice, choose_method, compute_options, is_rental, target_device, target_model_size, training_tokens,
+)
+from advisor.questions import Questionnaire, load_questionnaire, validate_answers
+
+__all__ = [
+    "Flip", "METHOD_LABELS", "MethodChoice", "Reason", "Recommendation", "choose_method", "find_flips", "recommend",
+    "target_device", "target_model_size",
+]
 
 TEMPERATURE = 2.0
 """Softmax temperature turning point totals into a confidence."""
-MAX_FLIP_CHANGES = 3
-"""The flip search tries up to this many changed answers at once."""
-TYPICAL_CORPUS_TOKENS = {"fits_in_prompt": 5_000, "medium": 2_500_000, "large": 50_000_000}
-TYPICAL_PAIRS = {"none": 0, "lt_100": 50, "100_1k": 500, "1k_10k": 5_000, "gt_10k": 20_000}
-DEFAULT_MODEL_SIZE = {"any": "8B", "small": "8B", "edge": "1.7B"}
-DEFAULT_DEVICE = {"none": "cpu", "consumer": "rtx4090", "datacentre": "a100-40", "several": "a100-80", "cluster": "h100"}
-METHOD_LABELS = {"lora": "LoRA", "qlora": "QLoRA", "dora": "DoRA", "full": "full fine-tuning"}
-DEVICE_COUNT = {"none": 1, "consumer": 1, "datacentre": 1, "several": 4, "cluster": 8}
+TYPICAL_CORPUS_TOKENS = {"fits_in_prompt": 5_000, "medium": 2_500_000, "large": 50_000_000, "unsure": 2_500_000}
+ROLES = ("decisive", "for", "shared", "against", "runner-up")
 
 
 @dataclass
@@ -41,35 +45,16 @@ class Reason:
     rule: str
     questions: list[str]
     answers: dict[str, str]
-    """Each question's answer in plain words."""
+    """Each question's short title -> its answer in plain words."""
     points: float
     """Points this rule gave the recommended option."""
     margin_effect: float
     """Points for the recommended option minus points for the runner-up."""
     text: str
-
-
-@dataclass
-class Flip:
-    """A set of answer changes that changes the recommendation."""
-
-    changes: list[dict[str, Any]]
-    result: str
-    text: str
-
-
-@dataclass
-class MethodChoice:
-    """How to fine-tune, and why (from the estimator)."""
-
-    name: str
-    """lora, qlora, dora or full."""
-    model_size: str
-    device: str
-    devices: int
-    why: str
-    options: list[dict[str, Any]] = field(default_factory=list)
-    """Every method considered: fits?, peak memory (estimate)."""
+    role: str = "for"
+    """decisive, for, shared, against or runner-up (see the module docstring)."""
+    source: str = ""
+    """What the rule's direction rests on (:data:`advisor.rules.SOURCES`)."""
 
 
 @dataclass
@@ -90,6 +75,16 @@ class Recommendation:
     method: MethodChoice | None
     estimates: dict[str, Any]
     answers: dict[str, Any]
+    tied: list[str] = field(default_factory=list)
+    """Every option sharing the top score when it is a tie (simplest first); empty otherwise."""
+    unsure: list[UnsureEffect] = field(default_factory=list)
+    """Each "not sure" answer and what each real answer would give."""
+    notes: list[str] = field(default_factory=list)
+    """Migration notes for old answers files, and assumptions made."""
+
+    @property
+    def is_tie(self) -> bool:
+        return len(self.tied) > 1
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -99,34 +94,49 @@ class Recommendation:
     def named_reasons(self) -> list[str]:
         return [r.rule for r in self.reasons]
 
+    def deciding_reasons(self) -> list[str]:
+        return [r.rule for r in self.reasons if r.role in ("decisive", "for")]
 
-def recommend(answers: dict[str, Any], questionnaire: Questionnaire | None = None, validate: bool = True) -> Recommendation:
-    """Score, explain and cost a recommendation for a set of answers (raw or already validated)."""
+
+def recommend(answers: dict[str, Any], questionnaire: Questionnaire | None = None, validate: bool = True,
+              data: DataStats | None = None, notes: list[str] | None = None) -> Recommendation:
+    """Score, explain and cost a recommendation for a set of answers (raw or already validated).
+
+    ``data``: the real pairs file's size and lengths (:func:`advisor.method.read_data_stats`), used by
+    the method choice and every training estimate instead of a typical size.
+    """
     qn = questionnaire or load_questionnaire()
-    resolved = validate_answers(answers, qn) if validate else qn.resolve(answers)
+    notes = list(notes or [])
+    resolved = validate_answers(answers, qn, notes=notes) if validate else qn.resolve(answers)
     totals, fired = R.score(resolved)
     best = R.winner(totals)
-    runner = max((o for o in R.OPTIONS if o != best), key=lambda o: (totals[o], -R.OPTIONS.index(o)))
+    tied = R.tied(totals)
+    runner = tied[1] if len(tied) > 1 else max((o for o in R.OPTIONS if o != best), key=lambda o: (totals[o], -R.OPTIONS.index(o)))
     confidence = _softmax(totals)[best]
-    reasons = _reasons(fired, best, runner, resolved, qn)
-    flips = find_flips(resolved, best, qn)
-    method = choose_method(resolved) if best in (R.FINE_TUNE, R.BOTH) else None
-    estimates = _estimates(resolved, best, method)
+    margin = totals[best] - totals[runner]
+    reasons = _reasons(fired, best, runner, margin, resolved, qn)
+    method = choose_method(resolved, data) if best in (R.FINE_TUNE, R.BOTH) else None
+    label = R.LABELS[best] + (f" ({method.label})" if method else "")
+    if len(tied) > 1:
+        label = "A tie: " + " or ".join(R.LABELS[o] for o in tied)
     return Recommendation(
         recommendation=best,
-        label=R.LABELS[best] + (f" ({METHOD_LABELS[method.name]})" if method else ""),
+        label=label,
         confidence=round(confidence, 3),
-        margin=round(totals[best] - totals[runner], 2),
+        margin=round(margin, 2),
         runner_up=runner,
         scores={o: round(v, 2) for o, v in sorted(totals.items(), key=lambda kv: -kv[1])},
         reasons=reasons,
-        flip=flips,
+        flip=find_flips(resolved, best, qn),
         risks=_risks(resolved, best),
         prerequisites=_prerequisites(resolved, best),
-        next_steps=_next_steps(resolved, best, method),
+        next_steps=_next_steps(resolved, best, method, tied),
         method=method,
-        estimates=estimates,
+        estimates=_estimates(resolved, best, method, data),
         answers=resolved,
+        tied=tied if len(tied) > 1 else [],
+        unsure=unsure_effects(resolved, qn),
+        notes=notes,
     )
 
 
@@ -137,171 +147,71 @@ def _softmax(totals: dict[str, float]) -> dict[str, float]:
     return {o: e / z for o, e in exp.items()}
 
 
-def _answer_words(qn: Questionnaire, qid: str, answers: dict[str, Any]) -> str:
-    return qn.get(qid).label_of(answers.get(qid)) if qid in qn else str(answers.get(qid))
+def _decisive(positive: list[tuple[str, float]], margin: float) -> set[str]:
+    """Rules without which the winner would not lead: each one alone worth the margin, else the largest until they sum to it."""
+    if margin <= R.TIE_EPSILON:
+        return set()
+    alone = {rid for rid, e in positive if e >= margin - R.TIE_EPSILON}
+    if alone:
+        return alone
+    picked, total = set(), 0.0
+    for rid, e in sorted(positive, key=lambda kv: -kv[1]):
+        picked.add(rid)
+        total += e
+        if total >= margin - R.TIE_EPSILON:
+            break
+    return picked
 
 
-def _reasons(fired: list[R.Rule], best: str, runner: str, answers: dict[str, Any], qn: Questionnaire) -> list[Reason]:
+def _reasons(fired: list[R.Rule], best: str, runner: str, margin: float, answers: dict[str, Any], qn: Questionnaire) -> list[Reason]:
+    effects = {r.id: r.effects.get(best, 0.0) - r.effects.get(runner, 0.0) for r in fired}
+    decisive = _decisive([(rid, e) for rid, e in effects.items() if e > 0], margin)
     out = []
     for rule in fired:
-        pts = rule.effects.get(best, 0.0)
-        effect = pts - rule.effects.get(runner, 0.0)
-        if pts == 0 and effect == 0:
+        pts, effect = rule.effects.get(best, 0.0), effects[rule.id]
+        if pts == 0 and rule.effects.get(runner, 0.0) == 0:
             continue
-        words = {q: _answer_words(qn, q, answers) for q in rule.reads}
+        if pts < 0:
+            role = "against"
+        elif effect > 0:  # more for the winner than for the runner-up (or only against the runner-up)
+            role = "decisive" if rule.id in decisive else "for"
+        elif pts == 0:
+            role = "runner-up"
+        else:
+            role = "shared"
+        words = {(qn.get(q).title if q in qn else q): (qn.get(q).label_of(answers.get(q)) if q in qn else str(answers.get(q))) for q in rule.reads}
         pts_text = ", ".join(f"{p:+g} {o}" for o, p in rule.effects.items())
         text = (
-            f"{rule.says[0].upper() + rule.says[1:]} ({'; '.join(f'{q}: {w}' for q, w in words.items())}): "
+            f"{rule.says[0].upper() + rule.says[1:]} ({'; '.join(f'{t}: {w}' for t, w in words.items())}): "
             f"{rule.rationale} [{pts_text}]"
         )
-        out.append(Reason(rule.id, list(rule.reads), words, pts, round(effect, 2), text))
+        out.append(Reason(rule.id, list(rule.reads), words, pts, round(effect, 2), text, role, R.SOURCES.get(rule.source, rule.source)))
     out.sort(key=lambda r: (-r.margin_effect, -abs(r.points)))
     return out
 
 
-# --------------------------------------------------------------------------- flip search
-def _alternatives(q: Question, current: Any) -> list[Any]:
-    if q.type == "bool":
-        return [not bool(current)]
-    if q.type == "choice":
-        return [v for v in q.values() if v != current]
-    if q.type == "multi":
-        values = q.values()
-        subsets = [sorted(c, key=values.index) for n in range(1, len(values) + 1) for c in itertools.combinations(values, n)]
-        return [s for s in subsets if s != current]
-    return []
-
-
-def find_flips(answers: dict[str, Any], current: str, qn: Questionnaire | None = None, limit: int = 3) -> list[Flip]:
-    """The smallest sets of answer changes that change the recommendation (up to ``limit`` of them).
-
-    Exhaustive over 1, then 2, then up to :data:`MAX_FLIP_CHANGES` changed answers; only questions
-    a rule reads, or that decide whether such a question applies, are varied. Among flips of the
-    smallest size, those that win by the largest margin come first, one per resulting option.
-    """
-    qn = qn or load_questionnaire()
-    read = {q for rule in R.RULES for q in rule.reads}
-    gates = {g for q in qn.questions if q.id in read for g in q.applies_when}
-    candidates = [q for q in qn.questions if q.id in read | gates and q.type in ("choice", "bool", "multi")]
-    required = [q for q in qn.questions if q.required]
-    for size in range(1, MAX_FLIP_CHANGES + 1):
-        found: list[tuple[float, Flip]] = []
-        for group in itertools.combinations(candidates, size):
-            # Changing an answer to a question that does not apply is not a change the user can make.
-            if any(q.id not in answers and not q.applies_when for q in group):
-                continue
-            options = [_alternatives(q, answers.get(q.id, q.default)) for q in group]
-            for values in itertools.product(*options):
-                changed = dict(answers)
-                for q, v in zip(group, values):
-                    changed[q.id] = v
-                resolved = qn.resolve(changed)
-                if any(q.id not in resolved for q in group):
-                    continue  # a changed answer that no longer applies
-                if any(r.required and r.id not in resolved and qn.applies(r, resolved) for r in required):
-                    continue  # the change opens questions nobody has answered yet
-                totals, _ = R.score(resolved)
-                new = R.winner(totals)
-                if new == current:
-                    continue
-                lead = totals[new] - max(v for o, v in totals.items() if o != new)
-                changes = [
-                    {"question": q.id, "from": answers.get(q.id), "to": v,
-                     "from_label": q.label_of(answers.get(q.id)) if q.id in answers else "(not asked)", "to_label": q.label_of(v)}
-                    for q, v in zip(group, values)
-                ]
-                text = "If " + " and ".join(f"{c['question']} were '{c['to_label']}' (not '{c['from_label']}')" for c in changes) + f", the advice would be {new}."
-                found.append((lead, Flip(changes, new, text)))
-        if found:
-            found.sort(key=lambda lf: -lf[0])
-            picked: list[Flip] = []
-            seen: set[str] = set()
-            for _, flip in found:
-                if flip.result not in seen:
-                    picked.append(flip)
-                    seen.add(flip.result)
-            for _, flip in found:
-                if len(picked) >= limit:
-                    break
-                if flip not in picked:
-                    picked.append(flip)
-            return picked[:limit]
-    return []
-
-
-# --------------------------------------------------------------------------- method
-def target_model_size(answers: dict[str, Any]) -> str:
-    return answers.get("model_size") or DEFAULT_MODEL_SIZE.get(answers.get("model_size_limit", "any"), "8B")
-
-
-def target_device(answers: dict[str, Any]) -> tuple[str, int]:
-    gpus = answers.get("gpus", "none")
-    model = answers.get("gpu_model", "auto")
-    if gpus == "none":
-        # No GPU of their own: with a budget they rent one (an A100 80GB by default), else the CPU.
-        return ("a100-80", 1) if answers.get("training_budget", "none") != "none" else ("cpu", 1)
-    return (model if model and model != "auto" else DEFAULT_DEVICE[gpus]), DEVICE_COUNT.get(gpus, 1)
-
-
-def choose_method(answers: dict[str, Any]) -> MethodChoice:
-    """LoRA, QLoRA, DoRA or full fine-tuning for the stated model size and GPU (by the estimator)."""
-    from advisor.estimate import GiB, TrainSetup, estimate_training, resolve_model
-
-    size = target_model_size(answers)
-    model = resolve_model(size)
-    device, count = target_device(answers)
-    tokens = max(TYPICAL_PAIRS.get(answers.get("labelled_pairs", "none"), 0), 1000) * 200 * 3
-    options = []
-    fits: dict[str, bool] = {}
-    for method, kwargs in (("full", {"precision": "mixed"}), ("lora", {}), ("dora", {}), ("qlora", {"quant_bits": 4})):
-        setup = TrainSetup(model, method, seq_len=1024, micro_batch=2, gradient_checkpointing=True, **kwargs)  # type: ignore[arg-type]
-        est = estimate_training(setup, device, tokens, devices=count if method == "full" else 1)
-        fits[method] = est.fits
-        options.append({"method": method, "fits": est.fits, "peak_memory_gib": round(est.memory.total / GiB, 1),
-                        "device_memory_gib": round(est.usable_bytes / GiB, 1), "hours": round(est.wall_seconds / 3600, 2),
-                        "cost_usd": round(est.cost_usd, 2)})
-    mem = {o["method"]: o["peak_memory_gib"] for o in options}
-    where = f"{count} x {device}" if count > 1 else device
-    big_data = answers.get("labelled_pairs") == "gt_10k"
-    if fits["full"] and big_data and answers.get("team_experience") == "experienced" and model.params <= 15e9:
-        name, why = "full", f"full fine-tuning fits {where} (~{mem['full']} GiB per device, estimate) and >10k examples can use every weight"
-    elif fits["lora"]:
-        name = "lora"
-        why = f"LoRA on a bf16 {size} base fits {where} (~{mem['lora']} GiB peak, estimate); it trains fast and the adapter is small"
-        if fits["full"]:
-            why += "; full fine-tuning would also fit but rarely pays off below 10k examples"
-        why += ". Try DoRA as a sweep option: same memory, sometimes better at low rank, ~20% slower"
-    elif fits["qlora"]:
-        name = "qlora"
-        why = (f"a bf16 {size} base does not fit {where} for LoRA (~{mem['lora']} GiB needed, estimate), "
-               f"but with the base in 4-bit (QLoRA) it needs ~{mem['qlora']} GiB")
-    else:
-        name = "qlora"
-        why = (f"even QLoRA on {size} needs ~{mem['qlora']} GiB, more than {where} offers (estimate): "
-               "pick a smaller base model or a larger GPU; the plan starts with a small model anyway")
-    return MethodChoice(name, size, device, count, why, options)
-
-
 # --------------------------------------------------------------------------- estimates, risks, steps
-def _estimates(answers: dict[str, Any], best: str, method: MethodChoice | None) -> dict[str, Any]:
+def _estimates(answers: dict[str, Any], best: str, method: MethodChoice | None, data: DataStats | None) -> dict[str, Any]:
     from advisor.estimate import TrainSetup, accuracy_summary, estimate_rag, estimate_training, resolve_model
 
     out: dict[str, Any] = {"note": accuracy_summary()}
     device, count = target_device(answers)
     if method is not None:
-        model = resolve_model(method.model_size)
-        pairs = max(TYPICAL_PAIRS.get(answers.get("labelled_pairs", "none"), 0), 100)
-        tokens = pairs * 200 * 3
-        setup = TrainSetup(model, method.name, seq_len=1024, micro_batch=2, gradient_checkpointing=True)  # type: ignore[arg-type]
+        tokens, assumes = training_tokens(answers, data)
+        seq = min(4096, max(256, int(data.p99_tokens))) if data and data.pairs else 1024
+        overrides = {"quant_bits": method.quant_bits} if method.quant_bits else {}
+        setup = TrainSetup(resolve_model(method.model_size), method.name, seq_len=seq, micro_batch=2, gradient_checkpointing=True, **overrides)  # type: ignore[arg-type]
         est = estimate_training(setup, device, tokens, devices=count if method.name == "full" else 1)
-        out["training"] = est.to_dict() | {"assumes": f"{pairs} pairs x ~200 tokens x 3 epochs"}
+        out["training"] = est.to_dict() | {"assumes": assumes, "rental": is_rental(answers)}
         out["training"].pop("accuracy", None)
     if best in (R.RAG, R.BOTH) or R.condition_holds(answers, "change", {"contains": "knowledge"}):
         corpus = TYPICAL_CORPUS_TOKENS.get(answers.get("knowledge_base_size", "medium"), 2_500_000)
         gen = method.model_size if method else target_model_size(answers)
-        serve = device
-        rag = estimate_rag(corpus, serve, resolve_model(gen))
-        out["rag"] = rag.to_dict() | {"assumes": f"~{corpus:,} corpus tokens, 256-token chunks, top-4, MiniLM embeddings, served on {serve}"}
+        rag = estimate_rag(corpus, device, resolve_model(gen))
+        out["rag"] = rag.to_dict() | {"assumes": f"~{corpus:,} corpus tokens, 256-token chunks, top-4, MiniLM embeddings, served on {device}"}
+    if answers.get("gpus") in ("none", "unsure") and (method is not None or answers.get("labelled_pairs") not in ("none", "lt_100")):
+        options, advice = compute_options(answers, data)
+        out["compute"] = {"options": [o.to_dict() for o in options], "advice": advice}
     return out
 
 
@@ -310,7 +220,7 @@ def _risks(a: dict[str, Any], best: str) -> list[str]:
     tuned = best in (R.FINE_TUNE, R.BOTH)
     if tuned and a.get("knowledge_change_rate") in ("daily", "weekly", "monthly"):
         risks.append("Facts in a fine-tuned model go stale between retrainings; keep changing facts in retrieval.")
-    if tuned and a.get("labelled_pairs") in ("none", "lt_100", "100_1k"):
+    if tuned and a.get("labelled_pairs") in ("none", "lt_100", "100_1k", "unsure"):
         risks.append("With few examples the model may overfit; hold out a test set and compare against the prompt baseline.")
     if tuned:
         risks.append("Fine-tuning can degrade general abilities (catastrophic forgetting); keep a general-purpose check in the evaluation.")
@@ -323,6 +233,8 @@ def _risks(a: dict[str, Any], best: str) -> list[str]:
         risks.append("No metric: any choice made now cannot be verified.")
     if a.get("metric") == "human_rubric":
         risks.append("Human-only judgement is slow and inconsistent; measure agreement between reviewers.")
+    if a.get("metric") == "reference":
+        risks.append("Similarity to a reference (chrF, ROUGE) cannot tell a right answer from a near miss: spot-check the best systems by hand.")
     if a.get("team_experience") == "none" and tuned:
         risks.append("A first fine-tune by a new team: expect leakage and evaluation mistakes; get an experienced review.")
     if a.get("privacy") in ("vpc", "on_prem"):
@@ -332,8 +244,8 @@ def _risks(a: dict[str, Any], best: str) -> list[str]:
 
 def _prerequisites(a: dict[str, Any], best: str) -> list[str]:
     pre = ["A frozen evaluation set: real inputs with accepted answers, split once and never trained on (at least 100-200 items)."]
-    if a.get("metric") in ("none", "human_rubric"):
-        pre.append("A metric or a written rubric that tells bad, good and better answers apart.")
+    if a.get("metric") in ("none", "human_rubric", "reference"):
+        pre.append("A checker or a written rubric that tells bad, good and better answers apart.")
     if best in (R.FINE_TUNE, R.BOTH):
         pre.append("Reviewed training pairs in the target format (thousands for a strict format), disjoint from the test set by group.")
     if best in (R.RAG, R.BOTH):
@@ -346,25 +258,37 @@ def _prerequisites(a: dict[str, Any], best: str) -> list[str]:
     return pre
 
 
-def _next_steps(a: dict[str, Any], best: str, method: MethodChoice | None) -> list[str]:
-    plan = "advisor plan --answers answers.yaml --data pairs.jsonl --corpus docs/ --out plan.yaml"
+def _next_steps(a: dict[str, Any], best: str, method: MethodChoice | None, tied: list[str] | None = None) -> list[str]:
+    few = a.get("labelled_pairs") in ("none", "lt_100", "unsure")
+    knowledge = R.condition_holds(a, "change", {"contains": "knowledge"})
+    data = "" if few else " --data pairs.jsonl"
+    plan = f"advisor plan --answers answers.yaml{data}{' --corpus docs/' if knowledge else ''} --out plan.yaml"
+    steps: list[str] = []
+    if tied and len(tied) > 1:
+        steps.append("The options " + " and ".join(R.LABELS[o] for o in tied) + " tie: measure both on the same test set before choosing.")
     if best == R.NOT_READY:
-        steps = []
         if a.get("metric") == "none":
             steps.append("Write down how to score an answer (exact match, a checker, or a 3-level rubric) and score 30 answers by hand.")
-        if a.get("labelled_pairs") in ("none", "lt_100"):
+        if few:
             steps.append("Collect 100-200 real inputs with reviewed answers: your first test set.")
         steps.append("Then answer the questionnaire again (`advisor decide`).")
         return steps
     if best == R.PROMPTING:
-        return [
-            "Write a prompt with 3-5 examples and score it on 50-100 held-out items (the baseline every option must beat).",
-            f"If it falls short, plan a RAG baseline and a small LoRA sweep: `{plan}`.",
-        ]
-    steps = [f"Make the experiment plan: `{plan}`."]
+        steps.append("Write a prompt with 3-5 examples and score it on 50-100 held-out items (the baseline every option must beat).")
+        if knowledge and a.get("knowledge_base_size") != "fits_in_prompt":
+            steps.append(f"If it falls short, build a RAG baseline over the documents: `{plan}`.")
+        elif few:
+            steps.append("If it falls short, collect 100+ reviewed pairs before considering fine-tuning: with fewer there is nothing to train on.")
+        else:
+            steps.append(f"If it falls short, plan a small LoRA sweep against it: `{plan}`.")
+        return steps
+    if few:
+        steps.append("Write 100-200 real questions with accepted answers" + (" and the document that answers each" if knowledge else "")
+                     + ": the evaluation set every system is scored on.")
+    steps.append(f"Make the experiment plan: `{plan}`.")
     if best in (R.RAG, R.BOTH):
         steps.append("Build the RAG baseline on the corpus and measure retrieval hit rate and answer quality on the validation split.")
     if method is not None:
-        steps.append(f"Run the sweep (`advisor sweep start --plan plan.yaml`): {METHOD_LABELS[method.name]}, small model first (SmolLM2), then {method.model_size}.")
+        steps.append(f"Run the sweep (`advisor sweep start --plan plan.yaml`): {method.label}, small model first (SmolLM2), then {method.model_size}.")
     steps.append("Compare all systems on the frozen test split (`advisor report`) and have the best ones reviewed before acceptance.")
     return steps

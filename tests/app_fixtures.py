@@ -105,7 +105,7 @@ SUPPORT_BOT = {
     "use_case": "answer support questions about our product catalogue",
     "change": ["knowledge"], "knowledge_change_rate": "daily", "citations_required": True,
     "knowledge_base_size": "medium", "labelled_pairs": "lt_100", "labelling_capacity": "some",
-    "output_format": "free_text", "metric": "automatic", "prompting_result": "partial", "error_cost": "medium",
+    "output_format": ["free_text"], "metric": "automatic", "prompting_result": "partial", "error_cost": "medium",
     "privacy": "cloud_ok", "gpus": "none", "training_budget": "small", "team_experience": "some",
 }
 """A support bot over a catalogue that changes daily and must cite sources: the advisor says RAG."""

@@ -30,20 +30,22 @@ def run(args: argparse.Namespace) -> int:
     from advisor.recommend import recommend
     from core.atomic import atomic_write_text
 
+    notes: list[str] = []
     if args.answers:
-        answers = load_answers(args.answers)
+        answers = load_answers(args.answers, notes=notes)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
     else:
         from advisor.interview import interview
 
         raw = interview(sys.stdin, sys.stdout if args.format == "text" else sys.stderr)
         answers = validate_answers(raw)
         if args.save_answers:
-            import yaml
+            from advisor.questions import answers_to_yaml
 
-            text = "# Questionnaire answers (advisor decide --answers THIS_FILE)\n" + yaml.safe_dump(answers, sort_keys=False, allow_unicode=True)
-            atomic_write_text(Path(args.save_answers), text)
+            atomic_write_text(Path(args.save_answers), answers_to_yaml(answers))
             print(f"answers saved to {args.save_answers}", file=sys.stderr)
-    rec = recommend(answers, validate=False)
+    rec = recommend(answers, validate=False, notes=notes)
     if args.format == "json":
         text = json.dumps(recommendation_json(rec), indent=2, default=str, ensure_ascii=False) + "\n"
     elif args.format == "md":

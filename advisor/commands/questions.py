@@ -28,10 +28,11 @@ def run(args: argparse.Namespace) -> int:
         flags = [q.type, "required" if q.required else f"optional, default {q.default!r}"]
         if q.applies_when:
             flags.append("asked when " + ", ".join(f"{k} {v}" for k, v in q.applies_when.items()))
-        print(f"{q.id}: {q.text}  ({'; '.join(flags)})")
+        print(f"{q.id} ({q.title}): {q.text}  ({'; '.join(flags)})")
         if q.help:
             print(f"    {q.help}")
         for c in q.choices:
             print(f"    - {c.value}: {c.label}")
     print("\nAnswer them in a YAML file (id: value) and run `advisor decide --answers FILE`, or run `advisor decide` to be asked.")
+    print("A 'not sure' answer (unsure) moves no score: the advice then shows what each real answer would give.")
     return 0

@@ -127,7 +127,7 @@ INTERACTIVE_LINES = [
     "a support bot for our product catalogue",  # use_case
     "1",          # change: knowledge
     "9",          # knowledge_change_rate: not a choice -> asked again
-    "4",          # knowledge_change_rate: daily
+    "5",          # knowledge_change_rate: daily (v2 added quarterly before it)
     "y",          # citations_required
     "2",          # knowledge_base_size: medium
     "",           # removable_facts: default

@@ -6,7 +6,7 @@ import pytest
 
 from advisor.catalogue import builtin_catalogue, get_device, load_catalogue
 from advisor.estimate import (
-    ARCHITECTURES, GiB, MEMORY_TOLERANCE, PUBLISHED, THROUGHPUT_TOLERANCE, TrainSetup, accuracy_summary,
+    ARCHITECTURES, GiB, MEMORY_TOLERANCE, PUBLISHED, THROUGHPUT_FACTOR, THROUGHPUT_TOLERANCE, TrainSetup, accuracy_summary,
     accuracy_table, adapter_params, estimate_case, estimate_rag, estimate_training, fits, generation_tokens_per_second,
     inference_memory, parse_size, resolve_model, training_memory,
 )
@@ -152,3 +152,49 @@ def test_docs_accuracy_table_matches_the_estimator():
         line = next((l for l in doc.splitlines() if l.startswith(f"| {row['case']} | {row['quantity']} |")), None)
         assert line is not None, f"docs/advisor.md lacks the row for {row['case']} ({row['quantity']})"
         assert f"{row['error']:+.0%}" in line, f"docs/advisor.md is stale for {row['case']}: estimator now says {row['error']:+.0%}"
+
+
+# ----------------------------------------------------------------------------- advisor v2
+def test_at_least_six_new_published_figures_with_the_required_kinds():
+    new = [c for c in PUBLISHED if c.new]
+    assert len(new) >= 6
+    assert any(c.setup.method == "full" and (c.setup.optimizer != "adamw" or c.setup.optimizer_in_backward) for c in new)  # memory-optimised full
+    assert any(c.setup.method == "qlora" and c.quantity == "memory" for c in new)  # LoRA on a quantised base
+    assert any(c.quantity == "throughput" and c.setup.profile == "plain-transformers" for c in new)
+    for case in PUBLISHED:
+        estimate = estimate_case(case)
+        if case.quantity == "memory":
+            assert abs(estimate / case.published - 1) <= MEMORY_TOLERANCE, case.name
+        else:
+            assert 1 / THROUGHPUT_FACTOR <= estimate / case.published <= THROUGHPUT_FACTOR, case.name
+
+
+def test_optimisers_precision_and_optimizer_in_backward_change_full_fine_tuning_memory():
+    model = ARCHITECTURES["llama-2-7b"]
+    mixed = training_memory(TrainSetup(model, "full", "mixed"))
+    bf16 = training_memory(TrainSetup(model, "full", "bf16"))
+    eight = training_memory(TrainSetup(model, "full", "bf16", optimizer="adamw8bit"))
+    paged = training_memory(TrainSetup(model, "full", "bf16", optimizer="paged_adamw8bit", optimizer_in_backward=True))
+    assert mixed.total > bf16.total > eight.total > paged.total
+    assert eight.optimizer == pytest.approx(model.params * 2)
+    assert paged.optimizer == 0 and paged.paged == pytest.approx(model.params * 2)  # paged states sit outside the card's peak
+    assert paged.gradients < 0.05 * bf16.gradients  # one gradient tensor alive at a time
+    assert paged.total / GiB < 22  # a 24 GB card (22.4 GiB usable) holds it, as torchtune's low-memory recipe shows
+
+
+def test_multi_gpu_sharding_divides_full_fine_tuning_state():
+    setup = TrainSetup(ARCHITECTURES["llama-3.1-8b"], "full", "mixed")
+    one = estimate_training(setup, "a100-80", 1e7)
+    four = estimate_training(setup, "a100-80", 1e7, devices=4)
+    assert four.memory.weights == pytest.approx(one.memory.weights / 4)
+    assert four.tokens_per_second == pytest.approx(one.tokens_per_second * 4 * 0.9)
+    assert four.cost_usd == pytest.approx(one.cost_usd / 0.9, rel=1e-6)
+
+
+def test_config_aliases_live_in_one_place():
+    from advisor.estimate import CONFIG_ALIASES, setup_from_config
+
+    assert setup_from_config({"base_model": "7B", "lora_rank": 4, "max_seq_len": 512, "batch_size": 2}).rank == 4
+    assert CONFIG_ALIASES["rank"] == ("rank", "lora_rank", "r")
+    with pytest.raises(ConfigError, match="optimizer"):
+        setup_from_config({"model": "7B", "optimizer": "sgd-of-doom"})

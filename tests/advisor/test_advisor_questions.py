@@ -34,8 +34,8 @@ def test_questionnaire_covers_what_decides_the_matter():
         "training_budget", "team_experience", "mlops",
     }
     assert needed <= set(qn.ids())
-    assert qn.get("labelled_pairs").values() == ["none", "lt_100", "100_1k", "1k_10k", "gt_10k"]
-    assert set(qn.get("gpus").values()) == {"none", "consumer", "datacentre", "several", "cluster"}
+    assert qn.get("labelled_pairs").values() == ["none", "lt_100", "100_1k", "1k_10k", "gt_10k", "unsure"]
+    assert set(qn.get("gpus").values()) == {"none", "consumer", "datacentre", "several", "cluster", "unsure"}
     assert set(qn.get("output_format").values()) == {"free_text", "consistent_style", "strict"}
     assert set(qn.get("change").values()) == {"knowledge", "behaviour", "task_skill"}
     for q in qn.questions:
@@ -84,7 +84,7 @@ def test_answers_may_be_nested_and_use_labels_or_case():
     assert resolved["metric"] == "automatic" and resolved["citations_required"] is True
     assert resolved["change"] == ["knowledge", "behaviour"]
     q = load_questionnaire().get("labelled_pairs")
-    assert coerce_answer(q, "More than 10,000") == ("gt_10k", None)
+    assert coerce_answer(q, "10,000 or more") == ("gt_10k", None)
 
 
 def test_model_size_is_checked():
