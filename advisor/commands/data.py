@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from advisor.cli import positive_int
+from advisor.cli import path_arg, positive_int
 
 NAME = "data"
 HELP = "check, split and import pair data sets (input -> output examples)"
@@ -29,7 +29,7 @@ def _fractions(text: str) -> tuple[float, float, float]:
 
 
 def _load_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help="JSONL, JSON or CSV file, tldr pages.jsonl, or a folder of tldr pages")
+    parser.add_argument("file", type=path_arg, metavar="FILE", help="JSONL, JSON or CSV file, tldr pages.jsonl, or a folder of tldr pages")
     parser.add_argument("--map", dest="mapping", metavar="FIELD=COLUMN,...",
                         help="column names for our fields, e.g. input=question,output=answer (also group=, id=)")
     parser.add_argument("--max-chars", type=positive_int, default=None, help="longest allowed input/output (default 20000)")

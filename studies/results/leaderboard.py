@@ -531,7 +531,8 @@ class Leaderboard:
         fmt = (fmt or target.suffix.lstrip(".")).lower()
         if fmt not in {"csv", "parquet", "json"}:
             raise LeaderboardError(f"Export format must be csv, parquet or json, got {fmt!r} (from {target.name}).")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.parent.is_dir():
+            raise LeaderboardError(f"Cannot export to {target}: the folder {target.parent} does not exist. Create it first, or pick another path.")
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         options = {"csv": "FORMAT csv, HEADER true", "parquet": "FORMAT parquet", "json": "FORMAT json, ARRAY true"}[fmt]
         quoted = "'" + str(tmp).replace("'", "''") + "'"
