@@ -207,9 +207,14 @@ def _split_long(block: Block, tokens: int, size: int) -> list[tuple[Block, int]]
     return pieces
 
 
+def window_chars(chunk_size: int) -> int:
+    """Most characters of one window, and of one chunk's body (a tokenizer may count a long run as 1 token)."""
+    return max(WINDOW_CHARS, 32 * chunk_size)
+
+
 def _sized(blocks: list[Block], chunk_size: int, count: CountFn) -> list[tuple[Block, int]]:
     """Body blocks cut into windows, counted in batches, and split where still over ``chunk_size``; headings pass with 0."""
-    limit = max(WINDOW_CHARS, 32 * chunk_size)
+    limit = window_chars(chunk_size)
     units: list[Block] = []
     for block in blocks:
         units.extend([block] if block.heading is not None else windows(block, limit))
@@ -248,25 +253,29 @@ def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int = 0, count
             start=current[0][0].start, end=current[-1][0].end, tokens=sum(n for _, n in current),
         ))
 
-    used = 0
+    used = chars = 0
+    most_chars = window_chars(chunk_size)
     for block, n in sized:
         if block.heading is not None:
             emit()
-            current, used = [], 0
+            current, used, chars = [], 0, 0
             section = block.heading
             continue
-        if current and (used + n > chunk_size or len(current) >= chunk_size):  # also bounds runs of 0-token blocks
+        # Characters are bounded too: a tokenizer may count a long unknown run as one token.
+        if current and (used + n > chunk_size or chars + len(block.text) > most_chars):
             emit()
             carry: list[tuple[Block, int]] = []
-            kept = 0
+            kept = kept_chars = 0
             for prev, m in reversed(current):
-                if kept + m > chunk_overlap or kept + m + n > chunk_size:
+                if kept + m > chunk_overlap or kept + m + n > chunk_size or kept_chars + len(prev.text) + len(block.text) > most_chars:
                     break
                 carry.append((prev, m))
                 kept += m
-            current, used = carry[::-1], kept
+                kept_chars += len(prev.text)
+            current, used, chars = carry[::-1], kept, kept_chars
         current.append((block, n))
         used += n
+        chars += len(block.text)
     emit()
     if not chunks and context:  # a document with a title and nothing else still gets found
         chunks.append(Chunk(id=f"{doc.id}#0", doc_id=doc.id, position=0, text=context, start=0, end=len(doc.text), tokens=0))

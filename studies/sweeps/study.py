@@ -96,8 +96,16 @@ def load_study(storage_url: str, name: str, heartbeat: bool = True) -> "tuple[op
         config = SweepConfig.from_dict(stored)
         if heartbeat:
             storage = open_storage(storage_url, config)
-            study = optuna.load_study(study_name=name, storage=storage, sampler=make_sampler(config, seed_salt()), pruner=make_pruner(config))
+            study = optuna.load_study(study_name=name, storage=storage, sampler=make_sampler(config, worker_salt(study)),
+                                      pruner=make_pruner(config))
         return study, config
+
+
+def worker_salt(study: "optuna.Study") -> int:
+    """What makes this worker's sampler seed its own: its launch index (or pid) *and* how many trials the study
+    already has. A relaunched worker, or a finished sweep resumed with a larger budget, would otherwise replay
+    the same random draws and re-run settings already tried."""
+    return seed_salt() * 1_000_003 + len(study.get_trials(deepcopy=False))
 
 
 def request_stop(storage_url: str, name: str) -> None:
