@@ -138,7 +138,8 @@ class SweepConfig:
             safe_name(self.name)
         except Exception as exc:  # noqa: BLE001 - reported with the others
             p.add(f"`name`: {exc}")
-        p.check(1 <= self.n_trials <= MAX_TRIALS, f"`1 <= n_trials <= {MAX_TRIALS}` must hold, but got n_trials={str(self.n_trials)[:40]}")
+        p.check(self.n_trials >= 1, f"`n_trials >= 1` must hold, but got n_trials={self.n_trials}")
+        p.check(self.n_trials <= MAX_TRIALS, f"`n_trials <= {MAX_TRIALS}` must hold, but got n_trials={str(self.n_trials)[:40]}")
         p.check(self.max_tokens is None or 0 < self.max_tokens <= 10**15, f"`0 < max_tokens <= 10**15` must hold when set, but got {str(self.max_tokens)[:40]}")
         p.check(self.max_seconds is None or 0 < self.max_seconds <= MAX_SECONDS,
                 f"`0 < max_seconds <= {MAX_SECONDS:.0f}` must hold when set, but got {self.max_seconds}")

@@ -119,8 +119,8 @@ def sweep_status(storage_url: str, name: str, ws: Workspace | None = None, with_
         starts = [t.datetime_start for t in trials if t.datetime_start]
         elapsed = (time.time() - min(starts).timestamp()) if starts else None
         retries = {int(_retry_of(t)): t.number for t in trials if _retry_of(t) is not None}
-    summaries = [_trial_summary(t, retries) for t in trials]
-    durations = [s.seconds for s in summaries if s.seconds is not None and s.state in {"COMPLETE", "PRUNED"}]
+        summaries = [_trial_summary(t, retries) for t in trials]
+        durations = [s.seconds for s in summaries if s.seconds is not None and s.state in {"COMPLETE", "PRUNED"}]
         eta = None
         remaining = max(0, config.n_trials - state.finished)
         if state.exhausted:
