@@ -173,7 +173,7 @@ def _split_secrets(url: str) -> tuple[str, list[str], str]:
     userinfo, host = (head[:at], head[at + 1:]) if at >= 0 else ("", head)
     user, colon, password = userinfo.partition(":")
     if colon and password:
-        secrets += [password, unquote(password), *unquote(password).split("@")]
+        secrets += [password, unquote(password), quote(unquote(password), safe=""), *unquote(password).split("@")]
     try:
         from sqlalchemy.engine import make_url
 
@@ -183,7 +183,12 @@ def _split_secrets(url: str) -> tuple[str, list[str], str]:
         for k, v in parsed.query.items():
             if _SECRET_KEYS.search(k):
                 secrets += [x for x in ([v] if isinstance(v, str) else list(v)) if x]
+        for item in query.split("&"):  # the values as written (percent-encoded) too
+            key, _eq, raw = item.partition("=")
+            if _SECRET_KEYS.search(unquote(key)) and raw:
+                secrets += [raw, unquote(raw), quote(unquote(raw), safe="")]
         shown = parsed.set(query=hidden).render_as_string(hide_password=True) if parsed.query else parsed.render_as_string(hide_password=True)
+        shown = shown.replace("%2A%2A%2A", "***")
         if "***" not in shown and not secrets:
             return url, [], url  # nothing secret: keep the URL exactly as given (sqlite:///:memory: stays readable)
         normalised = rebuilt + (qmark + query if qmark else "")
