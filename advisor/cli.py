@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--workspace",
+        type=path_arg,
         default=None,
         help=f"folder holding every artifact (default: ${ENV_VAR} or ./workspace)",
     )
@@ -88,6 +89,9 @@ positive_int = bounded_int(1)
 
 non_negative_int = bounded_int(0)
 
+seed_int = bounded_int(0, 2**32 - 1)
+"""argparse type for seeds (numpy and torch take 32-bit seeds)."""
+
 
 def bounded_float(low: float = 0.0, high: float = 1e15, low_open: bool = True):
     """argparse type for a finite number above ``low`` (or at least it) and at most ``high``."""
@@ -126,6 +130,16 @@ def path_arg(text: str) -> str:
 
 
 path_arg.__name__ = "path"
+
+
+def url_arg(text: str) -> str:
+    """argparse type for a storage URL: given means not empty (an empty one would silently mean the default)."""
+    if not text or not text.strip() or "\x00" in text or len(text) > MAX_PATH_CHARS:
+        raise argparse.ArgumentTypeError("a storage URL is required when --storage is given (sqlite:///PATH or postgresql://...)")
+    return text
+
+
+url_arg.__name__ = "url"
 
 
 def workspace_of(args: argparse.Namespace) -> Workspace:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from advisor.cli import bounded_float, path_arg, positive_int
+from advisor.cli import bounded_float, path_arg, positive_int, seed_int
 
 NAME = "eval"
 HELP = "evaluate a system (base, rag:INDEX, lora:ADAPTER, rag+lora:INDEX:ADAPTER) on the frozen test split"
@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=path_arg, metavar="FILE", help="pair data set; its seeded split's test part is evaluated")
     source.add_argument("--split", metavar="VERSION", help="a frozen split in the workspace (`advisor data splits`)")
-    parser.add_argument("--seed", type=int, default=0, help="split seed with --data (default 0; must match training)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="split seed with --data (default 0; must match training)")
     parser.add_argument("--part", choices=("test", "validation"), default="test", help="split part (default: test)")
     parser.add_argument("--model", default=None, help="base model / RAG generator: a local transformers folder (default SmolLM2-135M)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when available)")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from advisor.cli import non_negative_int, path_arg, positive_int
+from advisor.cli import non_negative_int, path_arg, positive_int, seed_int
 
 NAME = "rag"
 HELP = "build, query and evaluate a RAG index (corpus -> chunks -> FAISS -> grounded answers)"
@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e = sub.add_parser("eval", help="evaluate an index on a pair data set's test split (leaderboard row)")
     e.add_argument("name", help="index name")
     e.add_argument("--data", type=path_arg, required=True, metavar="FILE", help="pair data set (its seeded split's test part is used)")
-    e.add_argument("--seed", type=int, default=0, help="split seed (default 0; must match the other systems)")
+    e.add_argument("--seed", type=seed_int, default=0, help="split seed (default 0; must match the other systems)")
     e.add_argument("--limit", type=positive_int, default=None, help="first N test items only (quick looks)")
     e.add_argument("--model", default=None, help="generator: local transformers folder (default SmolLM2-135M)")
     e.add_argument("--max-new-tokens", type=positive_int, default=None, help="generation limit per answer (default 64)")
