@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -72,14 +76,27 @@ def _cases(tmp: Path) -> list[tuple[str, ...]]:
     ]
 
 
-def test_nonsense_arguments_exit_2_without_side_effects(workspace, tmp_path, monkeypatch):
+@pytest.fixture
+def signal_sweeps():
+    """Stops any worker a wrongly accepted `sweep start` launched (before the fixes, an unbounded sweep ran on)."""
+    holder = SimpleNamespace(workspace=None)
+    yield holder
+    if holder.workspace is not None:
+        from studies.sweeps.processes import signal_workers
+
+        for name in holder.workspace.names("sweeps"):
+            signal_workers(holder.workspace, name, signal.SIGKILL)
+
+
+def test_nonsense_arguments_exit_2_without_side_effects(workspace, tmp_path, monkeypatch, signal_sweeps):
     from studies.sweeps.processes import local_workers
 
     (tmp_path / "plan.yaml").write_text("objective: synthetic\nn_trials: 2\nheartbeat_interval: 1\npruner: none\nbase: {steps: 2}\n")
     (tmp_path / "cwd").mkdir()
     (tmp_path / "cwd" / "note.md").write_text("# a document in the current folder\n\nNot to be indexed.\n")
     monkeypatch.chdir(tmp_path / "cwd")
-    cases = _cases(tmp_path)
+    cases = [(*args, "--detach") if args[:2] == ("sweep", "start") else args for args in _cases(tmp_path)]
+    monkeypatch.setattr(signal_sweeps, "workspace", workspace)
     outcomes: Counter = Counter()
     for args in cases:
         code, err = cli(workspace, *args)
