@@ -16,7 +16,6 @@ decision; a rejected run that had a registry entry is withdrawn (moved to a hidd
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Mapping

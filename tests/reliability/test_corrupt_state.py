@@ -133,17 +133,26 @@ def test_registry_refuses_every_damaged_adapter(tmp_path, monkeypatch):
     record_figure("corrupt.registry", cases=len(ADAPTER_DAMAGE), outcomes=dict(outcomes))
 
 
+class PassingVerdict:
+    """What the promotion gate returns when it lets a run through (the gate itself is tested elsewhere)."""
+
+    passed, verdict_id, waivers = True, "v", {}
+
+    def to_dict(self):
+        return {}
+
+
+def pass_gate(monkeypatch) -> None:
+    from studies.governance import gate
+
+    monkeypatch.setattr(gate, "check", lambda *a, **k: PassingVerdict())
+
+
 def test_registry_accepts_a_sound_adapter_and_odd_metadata_does_not_crash_the_card(workspace, monkeypatch):
-    from studies.governance import gate, registry
+    from studies.governance import registry
     from tests.reliability._writer import save_adapter
 
-    class Verdict:
-        passed, verdict_id, waivers = True, "v", {}
-
-        def to_dict(self):
-            return {}
-
-    monkeypatch.setattr(gate, "check", lambda *a, **k: Verdict())
+    pass_gate(monkeypatch)
     adapter = save_adapter(workspace, 1, name="sound")
     meta = json.loads((adapter / "metadata.json").read_text())
     meta.update(base_model="just-a-string", config=["not", "a", "mapping"])  # odd but checksums intact

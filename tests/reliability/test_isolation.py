@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from core.errors import AdvisorError
 from tests.reliability._util import examples, record_figure, snapshot
-from tests.reliability.test_corrupt_state import cli, run_cli
+from tests.reliability.test_corrupt_state import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -226,18 +226,12 @@ def test_writes_never_follow_links_out_of_the_workspace(workspace, tmp_path, mon
 def test_a_copied_workspace_is_self_contained(tmp_path, monkeypatch):
     """Accept in A, copy A to B, reject in B: only B's registry entry is withdrawn; records hold relative paths."""
     from core.workspace import Workspace
-    from studies.governance import gate, registry
+    from studies.governance import registry
     from studies.results.leaderboard import Leaderboard
     from tests.reliability._writer import save_adapter
-    from tests.reliability.test_corrupt_state import _candidate
+    from tests.reliability.test_corrupt_state import _candidate, pass_gate
 
-    class Verdict:
-        passed, verdict_id, waivers = True, "v", {}
-
-        def to_dict(self):
-            return {}
-
-    monkeypatch.setattr(gate, "check", lambda *a, **k: Verdict())
+    pass_gate(monkeypatch)
     a = Workspace.resolve(tmp_path / "a").ensure()
     _candidate(a, save_adapter(a, 1, name="tuned"))
     row = registry.accept(a, "run-1", "probe", "good")
