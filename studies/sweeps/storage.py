@@ -57,9 +57,6 @@ def corrupt_storage_error(path: Path, why: str) -> SweepError:
     )
 
 
-_SQLITE_HEADER = b"SQLite format 3\x00"
-
-
 def check_sqlite_file(path: Path) -> None:
     """An existing SQLite file must be a healthy database with Optuna's tables (or none yet)."""
     import sqlite3
@@ -70,11 +67,11 @@ def check_sqlite_file(path: Path) -> None:
         size = path.stat().st_size
     if size == 0:
         raise corrupt_storage_error(path, "the file is empty")
-    with open(path, "rb") as handle:
-        if handle.read(16) != _SQLITE_HEADER:
-            raise corrupt_storage_error(path, "no SQLite header")
+    # Only SQLite itself opens the file: closing any other descriptor of it would drop the POSIX locks this
+    # process's own SQLite connections hold (readers then see a stale WAL snapshot). A missing header is
+    # SQLite's "file is not a database" below.
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+        conn = sqlite3.connect(path, timeout=60)
         try:
             verdict = conn.execute("PRAGMA quick_check").fetchall()
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
