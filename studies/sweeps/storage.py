@@ -235,8 +235,12 @@ def storage_errors(url: str):
         if is_transient(exc):
             raise SweepError(f"The Optuna storage {redact_url(url)} is unreachable ({redact_text(str(exc).splitlines()[0][:300], url)}). "
                              "Is the server running and the URL right?") from exc
+        first = redact_text((str(exc).splitlines() or [type(exc).__name__])[0][:300], url)
+        if not any(word in str(exc).lower() for word in _CORRUPT):
+            raise SweepError(f"The Optuna storage {redact_url(url)} refused the operation ({first}). Retry; if it "
+                             "persists, check the database (`advisor sweep list` shows whether it opens).") from exc
         where = sqlite_path(url) if url.startswith("sqlite:///") else Path(redact_url(url))
-        raise corrupt_storage_error(where, redact_text(str(exc).splitlines()[0][:300], url)) from exc
+        raise corrupt_storage_error(where, first) from exc
 
 
 def retry_storage(fn: Callable[[], Any], attempts: int = 5, delay: float = 0.5) -> Any:
