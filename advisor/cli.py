@@ -11,6 +11,7 @@ stderr, no traceback), 1 unexpected failure, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import pkgutil
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--workspace",
+        type=path_arg,
         default=None,
         help=f"folder holding every artifact (default: ${ENV_VAR} or ./workspace)",
     )
@@ -62,15 +64,82 @@ def _version() -> str:
     return __version__
 
 
-def positive_int(text: str) -> int:
-    """argparse type for counts: a whole number above zero, with a message that says so."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
-    return value
+MAX_COUNT = 10**9
+"""Largest count any option accepts (a typo with twenty digits is refused, not run for ever)."""
+
+
+def bounded_int(low: int = 1, high: int = MAX_COUNT):
+    """argparse type for a whole number in ``[low, high]``, with a message that states the rule."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(str(text).strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"`{low} <= value <= {high}` must hold, but got {str(value)[:40]}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+positive_int = bounded_int(1)
+"""argparse type for counts: a whole number above zero (and at most MAX_COUNT)."""
+
+non_negative_int = bounded_int(0)
+
+seed_int = bounded_int(0, 2**32 - 1)
+"""argparse type for seeds (numpy and torch take 32-bit seeds)."""
+
+
+def bounded_float(low: float = 0.0, high: float = 1e15, low_open: bool = True):
+    """argparse type for a finite number above ``low`` (or at least it) and at most ``high``."""
+    import math
+
+    def parse(text: str) -> float:
+        try:
+            value = float(str(text).strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
+        if not math.isfinite(value) or (value <= low if low_open else value < low) or value > high:
+            rule = f"{low} {'<' if low_open else '<='} value <= {high:g}"
+            raise argparse.ArgumentTypeError(f"`{rule}` must hold (finite), but got {text[:40]}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+positive_float = bounded_float(0.0)
+
+MAX_PATH_CHARS = 4096
+
+
+def path_arg(text: str) -> str:
+    """argparse type for a file or folder path: not empty, no NUL, not absurdly long (the OS limits)."""
+    import os
+
+    if not text or not text.strip():
+        raise argparse.ArgumentTypeError("a path is required, got an empty string (it would mean the current folder)")
+    if "\x00" in text:
+        raise argparse.ArgumentTypeError("a path cannot contain a NUL character")
+    if len(text) > MAX_PATH_CHARS or any(len(os.fsencode(part)) > 255 for part in text.split("/")):
+        raise argparse.ArgumentTypeError(f"path of {len(text)} characters is too long (at most {MAX_PATH_CHARS}, 255 per name)")
+    return text
+
+
+path_arg.__name__ = "path"
+
+
+def url_arg(text: str) -> str:
+    """argparse type for a storage URL: given means not empty (an empty one would silently mean the default)."""
+    if not text or not text.strip() or "\x00" in text or len(text) > MAX_PATH_CHARS:
+        raise argparse.ArgumentTypeError("a storage URL is required when --storage is given (sqlite:///PATH or postgresql://...)")
+    return text
+
+
+url_arg.__name__ = "url"
 
 
 def workspace_of(args: argparse.Namespace) -> Workspace:
@@ -81,6 +150,11 @@ def workspace_of(args: argparse.Namespace) -> Workspace:
 def print_json(obj: Any) -> None:
     """Print ``obj`` as indented JSON on stdout (the machine-readable output of every command)."""
     print(json.dumps(obj, indent=2, default=str, ensure_ascii=False))
+
+
+_INPUT_ERRNOS = {errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM,
+                 errno.ELOOP, errno.EIO, errno.EINVAL, errno.ENXIO, errno.ESPIPE}
+"""OS errors that mean "this path cannot be used" (bad input, exit 2); others stay unexpected (exit 1)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,3 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        if exc.errno not in _INPUT_ERRNOS:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot use{where}: {exc.strerror or exc}. Check the path you passed.", file=sys.stderr)
+        return 2
+

@@ -278,7 +278,7 @@ def write_report(workspace: Workspace, record: DecisionRecord, fmt: str = "md", 
     if fmt not in ("md", "html"):
         raise AdvisorError(f"Report format must be 'md' or 'html', got {fmt!r}.")
     name = safe_name(name or slugify(f"decision-{record.comparison.split_version}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"))
-    folder = workspace.dir("reports") / name
+    folder = workspace.path("reports", name)  # resolved: a symbolic link out of the workspace is refused
     folder.mkdir(parents=True, exist_ok=True)
     if fmt == "md":
         # The Markdown and its plots are swapped in together (one rename): a crash never pairs new plots with old text.
@@ -289,7 +289,7 @@ def write_report(workspace: Workspace, record: DecisionRecord, fmt: str = "md", 
         text = render_markdown(record)
         with atomic_directory(folder) as tmp:
             for existing in folder.iterdir():  # keep the other format (decision_record.html)
-                if existing.is_file() and not existing.name.startswith(".") and existing.suffix != ".png" and existing.name != "decision_record.md":
+                if existing.is_file() and not existing.is_symlink() and not existing.name.startswith(".") and existing.suffix != ".png" and existing.name != "decision_record.md":
                     shutil.copy2(existing, tmp / existing.name)
             for plot, png in record.plots.items():
                 (tmp / f"{plot}.png").write_bytes(png)

@@ -15,6 +15,25 @@ STORAGE_ENV = "ADVISOR_OPTUNA_STORAGE"
 """Environment variable holding the storage URL (keeps passwords out of files and ``ps``)."""
 
 
+WORKSPACE_STORAGE = "workspace:"
+"""How sweep.json records a SQLite storage inside the workspace: relative, so a copied workspace uses its own copy."""
+
+
+def recorded_storage(ws: Any, url: str) -> str:
+    """What sweep.json keeps of the storage URL: a workspace-relative file, ``$ADVISOR_OPTUNA_STORAGE``, or the
+    URL with its password hidden (a password is never written to the workspace)."""
+    from pathlib import Path
+
+    from studies.sweeps.storage import redact_url, sqlite_path
+
+    if url.startswith("sqlite:///"):
+        path = Path(sqlite_path(url)).resolve()
+        if path.is_relative_to(ws.root):
+            return WORKSPACE_STORAGE + path.relative_to(ws.root).as_posix()
+        return url
+    return "$" + STORAGE_ENV if url == os.environ.get(STORAGE_ENV) and redact_url(url) != url else redact_url(url)
+
+
 def storage_for(ws: Any, name: str | None, given: str | None) -> str:
     """The storage URL: given, else the one recorded when the sweep started, else env, else embedded."""
     import json
@@ -27,10 +46,13 @@ def storage_for(ws: Any, name: str | None, given: str | None) -> str:
         info = ws.root / "sweeps" / safe_name(name) / "sweep.json"
         if info.is_file():
             try:
-                recorded = json.loads(info.read_text()).get("storage")
-            except ValueError:
-                recorded = None
-            if recorded == "$" + STORAGE_ENV or (recorded and ":***@" in recorded):
+                data = json.loads(info.read_text(encoding="utf-8"))
+            except (OSError, ValueError, RecursionError):
+                data = None
+            recorded = data.get("storage") if isinstance(data, dict) else None
+            if isinstance(recorded, str) and recorded.startswith(WORKSPACE_STORAGE):
+                return f"sqlite:///{ws.contain(ws.root / recorded[len(WORKSPACE_STORAGE):])}"
+            if recorded == "$" + STORAGE_ENV or (recorded and "***" in recorded):
                 # The password was not written to disk (see start_sweep): it comes from the environment.
                 if os.environ.get(STORAGE_ENV):
                     return os.environ[STORAGE_ENV]
@@ -136,8 +158,26 @@ def plan_workers(path: str) -> int | None:
 
 
 def worker_argv(ws: Any, name: str) -> list[str]:
-    """The command line of a local worker (the storage URL travels in the environment, not in ps)."""
-    return [sys.executable, "-m", "advisor", "--workspace", str(ws.root), "sweep", "worker", "--study", name]
+    """The command line of a local worker (the storage URL travels in the environment, not in ps).
+
+    ``-P`` (Python 3.11 safe path): the caller's folder is not put on ``sys.path``, so a file there named
+    like a module (``secrets.py``, ``json.py``) is never imported by a worker.
+    """
+    return [sys.executable, "-P", "-m", "advisor", "--workspace", str(ws.root), "sweep", "worker", "--study", name]
+
+
+def worker_env(url: str) -> dict[str, str]:
+    """The environment a worker adds to the caller's: the storage URL, and a module path of absolute folders only.
+
+    ``PYTHONPATH`` starts with this product's root (computed from where the package is, so workers run
+    the same code as the launcher); relative or empty entries (``.``, ``""``) would mean the worker's
+    current folder and are dropped.
+    """
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    inherited = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and os.path.isabs(p) and p != root]
+    return {STORAGE_ENV: url, "PYTHONPATH": os.pathsep.join([root, *inherited]), "PYTHONSAFEPATH": "1"}
 
 
 def start_sweep(ws: Any, config: Any, storage: str | None = None, workers: int | None = None) -> dict[str, Any]:
@@ -155,14 +195,13 @@ def start_sweep(ws: Any, config: Any, storage: str | None = None, workers: int |
     url = storage or os.environ.get(STORAGE_ENV) or ws.optuna_url
     create_or_resume(config, url)
     folder = sweep_dir(ws, config.name)
-    # Never write a password to the workspace: record the environment variable, or the URL with the password hidden.
-    recorded = "$" + STORAGE_ENV if url == os.environ.get(STORAGE_ENV) and redact_url(url) != url else redact_url(url)
-    atomic_write_json(folder / "sweep.json", {"name": config.name, "storage": recorded, "config": config.to_dict(), "started_at": time.time()})
+    atomic_write_json(folder / "sweep.json", {"name": config.name, "storage": recorded_storage(ws, url), "config": config.to_dict(), "started_at": time.time()})
     gpus = detect_gpus()
     count = workers or max(1, len(gpus))
-    root = Path(__file__).resolve().parents[1]
-    env = {STORAGE_ENV: url, "PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)}
-    procs = launch_workers(ws, config.name, count, lambda _i: worker_argv(ws, config.name), gpus=gpus or None, env=env)
+    # The caller's folder stays the workers' working folder (relative data paths in a plan mean the same
+    # thing to them), but never a place modules are imported from (see worker_argv / worker_env).
+    procs = launch_workers(ws, config.name, count, lambda _i: worker_argv(ws, config.name), gpus=gpus or None,
+                           env=worker_env(url), cwd=Path.cwd())
     return {
         "name": config.name,
         "storage": redact_url(url),

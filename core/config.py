@@ -157,13 +157,20 @@ def read_structured(path: str | os.PathLike[str], what: str = "config file") -> 
     import yaml
 
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{what} {p} does not exist or is not a file.")
-    size = p.stat().st_size
-    if size > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{what} {p} is {size} bytes; the limit is {MAX_CONFIG_BYTES}. Is this the right file?")
     try:
-        text = p.read_text(encoding="utf-8")
+        if not p.is_file():
+            raise ConfigError(f"{what} {p} does not exist or is not a file.")
+        size = p.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{what} {p} is {size} bytes; the limit is {MAX_CONFIG_BYTES}. Is this the right file?")
+        with p.open("rb") as handle:  # bounded: /proc and other special files report size 0
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{what} {str(p)[:200]} cannot be read ({exc.strerror or exc}); pass a regular YAML or JSON file.") from exc
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{what} {p} is over the {MAX_CONFIG_BYTES}-byte limit. Is this the right file?")
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{what} {p} is not UTF-8 text (byte {exc.start}); save it as UTF-8.") from exc
     return parse_structured(text, what=f"{what} {p}", json_only=p.suffix.lower() == ".json")

@@ -111,14 +111,19 @@ def split_blocks(text: str) -> list[Block]:
         pos += len(line)
     flush(pos)
     # keep "intro:" paragraphs with what follows (tldr: "- intent:" + "`command`")
-    merged: list[Block] = []
+    # (parts are joined once per merged block: a long run of "x:" paragraphs stays linear)
+    merged: list[tuple[list[str], Block]] = []
     for block in blocks:
         prev = merged[-1] if merged else None
-        if prev is not None and prev.heading is None and block.heading is None and prev.text.rstrip().endswith(":"):
-            merged[-1] = Block(prev.text + "\n" + block.text, prev.start, block.end)
+        if prev is not None and prev[1].heading is None and block.heading is None and prev[0][-1].rstrip().endswith(":"):
+            prev[0].append(block.text)
+            prev[1].end = block.end
         else:
-            merged.append(block)
-    return merged
+            merged.append(([block.text], block))
+    for parts, block in merged:
+        if len(parts) > 1:
+            block.text = "\n".join(parts)
+    return [block for _, block in merged]
 
 
 def _drop_leading_context(blocks: list[Block], doc: Document) -> list[Block]:
@@ -135,16 +140,94 @@ def _drop_leading_context(blocks: list[Block], doc: Document) -> list[Block]:
     return out
 
 
+WINDOW_CHARS = 8192
+"""Blocks are cut into windows of at most ``max(8192, 32 * chunk_size)`` characters *before* their tokens are
+counted, so the tokenizer never sees more than a few thousand characters at once: chunking stays linear in the
+document's length and its memory bounded, even for one 20 MB line. Ordinary paragraphs are far shorter (unchanged)."""
+
+COUNT_BATCH = 256
+"""Texts per call of the token counter (bounds the token ids held at once)."""
+
+
+def _cut(text: str, lo: int, hi: int) -> int:
+    """The end of a window in ``text[lo:hi]``: the last whitespace in its second half, else ``hi`` (a hard cut)."""
+    if hi >= len(text):
+        return len(text)
+    mid = lo + (hi - lo) // 2
+    best = max(text.rfind(" ", mid, hi), text.rfind("\n", mid, hi), text.rfind("\t", mid, hi))
+    return best if best > lo else hi
+
+
+def windows(block: Block, max_chars: int) -> list[Block]:
+    """``block`` as pieces of at most ``max_chars`` characters, cut at whitespace where there is some (linear)."""
+    text = block.text
+    if len(text) <= max_chars:
+        return [block]
+    out: list[Block] = []
+    pos = 0
+    while pos < len(text):
+        end = _cut(text, pos, pos + max_chars)
+        piece = text[pos:end].strip()
+        if piece:
+            out.append(Block(piece, block.start + pos, block.start + end))
+        pos = end
+    return out
+
+
+def count_batched(count: CountFn, texts: Sequence[str]) -> list[int]:
+    """``count`` over ``texts`` in batches of :data:`COUNT_BATCH`."""
+    out: list[int] = []
+    for start in range(0, len(texts), COUNT_BATCH):
+        out.extend(count(texts[start : start + COUNT_BATCH]))
+    return out
+
+
 def _split_long(block: Block, tokens: int, size: int) -> list[tuple[Block, int]]:
-    """Cut an oversized block into word windows of about ``size`` tokens."""
-    words = block.text.split()
-    per_word = max(tokens / max(len(words), 1), 1e-6)
-    step = max(1, int(size / per_word))
-    pieces = []
-    for i in range(0, len(words), step):
-        part = " ".join(words[i : i + step])
-        pieces.append((Block(part, block.start, block.end), min(size, int(len(words[i : i + step]) * per_word) + 1)))
+    """Cut an oversized block (at most a window long) into pieces of about ``size`` tokens.
+
+    Word windows where the text has words; character windows where it does not (one long "word":
+    a hash, minified code, a language written without spaces), so every piece fits.
+    """
+    text = block.text
+    words = text.split()
+    per_word = tokens / max(len(words), 1)
+    pieces: list[tuple[Block, int]] = []
+    if len(words) > 1 and per_word <= size:
+        step = max(1, int(size / max(per_word, 1e-6)))
+        for i in range(0, len(words), step):
+            part = words[i : i + step]
+            pieces.append((Block(" ".join(part), block.start, block.end), min(size, int(len(part) * per_word) + 1)))
+        return pieces
+    per_char = tokens / max(len(text), 1)
+    step = max(1, int(size / max(per_char, 1e-6)))
+    for i in range(0, len(text), step):
+        part = text[i : i + step]
+        if part.strip():
+            pieces.append((Block(part, block.start + i, block.start + i + len(part)), min(size, int(len(part) * per_char) + 1)))
     return pieces
+
+
+def window_chars(chunk_size: int) -> int:
+    """Most characters of one window, and of one chunk's body (a tokenizer may count a long run as 1 token)."""
+    return max(WINDOW_CHARS, 32 * chunk_size)
+
+
+def _sized(blocks: list[Block], chunk_size: int, count: CountFn) -> list[tuple[Block, int]]:
+    """Body blocks cut into windows, counted in batches, and split where still over ``chunk_size``; headings pass with 0."""
+    limit = window_chars(chunk_size)
+    units: list[Block] = []
+    for block in blocks:
+        units.extend([block] if block.heading is not None else windows(block, limit))
+    body = [b.text for b in units if b.heading is None]
+    counts = iter(count_batched(count, body))
+    sized: list[tuple[Block, int]] = []
+    for block in units:
+        if block.heading is not None:
+            sized.append((block, 0))
+            continue
+        n = next(counts)
+        sized.extend(_split_long(block, n, chunk_size) if n > chunk_size else [(block, n)])
+    return sized
 
 
 def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int = 0, count: CountFn = whitespace_count) -> list[Chunk]:
@@ -153,15 +236,7 @@ def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int = 0, count
     context = doc.context.strip()
     if len(context) > CONTEXT_CHARS:
         context = context[: CONTEXT_CHARS - 3].rstrip() + "..."
-    body_blocks = [b for b in blocks if b.heading is None]
-    counts = iter(count([b.text for b in body_blocks]) if body_blocks else [])
-    sized: list[tuple[Block, int]] = []
-    for block in blocks:
-        if block.heading is not None:
-            sized.append((block, 0))
-            continue
-        n = next(counts)
-        sized.extend(_split_long(block, n, chunk_size) if n > chunk_size else [(block, n)])
+    sized = _sized(blocks, chunk_size, count)
 
     chunks: list[Chunk] = []
     section: str | None = None
@@ -178,24 +253,29 @@ def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int = 0, count
             start=current[0][0].start, end=current[-1][0].end, tokens=sum(n for _, n in current),
         ))
 
+    used = chars = 0
+    most_chars = window_chars(chunk_size)
     for block, n in sized:
         if block.heading is not None:
             emit()
-            current = []
+            current, used, chars = [], 0, 0
             section = block.heading
             continue
-        used = sum(m for _, m in current)
-        if current and used + n > chunk_size:
+        # Characters are bounded too: a tokenizer may count a long unknown run as one token.
+        if current and (used + n > chunk_size or chars + len(block.text) > most_chars):
             emit()
             carry: list[tuple[Block, int]] = []
-            kept = 0
+            kept = kept_chars = 0
             for prev, m in reversed(current):
-                if kept + m > chunk_overlap or kept + m + n > chunk_size:
+                if kept + m > chunk_overlap or kept + m + n > chunk_size or kept_chars + len(prev.text) + len(block.text) > most_chars:
                     break
-                carry.insert(0, (prev, m))
+                carry.append((prev, m))
                 kept += m
-            current = carry
+                kept_chars += len(prev.text)
+            current, used, chars = carry[::-1], kept, kept_chars
         current.append((block, n))
+        used += n
+        chars += len(block.text)
     emit()
     if not chunks and context:  # a document with a title and nothing else still gets found
         chunks.append(Chunk(id=f"{doc.id}#0", doc_id=doc.id, position=0, text=context, start=0, end=len(doc.text), tokens=0))
@@ -237,22 +317,18 @@ def chunk_document_blocks(doc: Document, chunk_size: int, count: CountFn = white
     units: list[Block] = []
     for block in blocks:
         units.extend([block] if block.heading is not None else split_list_items(block))
-    body = [b for b in units if b.heading is None]
-    counts = iter(count([b.text for b in body]) if body else [])
     chunks: list[Chunk] = []
     section: str | None = None
-    for block in units:
-        if block.heading is not None:
-            section = block.heading
+    for piece, m in _sized(units, chunk_size, count):
+        if piece.heading is not None:
+            section = piece.heading
             continue
-        n = next(counts)
         head = "\n".join(x for x in (context, section if section and section not in context else None) if x)
-        for piece, m in _split_long(block, n, chunk_size) if n > chunk_size else [(block, n)]:
-            chunks.append(Chunk(
-                id=f"{doc.id}#{len(chunks)}", doc_id=doc.id, position=len(chunks),
-                text=f"{head}\n{piece.text}" if head else piece.text,
-                start=piece.start, end=piece.end, tokens=m,
-            ))
+        chunks.append(Chunk(
+            id=f"{doc.id}#{len(chunks)}", doc_id=doc.id, position=len(chunks),
+            text=f"{head}\n{piece.text}" if head else piece.text,
+            start=piece.start, end=piece.end, tokens=m,
+        ))
     if not chunks and context:
         chunks.append(Chunk(id=f"{doc.id}#0", doc_id=doc.id, position=0, text=context, start=0, end=len(doc.text), tokens=0))
     return chunks

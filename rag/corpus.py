@@ -17,6 +17,9 @@ from rag.tldr import TldrPage, looks_like_tldr_jsonl, normalise_placeholders, re
 
 TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".rst")
 MAX_FILE_BYTES = 20_000_000
+MAX_DOCUMENT_CHARS = 5_000_000
+"""Longest single document (about 5,000 chunks of 256 tokens, minutes of embedding on a CPU); longer ones are
+left out with the reason and the fix (split the document into several files), so one document cannot stall a build."""
 
 
 @dataclass
@@ -62,7 +65,22 @@ class Corpus:
         return {d.id for d in self.documents}
 
 
+def _bounded(corpus: Corpus) -> Corpus:
+    """Oversized documents move to ``skipped`` with a message saying how to split them."""
+    kept = []
+    for doc in corpus.documents:
+        if len(doc.text) > MAX_DOCUMENT_CHARS:
+            corpus.skipped.append(Skipped(doc.source or doc.id, (
+                f"document {doc.id!r} is {len(doc.text):,} characters, over the {MAX_DOCUMENT_CHARS:,}-character limit per "
+                "document; split it into several files (e.g. one per chapter) and build again")))
+        else:
+            kept.append(doc)
+    corpus.documents = kept
+    return corpus
+
+
 def _require_documents(corpus: Corpus) -> Corpus:
+    corpus = _bounded(corpus)
     if not corpus.documents:
         listing = "; ".join(f"{s.source}: {s.reason}" for s in corpus.skipped[:5]) or "no files found"
         raise RagError(
@@ -183,6 +201,9 @@ def load_jsonl_documents(path: Path) -> Corpus:
 
 def load_corpus(path: str | Path, drop: Mapping[str, set[tuple[str, str]]] | None = None) -> Corpus:
     """Read a corpus from tldr pages.jsonl, JSONL documents, a folder, or one text file."""
+    if not str(path).strip():
+        raise RagError("No corpus given (an empty path would mean the current folder): pass tldr pages.jsonl, "
+                       "a JSONL file of documents, or a folder of .md/.txt/.rst files.")
     p = Path(path).expanduser()
     if p.is_dir():
         return load_folder(p)
@@ -202,4 +223,5 @@ def load_corpus(path: str | Path, drop: Mapping[str, set[tuple[str, str]]] | Non
     if text is None or p.suffix.lower() not in TEXT_SUFFIXES:
         why = reason or f"unsupported type {p.suffix or '(none)'}"
         return _require_documents(Corpus(documents=[], skipped=[Skipped(p.name, why)], source=str(p)))
-    return Corpus(documents=[Document(id=p.stem, text=text, title=_title_of(text, p.stem), context=_title_of(text, p.stem), source=p.name)], source=str(p.resolve()), kind="folder")
+    return _require_documents(Corpus(documents=[Document(id=p.stem, text=text, title=_title_of(text, p.stem), context=_title_of(text, p.stem),
+                                                         source=p.name)], source=str(p.resolve()), kind="folder"))

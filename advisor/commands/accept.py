@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from advisor.cli import path_arg
+
 NAME = "accept"
 HELP = "accept a leaderboard run (reason required); accepted fine-tunes are copied into the registry"
 
@@ -24,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="waive a failed responsible-AI check of the promotion gate, with the reason")
     parser.add_argument("--threshold", type=_pair, action="append", default=[], metavar="METRIC=VALUE",
                         help="acceptance threshold for the promotion gate (e.g. chrf=0.45)")
-    parser.add_argument("--plan", default=None, help="experiment plan (YAML) whose acceptance thresholds, checks and "
+    parser.add_argument("--plan", type=path_arg, default=None, help="experiment plan (YAML) whose acceptance thresholds, checks and "
                         "human-review requirement the gate applies")
     parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
 

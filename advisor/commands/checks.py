@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from advisor.cli import non_negative_int, path_arg
+
 NAME = "checks"
 HELP = "secrets, personal data, dangerous commands, refusals and group balance in a run's outputs / training data"
 EXIT_FAILED = 3
@@ -16,15 +18,15 @@ EXIT_FAILED = 3
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", metavar="RUN", nargs="?", help="run id whose predictions are checked")
-    parser.add_argument("--data", metavar="FILE", help="training data file to check too (default: the run's train split, if a fine-tune)")
+    parser.add_argument("--data", type=path_arg, metavar="FILE", help="training data file to check too (default: the run's train split, if a fine-tune)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE", help="override a check's threshold")
     parser.add_argument("--only", action="append", default=None, metavar="NAME", help="run only this check (repeatable)")
     parser.add_argument("--skip", action="append", default=[], metavar="NAME", help="do not run this check (repeatable)")
     parser.add_argument("--allow", action="append", default=[], metavar="TEXT", help="never flag findings containing TEXT")
     parser.add_argument("--metric", default=None, help="metric for group_balance (default: the primary metric)")
-    parser.add_argument("--group-min-items", type=int, default=5, help="ignore groups smaller than this in group_balance")
-    parser.add_argument("--findings", type=int, default=5, help="findings shown per failed check in text output")
+    parser.add_argument("--group-min-items", type=non_negative_int, default=5, help="ignore groups smaller than this in group_balance")
+    parser.add_argument("--findings", type=non_negative_int, default=5, help="findings shown per failed check in text output")
     parser.add_argument("--list", action="store_true", help="list the checks and exit")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from advisor.cli import positive_int
+from advisor.cli import path_arg, positive_int, seed_int
 
 NAME = "data"
 HELP = "check, split and import pair data sets (input -> output examples)"
@@ -29,7 +29,7 @@ def _fractions(text: str) -> tuple[float, float, float]:
 
 
 def _load_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help="JSONL, JSON or CSV file, tldr pages.jsonl, or a folder of tldr pages")
+    parser.add_argument("file", type=path_arg, metavar="FILE", help="JSONL, JSON or CSV file, tldr pages.jsonl, or a folder of tldr pages")
     parser.add_argument("--map", dest="mapping", metavar="FIELD=COLUMN,...",
                         help="column names for our fields, e.g. input=question,output=answer (also group=, id=)")
     parser.add_argument("--max-chars", type=positive_int, default=None, help="longest allowed input/output (default 20000)")
@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _load_options(check)
     split = sub.add_parser("split", help="freeze a seeded, group-aware train/validation/test split in the workspace")
     _load_options(split)
-    split.add_argument("--seed", type=int, required=True, help="seed that orders the groups")
+    split.add_argument("--seed", type=seed_int, required=True, help="seed that orders the groups")
     split.add_argument("--fractions", type=_fractions, default=(0.8, 0.1, 0.1), help="train,validation,test shares (default 0.8,0.1,0.1)")
     imp = sub.add_parser("import-tldr", help="import tldr pages (pages.jsonl or a folder of .md) as a pair data set in the workspace")
     _load_options(imp)

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import argparse
 
+from advisor.cli import path_arg
+
 NAME = "decide"
 HELP = "recommend prompting, RAG, fine-tuning (LoRA/QLoRA/DoRA/full), both, or not yet; with reasons"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--answers", metavar="FILE", help="answers file (YAML or JSON, question id: answer); omit to be asked interactively")
+    parser.add_argument("--answers", type=path_arg, metavar="FILE", help="answers file (YAML or JSON, question id: answer); omit to be asked interactively")
     parser.add_argument("--format", choices=("text", "json", "md"), default="text", help="output format (default: text)")
-    parser.add_argument("--save-answers", metavar="FILE", help="interactive mode: write the answers to this YAML file")
-    parser.add_argument("--out", metavar="FILE", help="also write the output to this file")
+    parser.add_argument("--save-answers", type=path_arg, metavar="FILE", help="interactive mode: write the answers to this YAML file")
+    parser.add_argument("--out", type=path_arg, metavar="FILE", help="also write the output to this file")
 
 
 def run(args: argparse.Namespace) -> int:

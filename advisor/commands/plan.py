@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import argparse
 
+from advisor.cli import path_arg
+
 NAME = "plan"
 HELP = "write the experiment plan (data split, RAG configs, model ladder, LoRA search space, budget, thresholds)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--answers", metavar="FILE", required=True, help="questionnaire answers (YAML or JSON)")
-    parser.add_argument("--data", metavar="FILE", help="pairs file to fine-tune and evaluate on")
-    parser.add_argument("--corpus", metavar="PATH", help="document folder or JSONL for RAG")
+    parser.add_argument("--answers", type=path_arg, metavar="FILE", required=True, help="questionnaire answers (YAML or JSON)")
+    parser.add_argument("--data", type=path_arg, metavar="FILE", help="pairs file to fine-tune and evaluate on")
+    parser.add_argument("--corpus", type=path_arg, metavar="PATH", help="document folder or JSONL for RAG")
     parser.add_argument("--name", default="plan", help="plan and sweep name (default: plan)")
-    parser.add_argument("--out", metavar="FILE", help="write the plan here (default: print it)")
+    parser.add_argument("--out", type=path_arg, metavar="FILE", help="write the plan here (default: print it)")
     parser.add_argument("--format", choices=("yaml", "json"), default="yaml", help="stdout format when --out is not given")
     parser.add_argument("--calibrate", action="store_true", help="measure a few real optimiser steps of the first rung here and record them in the plan")
     parser.add_argument("--workspace", default=None, help="workspace for the calibration run (default $ADVISOR_WORKSPACE or ./workspace)")

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 
+from advisor.cli import non_negative_int, path_arg, positive_int, seed_int
+
 NAME = "rag"
 HELP = "build, query and evaluate a RAG index (corpus -> chunks -> FAISS -> grounded answers)"
 
@@ -22,12 +24,12 @@ HELP = "build, query and evaluate a RAG index (corpus -> chunks -> FAISS -> grou
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="rag_command", metavar="ACTION", required=True)
     b = sub.add_parser("build", help="chunk, embed and index a corpus into <workspace>/indexes/NAME")
-    b.add_argument("--corpus", required=True, metavar="PATH", help="tldr pages.jsonl, a folder of .md/.txt/.rst, or JSONL with id + text")
+    b.add_argument("--corpus", type=path_arg, required=True, metavar="PATH", help="tldr pages.jsonl, a folder of .md/.txt/.rst, or JSONL with id + text")
     b.add_argument("--name", default=None, help="index name (default: from the corpus file name)")
-    b.add_argument("--config", default=None, metavar="YAML", help="RagConfig file (fields below override it)")
+    b.add_argument("--config", type=path_arg, default=None, metavar="YAML", help="RagConfig file (fields below override it)")
     b.add_argument("--embedder", default=None, help="sentence-transformers folder (default all-MiniLM-L6-v2)")
-    b.add_argument("--chunk-size", type=int, default=None, help="target chunk size in embedder tokens (default 64)")
-    b.add_argument("--chunk-overlap", type=int, default=None, help="overlap in tokens (default 0)")
+    b.add_argument("--chunk-size", type=positive_int, default=None, help="target chunk size in embedder tokens (default 64)")
+    b.add_argument("--chunk-overlap", type=non_negative_int, default=None, help="overlap in tokens (default 0)")
     b.add_argument("--index-type", choices=("auto", "flat", "hnsw", "ivf"), default=None, help="FAISS index (default auto: by size)")
     b.add_argument("--force", action="store_true", help="rebuild even if an identical index exists")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -35,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     q = sub.add_parser("query", help="retrieve (and optionally answer) one question")
     q.add_argument("name", help="index name")
     q.add_argument("question")
-    q.add_argument("--k", type=int, default=5, help="hits to show (default 5)")
+    q.add_argument("--k", type=positive_int, default=5, help="hits to show (default 5)")
     q.add_argument("--retriever", choices=("dense", "bm25", "hybrid"), default=None, help="override the index's retriever")
     q.add_argument("--answer", action="store_true", help="also generate a grounded answer")
     q.add_argument("--model", default=None, help="generator: local transformers folder (default SmolLM2-135M)")
@@ -43,11 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     e = sub.add_parser("eval", help="evaluate an index on a pair data set's test split (leaderboard row)")
     e.add_argument("name", help="index name")
-    e.add_argument("--data", required=True, metavar="FILE", help="pair data set (its seeded split's test part is used)")
-    e.add_argument("--seed", type=int, default=0, help="split seed (default 0; must match the other systems)")
-    e.add_argument("--limit", type=int, default=None, help="first N test items only (quick looks)")
+    e.add_argument("--data", type=path_arg, required=True, metavar="FILE", help="pair data set (its seeded split's test part is used)")
+    e.add_argument("--seed", type=seed_int, default=0, help="split seed (default 0; must match the other systems)")
+    e.add_argument("--limit", type=positive_int, default=None, help="first N test items only (quick looks)")
     e.add_argument("--model", default=None, help="generator: local transformers folder (default SmolLM2-135M)")
-    e.add_argument("--max-new-tokens", type=int, default=None, help="generation limit per answer (default 64)")
+    e.add_argument("--max-new-tokens", type=positive_int, default=None, help="generation limit per answer (default 64)")
     e.add_argument("--no-record", action="store_true", help="store predictions but add no leaderboard row")
     e.add_argument("--retrieval-only", action="store_true", help="retrieval metrics and leak report only, no generation")
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from advisor.cli import path_arg
+
 NAME = "report"
 HELP = "compare leaderboard runs and write the decision record (Markdown or self-contained HTML)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", required=True, help="comma-separated run ids from `advisor leaderboard` (at least two)")
-    parser.add_argument("--answers", help="questionnaire answers (YAML/JSON) whose recommendation the evidence revisits")
+    parser.add_argument("--answers", type=path_arg, help="questionnaire answers (YAML/JSON) whose recommendation the evidence revisits")
     parser.add_argument("--metric", help="primary metric the verdict follows (default: the first shared metric)")
     parser.add_argument("--metrics", help="comma-separated metrics to show (default: every shared metric)")
     parser.add_argument("--format", choices=("md", "html", "json"), default="md", help="output format (default: md)")

@@ -10,6 +10,8 @@ pair's win rates, Bradley-Terry scores and agreement instead of starting a sessi
 from __future__ import annotations
 
 import argparse
+
+from advisor.cli import positive_int, seed_int
 import sys
 
 NAME = "review"
@@ -22,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_a", metavar="RUN_A", help="first run id (order does not matter, nor is it shown)")
     parser.add_argument("run_b", metavar="RUN_B", help="second run id")
     parser.add_argument("--reviewer", help="your name (required for a session; stored with every judgement)")
-    parser.add_argument("--limit", type=int, default=None, help="review at most N items this session")
-    parser.add_argument("--seed", type=int, default=None, help="seed for order and sides (default: random, stored)")
+    parser.add_argument("--limit", type=positive_int, default=None, help="review at most N items this session")
+    parser.add_argument("--seed", type=seed_int, default=None, help="seed for order and sides (default: random, stored)")
     parser.add_argument("--show-reference", action="store_true", help="also show the reference answer")
     parser.add_argument("--results", action="store_true", help="print the pair's results instead of reviewing")
     parser.add_argument("--metric", default=None, help="metric for agreement with the automatic score (default: primary)")

@@ -19,8 +19,9 @@ import sys
 import time
 from typing import Any
 
-from advisor.cli import positive_int
+from advisor.cli import bounded_float, bounded_int, path_arg, positive_int, url_arg
 from advisor.sweep_launch import STORAGE_ENV, feasibility_for, plan_workers, start_sweep, storage_for, sweep_config_from_file
+from studies.sweeps.config import MAX_TRIALS
 
 NAME = "sweep"
 HELP = "run LoRA / RAG hyperparameter sweeps (Optuna) in background workers; watch and stop them"
@@ -30,13 +31,13 @@ DESCRIPTION = __doc__
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="sweep_command", metavar="ACTION", required=True)
     start = sub.add_parser("start", help="create (or resume) a sweep and launch its workers")
-    start.add_argument("--plan", required=True, help="experiment plan YAML (advisor plan) or a sweep config YAML")
+    start.add_argument("--plan", type=path_arg, required=True, help="experiment plan YAML (advisor plan) or a sweep config YAML")
     start.add_argument("--objective", choices=("lora", "rag", "synthetic"), default=None, help="what to sweep (default: the plan's, else lora)")
-    start.add_argument("--trials", type=positive_int, default=None, help="budget: number of finished trials")
+    start.add_argument("--trials", type=bounded_int(1, MAX_TRIALS), default=None, help="budget: number of finished trials")
     start.add_argument("--max-tokens", type=positive_int, default=None, help="budget: training tokens over all trials")
-    start.add_argument("--max-minutes", type=float, default=None, help="budget: wall time in minutes")
+    start.add_argument("--max-minutes", type=bounded_float(0.0, 525_600.0), default=None, help="budget: wall time in minutes")
     start.add_argument("--workers", type=positive_int, default=None, help="local worker processes (default: one per GPU, else 1)")
-    start.add_argument("--storage", default=None, help=f"Optuna storage URL (default: ${STORAGE_ENV} or the workspace's optuna.db)")
+    start.add_argument("--storage", type=url_arg, default=None, help=f"Optuna storage URL (default: ${STORAGE_ENV} or the workspace's optuna.db)")
     start.add_argument("--name", default=None, help="sweep name (default: from the plan)")
     start.add_argument("--sampler", choices=("tpe", "random"), default=None, help="search strategy (default tpe)")
     start.add_argument("--pruner", choices=("hyperband", "successive_halving", "median", "none"), default=None, help="pruner (default successive_halving)")
@@ -45,23 +46,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     worker = sub.add_parser("worker", help="run trials of an existing sweep in this process (e.g. on another machine)")
     worker.add_argument("--study", required=True, help="sweep name")
-    worker.add_argument("--storage", default=None, help=f"Optuna storage URL (default: ${STORAGE_ENV} or the workspace's optuna.db)")
+    worker.add_argument("--storage", type=url_arg, default=None, help=f"Optuna storage URL (default: ${STORAGE_ENV} or the workspace's optuna.db)")
     worker.add_argument("--max-trials", type=positive_int, default=None, help="leave after this many trials")
 
     status = sub.add_parser("status", help="trials done/running/pruned/failed, best so far, eta (also ingests results)")
     status.add_argument("name", metavar="NAME", help="sweep name")
-    status.add_argument("--storage", default=None, help="Optuna storage URL (default: the one the sweep was started with)")
+    status.add_argument("--storage", type=url_arg, default=None, help="Optuna storage URL (default: the one the sweep was started with)")
     status.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
     status.add_argument("--watch", action="store_true", help="live progress bar until the sweep finishes")
     status.add_argument("--trials", dest="show_trials", action="store_true", help="list every trial (text output)")
 
     stop = sub.add_parser("stop", help="stop a sweep cleanly (workers finish or interrupt the current trial)")
     stop.add_argument("name", metavar="NAME", help="sweep name")
-    stop.add_argument("--storage", default=None, help="Optuna storage URL (default: the one the sweep was started with)")
-    stop.add_argument("--wait", type=float, default=30.0, help="seconds to wait for local workers to exit (default 30)")
+    stop.add_argument("--storage", type=url_arg, default=None, help="Optuna storage URL (default: the one the sweep was started with)")
+    stop.add_argument("--wait", type=bounded_float(0.0, 86_400.0, low_open=False), default=30.0, help="seconds to wait for local workers to exit (default 30)")
 
     listing = sub.add_parser("list", help="sweeps in a storage")
-    listing.add_argument("--storage", default=None, help="Optuna storage URL")
+    listing.add_argument("--storage", type=url_arg, default=None, help="Optuna storage URL")
     listing.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
 
 
@@ -172,11 +173,11 @@ def _start(args: argparse.Namespace, ws: Any) -> int:
 
     config = sweep_config_from_file(args.plan, name=args.name, objective=args.objective)
     changes: dict[str, Any] = {}
-    if args.trials:
+    if args.trials is not None:
         changes["n_trials"] = args.trials
-    if args.max_tokens:
+    if args.max_tokens is not None:
         changes["max_tokens"] = args.max_tokens
-    if args.max_minutes:
+    if args.max_minutes is not None:
         changes["max_seconds"] = args.max_minutes * 60.0
     if args.sampler:
         changes["sampler"] = args.sampler

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from advisor.cli import path_arg, positive_int, seed_int
+
 NAME = "tune"
 HELP = "fine-tune a LoRA/DoRA/QLoRA adapter (or full weights) on a pair data set, then evaluate it on the frozen test split"
 DESCRIPTION = (
@@ -20,15 +22,15 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", metavar="FILE", required=True, help="pair data set (JSONL/CSV/tldr pages; see `advisor data check`)")
-    parser.add_argument("--config", metavar="YAML", default=None, help="TrainConfig recipe (default: the built-in defaults)")
+    parser.add_argument("--data", type=path_arg, metavar="FILE", required=True, help="pair data set (JSONL/CSV/tldr pages; see `advisor data check`)")
+    parser.add_argument("--config", type=path_arg, metavar="YAML", default=None, help="TrainConfig recipe (default: the built-in defaults)")
     parser.add_argument("--name", default=None, help="adapter/run name (default: <data name>-<method>)")
     parser.add_argument("--model", default=None, help="base model: a local transformers folder (default: SmolLM2-135M-Instruct)")
-    parser.add_argument("--seed", type=int, default=0, help="split seed (default 0; must match `advisor eval --seed`) and training seed")
-    parser.add_argument("--max-steps", type=int, default=None, help="override the recipe's max_steps (quick runs)")
+    parser.add_argument("--seed", type=seed_int, default=0, help="split seed (default 0; must match `advisor eval --seed`) and training seed")
+    parser.add_argument("--max-steps", type=positive_int, default=None, help="override the recipe's max_steps (quick runs)")
     parser.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (overrides the recipe)")
     parser.add_argument("--no-eval", action="store_true", help="train and save only; skip the test-split evaluation")
-    parser.add_argument("--eval-limit", type=int, default=None, help="evaluate the first N test items only (quick looks; not for decisions)")
+    parser.add_argument("--eval-limit", type=positive_int, default=None, help="evaluate the first N test items only (quick looks; not for decisions)")
     parser.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint of this run exists")
     parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
 

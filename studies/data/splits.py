@@ -28,7 +28,7 @@ from studies.data.datasets import LoadedDataset, Pair
 PARTS = ("train", "validation", "test")
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 VERSION_CHARS = 16
 
 
@@ -186,6 +186,47 @@ def shared_inputs(split: FrozenSplit) -> int:
     return sum(1 for parts in seen.values() if len(parts) > 1)
 
 
+_IDENTITY_KEYS = ("version", "split_hash", "dataset_name", "dataset_hash", "seed", "fractions", "groups")
+
+
+def identity_hash(manifest: dict[str, Any]) -> str:
+    """sha256 of what a manifest says about its split beyond the files (data set, seed, fractions, groups):
+    recorded at save time, so an edited seed or data set name fails the integrity check like an edited file."""
+    picked = {k: manifest.get(k) for k in _IDENTITY_KEYS}
+    return hashlib.sha256(json.dumps(picked, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """A split's manifest.json, checked for shape and for edits; WorkspaceError names the file and the fix."""
+    path = folder / MANIFEST
+    fix = f"Delete {folder} and re-create the split with `advisor data split FILE --seed N`."
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise WorkspaceError(f"Split manifest {path} is missing or unreadable ({exc}). {fix}") from exc
+    if not isinstance(manifest, dict):
+        raise WorkspaceError(f"Split manifest {path} is not a JSON object. {fix}")
+    problems = []
+    if not isinstance(manifest.get("files"), dict):
+        problems.append("`files` is not a mapping of file -> sha256")
+    if isinstance(manifest.get("seed"), bool) or not isinstance(manifest.get("seed"), int):
+        problems.append(f"`seed` is not an integer ({manifest.get('seed')!r})")
+    fractions = manifest.get("fractions")
+    if not isinstance(fractions, dict) or any(isinstance(fractions.get(n), bool) or not isinstance(fractions.get(n), (int, float)) for n in PARTS):
+        problems.append(f"`fractions` is not a mapping of part -> number ({fractions!r})")
+    if not isinstance(manifest.get("groups"), dict):
+        problems.append("`groups` is not a mapping of part -> group names")
+    for key in ("version", "split_hash", "dataset_name", "dataset_hash"):
+        if not isinstance(manifest.get(key), str):
+            problems.append(f"`{key}` is not a string")
+    if not problems and manifest.get("identity_sha256") != identity_hash(manifest):
+        problems.append("its data set, seed, fractions or groups were edited after the split was made"
+                        if manifest.get("identity_sha256") else "it records no identity checksum (made by an older version)")
+    if problems:
+        raise WorkspaceError(f"Split manifest {path} failed its integrity check: {'; '.join(problems)}. {fix}")
+    return manifest
+
+
 def save_split(workspace: Workspace, split: FrozenSplit) -> Path:
     """Write the split to ``<ws>/splits/<version>/`` atomically; an existing identical split is kept."""
     target = workspace.path("splits", split.version)
@@ -199,6 +240,7 @@ def save_split(workspace: Workspace, split: FrozenSplit) -> Path:
     manifest = split.manifest()
     manifest["files"] = {f"{name}.jsonl": hashlib.sha256(blobs[name]).hexdigest() for name in PARTS}
     manifest["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    manifest["identity_sha256"] = identity_hash(manifest)
     with atomic_directory(target) as tmp:
         for name in PARTS:
             (tmp / f"{name}.jsonl").write_bytes(blobs[name])
@@ -207,15 +249,20 @@ def save_split(workspace: Workspace, split: FrozenSplit) -> Path:
 
 
 def list_splits(workspace: Workspace) -> list[dict[str, Any]]:
-    """Manifests of the saved splits (unverified; :func:`load_split` verifies)."""
-    out = []
+    """Manifests of the saved splits (their files are verified by :func:`load_split`).
+
+    A damaged manifest is never skipped in silence: the error names every such file and the fix.
+    """
+    out, damaged = [], []
     for name in workspace.names("splits"):
-        path = workspace.dir("splits") / name / MANIFEST
         try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            manifest = read_manifest(workspace.dir("splits") / name)
+        except WorkspaceError as exc:
+            damaged.append(str(exc))
             continue
         out.append({k: manifest.get(k) for k in ("version", "dataset_name", "dataset_hash", "seed", "counts", "created_at")})
+    if damaged:
+        raise WorkspaceError("\n".join(damaged))
     return out
 
 
@@ -236,13 +283,10 @@ def load_split(workspace: Workspace, version: str) -> FrozenSplit:
     """Load a frozen split, checking every file against the manifest; tampering raises WorkspaceError."""
     version = resolve_version(workspace, version)
     folder = workspace.path("splits", version)
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise WorkspaceError(f"Split {version}: manifest.json is missing or unreadable ({exc}); re-create the split.") from exc
+    manifest = read_manifest(folder)
     problems: list[str] = []
     blobs: dict[str, bytes] = {}
-    files = manifest.get("files") or {}
+    files = manifest["files"]
     for name in PARTS:
         path = folder / f"{name}.jsonl"
         try:

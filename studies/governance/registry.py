@@ -16,7 +16,6 @@ decision; a rejected run that had a registry entry is withdrawn (moved to a hidd
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Mapping
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from core.atomic import atomic_directory, atomic_write_json, atomic_write_text
-from core.errors import GateError, LeaderboardError
+from core.errors import GateError, LeaderboardError, ModelLoadError
 from core.workspace import Workspace, safe_name, slugify
 from studies.governance.run_view import is_fine_tune
 from studies.results.leaderboard import Leaderboard
@@ -51,6 +50,40 @@ def missing_artefacts(row: Mapping[str, Any]) -> list[str]:
             if not any((folder / f).is_file() for f in ("adapter_model.safetensors", "model.safetensors", "adapter_model.bin")):
                 missing.append(f"weights in {folder} (adapter_model.safetensors)")
     return missing
+
+
+def verified_adapter(ws: Workspace, adapter_dir: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
+    """The adapter folder (inside the workspace) and its metadata, once every weights file matches its sha256.
+
+    The registry is where users restore from, so nothing unverifiable enters it: metadata that is
+    unreadable or records no checksums, a weights file missing, altered or not listed, a symbolic link
+    (its target could be anywhere) are all refused with what to do.
+    """
+    from tuning.adapters import file_checksums, read_metadata, verify_files
+
+    folder = ws.contain(adapter_dir)
+    fix = "Train the adapter again (`advisor tune`), evaluate it, and accept the new run."
+    try:
+        metadata = read_metadata(folder)
+    except ModelLoadError as exc:
+        raise LeaderboardError(f"Cannot promote the adapter {folder}: {exc} {fix}") from exc
+    links = sorted(p.name for p in folder.rglob("*") if p.is_symlink())
+    if links:
+        raise LeaderboardError(f"Cannot promote the adapter {folder}: it holds symbolic links ({', '.join(links[:5])}). {fix}")
+    files = metadata.get("files")
+    if not isinstance(files, dict) or not files or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        raise LeaderboardError(
+            f"Cannot promote the adapter {folder}: its metadata.json records no sha256 of its weights (`files`), so its "
+            f"integrity cannot be proven and the registry keeps only verified adapters. {fix}"
+        )
+    try:
+        verify_files(folder, metadata)
+    except ModelLoadError as exc:
+        raise LeaderboardError(f"Not accepted: {exc}") from exc
+    unlisted = sorted(set(file_checksums(folder)) - set(files))
+    if unlisted:
+        raise LeaderboardError(f"Cannot promote the adapter {folder}: weights not listed in its metadata.json ({', '.join(unlisted)}). {fix}")
+    return folder, metadata
 
 
 def run_gate(ws: Workspace, run_id: str, by: str, plan: Any = None, waivers: Mapping[str, str] | None = None,
@@ -88,6 +121,8 @@ def accept(
             f"Cannot accept run {run_id}: its artefacts are missing: {'; '.join(missing)}. "
             "Re-run the evaluation (and training) that made it, then accept the new run."
         )
+    if is_fine_tune(row):
+        verified_adapter(ws, row["artifacts"]["adapter_dir"])  # before the gate records a verdict
     verdict = run_gate(ws, run_id, by, plan=plan, waivers=waivers, thresholds=thresholds)
     registry_path = None
     if is_fine_tune(row):
@@ -102,19 +137,25 @@ def reject(ws: Workspace, run_id: str, by: str, reason: str, *, board: Leaderboa
     require_who_and_why(by, reason)
     row = board.get(run_id)
     entry = row.get("registry_path")
-    if entry and Path(entry).is_dir():
-        folder = Path(entry)
-        os.replace(folder, folder.with_name(f".withdrawn-{folder.name}-{os.urandom(3).hex()}"))
-    return board.set_status(run_id, "rejected", by, reason)
+    note = ""
+    if entry:
+        folder = Path(entry) if Path(entry).is_absolute() else ws.root / entry
+        inside = ws.dir("registry").resolve()
+        # Only an entry of *this* workspace's registry is moved (a copied workspace's old records may name another).
+        if folder.parent.resolve() == inside and not folder.is_symlink() and folder.is_dir():
+            os.replace(folder, folder.with_name(f".withdrawn-{folder.name}-{os.urandom(3).hex()}"))
+        elif folder.exists() or folder.is_symlink():
+            note = f" (registry entry {entry} is outside this workspace's registry: left untouched)"
+    return board.set_status(run_id, "rejected", by, reason + note if note else reason)
 
 
 def promote(ws: Workspace, row: Mapping[str, Any], name: str, by: str, reason: str, verdict: Any = None) -> Path:
     """Copy adapter + metadata + run row + model card into ``registry/<name>/`` atomically."""
-    adapter = Path(row["artifacts"]["adapter_dir"])
+    adapter, metadata = verified_adapter(ws, row["artifacts"]["adapter_dir"])
     target = ws.path("registry", name)
-    metadata = json.loads((adapter / "metadata.json").read_text(encoding="utf-8"))
     with atomic_directory(target) as tmp:
-        shutil.copytree(adapter, tmp / "adapter")
+        shutil.copytree(adapter, tmp / "adapter", symlinks=True)
+        verified_adapter(ws, tmp / "adapter")  # the copy is what users restore from: check it, not just the source
         atomic_write_json(tmp / "metadata.json", metadata)
         atomic_write_json(tmp / "run.json", {k: v for k, v in row.items()})
         if verdict is not None and hasattr(verdict, "to_dict"):
@@ -136,8 +177,9 @@ def _gate_lines(verdict: Any) -> list[str]:
 
 def model_card(row: Mapping[str, Any], metadata: Mapping[str, Any], name: str, by: str, reason: str, verdict: Any = None) -> str:
     """A Markdown model card: what it is, data, metrics with intervals, cost, decision, limits."""
-    base = (metadata.get("base_model") or {}).get("name") or row.get("base_model")
-    config = metadata.get("config") or {}
+    recorded_base = metadata.get("base_model")
+    base = (recorded_base.get("name") if isinstance(recorded_base, dict) else recorded_base) or row.get("base_model")
+    config = metadata.get("config") if isinstance(metadata.get("config"), dict) else {}
     lines = [
         f"# {name}",
         "",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import LeaderboardError
-from core.workspace import Workspace
+from core.workspace import KINDS, Workspace
 from studies.results.records import (
     COST_COLUMNS,
     MEMORY,
@@ -77,7 +77,30 @@ def _hub() -> "duckdb.DuckDBPyConnection":
 
 def _is_lock_conflict(exc: Exception) -> bool:
     text = str(exc).lower()
-    return "lock" in text or "conflicting" in text or "different configuration" in text
+    if "corrupt" in text or "not a valid duckdb" in text or "checksum" in text:
+        return False
+    return "could not set lock" in text or "conflicting lock" in text or "different configuration" in text or "lock on file" in text
+
+
+def _is_damage(exc: BaseException) -> bool:
+    """A DuckDB error that means the file is damaged (truncated, garbled, not DuckDB), not a bug or a lock."""
+    import duckdb
+
+    if not isinstance(exc, duckdb.Error) or _is_lock_conflict(exc):  # type: ignore[arg-type]
+        return False
+    text = str(exc).lower()
+    damaged = (duckdb.IOException, duckdb.SerializationException, duckdb.InternalException, duckdb.FatalException)
+    return type(exc) is duckdb.Error or isinstance(exc, damaged) or "corrupt" in text or "invalidated" in text
+
+
+def damaged_error(path: str, exc: BaseException) -> LeaderboardError:
+    """What to do about a leaderboard file DuckDB cannot read."""
+    first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+    return LeaderboardError(
+        f"The leaderboard {path} is damaged or not a leaderboard ({first}). It was not changed. Restore it from a backup, "
+        f"or move it aside (`mv {path} {path}.broken`) and rebuild it: `advisor leaderboard --ingest-runs` re-adds the "
+        "evaluation runs, `advisor sweep status NAME` each sweep's trials (reviews are not in those records)."
+    )
 
 
 class Leaderboard:
@@ -125,7 +148,7 @@ class Leaderboard:
                 return hub
             except (duckdb.IOException, duckdb.ConnectionException, duckdb.BinderException) as exc:
                 if not _is_lock_conflict(exc):
-                    raise LeaderboardError(f"Cannot open the leaderboard {self.path}: {exc}") from exc
+                    raise damaged_error(self.path, exc) from exc
                 if time.monotonic() >= deadline:
                     raise LeaderboardError(
                         f"The leaderboard {self.path} stayed locked by another process for {self.lock_timeout_s:.0f} s "
@@ -195,13 +218,19 @@ class Leaderboard:
                 return
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             with _HUB_LOCK, self._turn():
-                if not self._ready:
-                    self._ensure_schema()
-                con = self._open(read_only)
                 try:
-                    yield con
-                finally:
-                    self._release(con)
+                    if not self._ready:
+                        self._ensure_schema()
+                    con = self._open(read_only)
+                    try:
+                        yield con
+                    finally:
+                        self._release(con)
+                except Exception as exc:
+                    if not _is_damage(exc):
+                        raise
+                    _HUB.clear()  # DuckDB may have invalidated the instance: the next call starts a fresh one
+                    raise damaged_error(self.path, exc) from exc
 
     def _ensure_schema(self) -> None:
         con = self._open(read_only=False)
@@ -232,7 +261,7 @@ class Leaderboard:
                 raise LeaderboardError(f"Run {run.run_id}: status must be one of {STATUSES}, got {run.status!r}.")
         now = utc_now()
         seen: set[str] = set()
-        unique = [r for r in items if not (r.run_id in seen or seen.add(r.run_id))]
+        unique = [self._portable(r) for r in items if not (r.run_id in seen or seen.add(r.run_id))]
         with self.connect() as con, transaction(con):
             names = sorted({name for run in unique for name in run.metrics})
             cols = add_metric_columns(con, names, metric_columns(con))
@@ -240,6 +269,37 @@ class Leaderboard:
             for start in range(0, len(unique), _BATCH):
                 added += self._insert(con, unique[start : start + _BATCH], now + timedelta(microseconds=start), cols)
         return added
+
+    # -- paths: stored relative to the workspace, handed out absolute -----------------------------
+    @property
+    def root(self) -> Path | None:
+        """The workspace folder (the board's own folder); None for an in-memory board."""
+        return None if self.in_memory else Path(self.path).parent
+
+    def _store_path(self, value: Any) -> Any:
+        """A path inside the workspace as ``kind/name/...`` (a copied workspace stays self-contained)."""
+        root = self.root
+        if root is None or not isinstance(value, str) or not os.path.isabs(value):
+            return value
+        path = Path(value)
+        for base in (root, root.resolve()):
+            if path.is_relative_to(base):
+                return path.relative_to(base).as_posix()
+        return value
+
+    def _load_path(self, value: Any) -> Any:
+        """``kind/name/...`` back to a path in *this* workspace; absolute paths (older records) as they were."""
+        root = self.root
+        if root is None or not isinstance(value, str) or not value or os.path.isabs(value):
+            return value
+        first = value.split("/", 1)[0]
+        return str(root / value) if first in KINDS and ".." not in value.split("/") else value
+
+    def _portable(self, run: RunRecord) -> RunRecord:
+        import dataclasses
+
+        return dataclasses.replace(run, artifacts={k: self._store_path(v) for k, v in (run.artifacts or {}).items()},
+                                   registry_path=self._store_path(run.registry_path))
 
     @staticmethod
     def _insert(con: "duckdb.DuckDBPyConnection", runs: list[RunRecord], now: datetime, cols: dict[str, str]) -> int:
@@ -292,9 +352,10 @@ class Leaderboard:
             con.execute(
                 "UPDATE runs SET status = ?, status_by = ?, status_reason = ?, status_at = ?, updated_at = ?, "
                 "registry_path = coalesce(?, registry_path) WHERE run_id = ?",
-                [status, by.strip(), reason.strip(), now, now, registry_path, run_id],
+                [status, by.strip(), reason.strip(), now, now, self._store_path(registry_path), run_id],
             )
-            con.execute("INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?)", [run_id, status, by.strip(), reason.strip(), registry_path, now])
+            con.execute("INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?)",
+                        [run_id, status, by.strip(), reason.strip(), self._store_path(registry_path), now])
         return self.get(run_id)
 
     # -- reads ----------------------------------------------------------------------------------
@@ -325,6 +386,10 @@ class Leaderboard:
             for col, key in JSON_COLUMNS.items():
                 if col in row:
                     row[key] = json.loads(row.pop(col) or "{}")
+            if isinstance(row.get("artifacts"), dict):
+                row["artifacts"] = {k: self._load_path(v) for k, v in row["artifacts"].items()}
+            if "registry_path" in row:
+                row["registry_path"] = self._load_path(row["registry_path"])
             rows.append(row)
         return rows
 
@@ -448,7 +513,8 @@ class Leaderboard:
         fmt = (fmt or target.suffix.lstrip(".")).lower()
         if fmt not in {"csv", "parquet", "json"}:
             raise LeaderboardError(f"Export format must be csv, parquet or json, got {fmt!r} (from {target.name}).")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.parent.is_dir():
+            raise LeaderboardError(f"Cannot export to {target}: the folder {target.parent} does not exist. Create it first, or pick another path.")
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         options = {"csv": "FORMAT csv, HEADER true", "parquet": "FORMAT parquet", "json": "FORMAT json, ARRAY true"}[fmt]
         quoted = "'" + str(tmp).replace("'", "''") + "'"
@@ -463,13 +529,25 @@ class Leaderboard:
 
 
 def ingest_run_dirs(board: Leaderboard, workspace: Workspace) -> int:
-    """Add every ``runs/*/run.json`` not yet on the board (recovers rows whose write failed)."""
+    """Add every ``runs/*/run.json`` not yet on the board (recovers rows whose write failed).
+
+    Only real folders and files of this workspace are read (a symbolic link could plant a row from
+    anywhere), and every row arrives as a candidate: a decision is made by `advisor accept` / `reject`,
+    never by a file.
+    """
+    import dataclasses
+
+    runs = workspace.dir("runs").resolve()
     records = []
     for name in workspace.names("runs"):
-        path = workspace.dir("runs") / name / "run.json"
-        if path.is_file():
-            try:
-                records.append(RunRecord.from_dict(json.loads(path.read_text(encoding="utf-8"))))
-            except (OSError, ValueError, LeaderboardError):
-                continue
+        folder = runs / name
+        path = folder / "run.json"
+        if folder.is_symlink() or path.is_symlink() or not path.is_file() or path.resolve().parent != folder:
+            continue
+        try:
+            record = RunRecord.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError, RecursionError, LeaderboardError):
+            continue
+        records.append(dataclasses.replace(record, status="candidate", status_by=None, status_reason=None, status_at=None,
+                                           registry_path=None))
     return board.ingest(records)

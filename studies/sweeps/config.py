@@ -54,6 +54,14 @@ ATTR_WORKER = "worker"
 ATTR_SECONDS = "seconds"
 
 
+MAX_TRIALS = 100_000
+"""Largest trial budget: a sweep is a search, not an endless loop (a mistyped budget is refused)."""
+
+
+MAX_SECONDS = 366 * 24 * 3600.0
+"""Longest wall-time budget (a year)."""
+
+
 Feasibility = Callable[[Any], "tuple[bool, str]"]
 
 
@@ -158,8 +166,10 @@ class SweepConfig:
         except Exception as exc:  # noqa: BLE001 - reported with the others
             p.add(f"`name`: {exc}")
         p.check(self.n_trials >= 1, f"`n_trials >= 1` must hold, but got n_trials={self.n_trials}")
-        p.check(self.max_tokens is None or self.max_tokens > 0, f"`max_tokens > 0` must hold when set, but got {self.max_tokens}")
-        p.check(self.max_seconds is None or self.max_seconds > 0, f"`max_seconds > 0` must hold when set, but got {self.max_seconds}")
+        p.check(self.n_trials <= MAX_TRIALS, f"`n_trials <= {MAX_TRIALS}` must hold, but got n_trials={str(self.n_trials)[:40]}")
+        p.check(self.max_tokens is None or 0 < self.max_tokens <= 10**15, f"`0 < max_tokens <= 10**15` must hold when set, but got {str(self.max_tokens)[:40]}")
+        p.check(self.max_seconds is None or 0 < self.max_seconds <= MAX_SECONDS,
+                f"`0 < max_seconds <= {MAX_SECONDS:.0f}` must hold when set, but got {self.max_seconds}")
         p.check(self.n_startup_trials >= 0, f"`n_startup_trials >= 0` must hold, but got {self.n_startup_trials}")
         p.check(self.reduction_factor >= 2, f"`reduction_factor >= 2` must hold, but got {self.reduction_factor}")
         p.check(self.min_resource is None or self.min_resource >= 1, f"`min_resource >= 1` must hold when set, but got {self.min_resource}")

@@ -52,6 +52,23 @@ def sweep_dir(ws: Workspace, name: str) -> Path:
     return path
 
 
+def inside(ws: Workspace, folder: Path) -> Path:
+    """``folder`` created and resolved inside the workspace; a symbolic link leading out of it is refused."""
+    if folder.is_symlink():
+        ws.contain(folder)  # raises when the link leads outside
+    folder.mkdir(parents=True, exist_ok=True)
+    return ws.contain(folder)
+
+
+def open_log(path: Path):
+    """Open a worker log for appending, never through a symbolic link (it could point anywhere)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise SweepError(f"Cannot write the worker log {path}: {exc.strerror} (a symbolic link is refused). Remove it and retry.") from exc
+    return os.fdopen(fd, "ab")
+
+
 def pid_alive(pid: int, *markers: str) -> bool:
     """Whether ``pid`` runs (not a zombie) and its command line contains every marker
     (guards against a recycled pid)."""
@@ -98,7 +115,11 @@ def _launch_lock(folder: Path) -> Iterator[None]:
     import fcntl
 
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".launch.lock", "w") as handle:
+    try:
+        fd = os.open(folder / ".launch.lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise SweepError(f"Cannot open {folder / '.launch.lock'}: {exc.strerror} (a symbolic link is refused). Remove it and retry.") from exc
+    with os.fdopen(fd, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -139,8 +160,8 @@ def launch_workers(
     if count < 1:
         raise SweepError(f"`workers >= 1` must hold, but got workers={count}.")
     folder = sweep_dir(ws, name)
-    logs = folder / "logs"
-    logs.mkdir(exist_ok=True)
+    logs = inside(ws, folder / "logs")
+    workers = inside(ws, folder / "workers")
     with _launch_lock(folder):
         running = {w.index: w for w in local_workers(ws, name, alive_only=True)}
         for index in range(count):
@@ -155,7 +176,7 @@ def launch_workers(
                 gpu = str(gpus[index % len(gpus)])
                 child_env["CUDA_VISIBLE_DEVICES"] = gpu
             log_path = logs / f"worker-{index}.log"
-            with open(log_path, "ab") as log_file:
+            with open_log(log_path) as log_file:
                 proc = subprocess.Popen(
                     list(argv(index)),
                     stdin=subprocess.DEVNULL,
@@ -167,7 +188,7 @@ def launch_workers(
                     close_fds=True,
                 )
             worker = WorkerProcess(index, proc.pid, str(log_path), gpu, time.time(), socket.gethostname())
-            atomic_write_json(folder / "workers" / f"{index}.json", {k: v for k, v in worker.to_dict().items() if k != "alive"})
+            atomic_write_json(workers / f"{index}.json", {k: v for k, v in worker.to_dict().items() if k != "alive"})
             running[index] = worker
     return [running[i] for i in sorted(running)]
 

@@ -23,7 +23,7 @@ def seed_salt() -> int:
 def make_sampler(config: SweepConfig, salt: int = 0) -> "optuna.samplers.BaseSampler":
     import optuna
 
-    seed = config.seed + 7919 * salt
+    seed = (config.seed + 7919 * salt) % 2**32  # numpy seeds are 32-bit
     if config.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     with warnings.catch_warnings():

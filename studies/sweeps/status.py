@@ -20,7 +20,7 @@ from studies.sweeps.config import (
     ATTR_TOKENS,
     STOP_ATTR,
 )
-from studies.sweeps.storage import redact_url
+from studies.sweeps.storage import redact_url, storage_errors
 from studies.sweeps.study import budget_state, load_study
 
 
@@ -76,14 +76,26 @@ class SweepStatus:
         return out
 
 
-def _trial_summary(t: Any) -> TrialSummary:
-    attrs = t.user_attrs
+def _retry_of(t: Any) -> int | None:
+    """The trial number ``t`` re-runs (killed worker, out of memory, stopped sweep), if any."""
     retry_of = t.system_attrs.get("failed_trial")
     if retry_of is None:
-        retry_of = attrs.get(ATTR_OOM_RETRY_OF, attrs.get("resumed_from"))
+        retry_of = t.user_attrs.get(ATTR_OOM_RETRY_OF, t.user_attrs.get("resumed_from"))
+    return retry_of
+
+
+def _trial_summary(t: Any, retries: dict[int, int] | None = None) -> TrialSummary:
+    """One trial's row; ``retries`` maps a trial number to the trial that re-ran it (only those are "retried")."""
+    attrs = t.user_attrs
+    retry_of = _retry_of(t)
     reason = attrs.get(ATTR_PRUNED) or attrs.get(ATTR_FAILED) or ""
     if t.state.name == "FAIL" and not reason:
-        reason = "worker died (no heartbeat); retried" if attrs.get(ATTR_SUPERSEDED) is None else "superseded"
+        if attrs.get(ATTR_SUPERSEDED) is not None:
+            reason = "superseded"
+        elif retries is not None and t.number in retries:
+            reason = f"worker died (no heartbeat); retried as trial {retries[t.number]}"
+        else:
+            reason = "worker died (no heartbeat); not retried (max_retry reached)" if retries is not None else "worker died (no heartbeat)"
     seconds = attrs.get(ATTR_SECONDS)
     if seconds is None and t.datetime_start and t.datetime_complete:
         seconds = (t.datetime_complete - t.datetime_start).total_seconds()
@@ -94,65 +106,69 @@ def sweep_status(storage_url: str, name: str, ws: Workspace | None = None, with_
     """The status of sweep ``name`` (``ws`` adds the local worker processes)."""
     from optuna.trial import TrialState
 
-    study, config = load_study(storage_url, name, heartbeat=False)
-    trials = study.get_trials(deepcopy=False)
-    state = budget_state(study, config)
-    by = {s: [t for t in trials if t.state == s] for s in TrialState}
-    completed = by[TrialState.COMPLETE]
-    best = None
-    if completed:
-        pick = min if config.direction == "minimize" else max
-        best = pick(completed, key=lambda t: t.value)
-    starts = [t.datetime_start for t in trials if t.datetime_start]
-    elapsed = (time.time() - min(starts).timestamp()) if starts else None
-    durations = [s.seconds for s in map(_trial_summary, trials) if s.seconds is not None and s.state in {"COMPLETE", "PRUNED"}]
-    eta = None
-    remaining = max(0, config.n_trials - state.finished)
-    if state.exhausted:
-        eta = 0.0 if state.running == 0 else None
-    elif durations:
-        parallel = max(1, state.running)
-        eta = remaining * (sum(durations) / len(durations)) / parallel
-    retried = sum(1 for t in trials if t.system_attrs.get("failed_trial") is not None or t.user_attrs.get(ATTR_OOM_RETRY_OF) is not None)
-    workers: list[dict[str, Any]] = []
-    if ws is not None:
-        from studies.sweeps.processes import local_workers
+    with storage_errors(storage_url):
+        study, config = load_study(storage_url, name, heartbeat=False)
+        trials = study.get_trials(deepcopy=False)
+        state = budget_state(study, config)
+        by = {s: [t for t in trials if t.state == s] for s in TrialState}
+        completed = by[TrialState.COMPLETE]
+        best = None
+        if completed:
+            pick = min if config.direction == "minimize" else max
+            best = pick(completed, key=lambda t: t.value)
+        starts = [t.datetime_start for t in trials if t.datetime_start]
+        elapsed = (time.time() - min(starts).timestamp()) if starts else None
+        retries = {int(_retry_of(t)): t.number for t in trials if _retry_of(t) is not None}
+        summaries = [_trial_summary(t, retries) for t in trials]
+        durations = [s.seconds for s in summaries if s.seconds is not None and s.state in {"COMPLETE", "PRUNED"}]
+        eta = None
+        remaining = max(0, config.n_trials - state.finished)
+        if state.exhausted:
+            eta = 0.0 if state.running == 0 else None
+        elif durations:
+            parallel = max(1, state.running)
+            eta = remaining * (sum(durations) / len(durations)) / parallel
+        retried = len(retries)
+        workers: list[dict[str, Any]] = []
+        if ws is not None:
+            from studies.sweeps.processes import local_workers
 
-        workers = [w.to_dict() for w in local_workers(ws, name)]
-    return SweepStatus(
-        name=name,
-        storage=redact_url(storage_url),
-        objective=config.objective,
-        metric=config.metric,
-        direction=config.direction,
-        n_trials=config.n_trials,
-        done=len(completed),
-        running=len(by[TrialState.RUNNING]),
-        waiting=len(by[TrialState.WAITING]),
-        pruned=len(by[TrialState.PRUNED]),
-        failed=len(by[TrialState.FAIL]),
-        retried=retried,
-        finished=state.finished,
-        tokens=state.tokens,
-        best_value=best.value if best else None,
-        best_trial=best.number if best else None,
-        best_params=dict(best.params) if best else {},
-        elapsed_s=elapsed,
-        eta_s=eta,
-        finished_reason=state.reason,
-        stop_requested=bool(study.user_attrs.get(STOP_ATTR)),
-        workers=workers,
-        trials=[_trial_summary(t) for t in trials] if with_trials else [],
-    )
+            workers = [w.to_dict() for w in local_workers(ws, name)]
+        return SweepStatus(
+            name=name,
+            storage=redact_url(storage_url),
+            objective=config.objective,
+            metric=config.metric,
+            direction=config.direction,
+            n_trials=config.n_trials,
+            done=len(completed),
+            running=len(by[TrialState.RUNNING]),
+            waiting=len(by[TrialState.WAITING]),
+            pruned=len(by[TrialState.PRUNED]),
+            failed=len(by[TrialState.FAIL]),
+            retried=retried,
+            finished=state.finished,
+            tokens=state.tokens,
+            best_value=best.value if best else None,
+            best_trial=best.number if best else None,
+            best_params=dict(best.params) if best else {},
+            elapsed_s=elapsed,
+            eta_s=eta,
+            finished_reason=state.reason,
+            stop_requested=bool(study.user_attrs.get(STOP_ATTR)),
+            workers=workers,
+            trials=summaries if with_trials else [],
+        )
 
 
 def list_sweeps(storage_url: str) -> list[str]:
     """Names of the studies in a storage."""
     import optuna
 
-    from studies.sweeps.storage import open_storage
+    from studies.sweeps.storage import open_storage, storage_errors
 
-    return sorted(s.study_name for s in optuna.get_all_study_summaries(open_storage(storage_url)))
+    with storage_errors(storage_url):
+        return sorted(s.study_name for s in optuna.get_all_study_summaries(open_storage(storage_url)))
 
 
 def format_status(status: SweepStatus) -> str:

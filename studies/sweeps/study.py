@@ -20,7 +20,7 @@ from studies.sweeps.config import (
 )
 from studies.sweeps.pruners import make_pruner, make_sampler, seed_salt
 from studies.sweeps.search_space import parse_space
-from studies.sweeps.storage import open_storage, redact_url, retry_storage
+from studies.sweeps.storage import open_storage, redact_url, retry_storage, storage_errors
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -42,30 +42,31 @@ def create_or_resume(config: SweepConfig, storage_url: str) -> "optuna.Study":
         check_base(get_objective(config.objective), config.base)
     except ConfigError as exc:
         raise SweepError(f"Sweep {config.name!r}: `base` does not fit objective {config.objective!r}: {exc}") from exc
-    storage = open_storage(storage_url)
-    study = retry_storage(
-        lambda: optuna.create_study(
-            study_name=config.name,
-            storage=storage,
-            direction=config.direction,
-            sampler=make_sampler(config),
-            pruner=make_pruner(config),
-            load_if_exists=True,
-        )
-    )
-    stored = study.user_attrs.get(CONFIG_ATTR)
-    if stored is not None:
-        old = SweepConfig.from_dict(stored)
-        if parse_space(old.space) != parse_space(config.space) or old.objective != config.objective or old.direction != config.direction:
-            raise SweepError(
-                f"Sweep {config.name!r} already exists with another objective, direction or search space; "
-                "resume it with the same plan, or start a new sweep with --name."
+    with storage_errors(storage_url):
+        storage = open_storage(storage_url)
+        study = retry_storage(
+            lambda: optuna.create_study(
+                study_name=config.name,
+                storage=storage,
+                direction=config.direction,
+                sampler=make_sampler(config),
+                pruner=make_pruner(config),
+                load_if_exists=True,
             )
-    study.set_user_attr(CONFIG_ATTR, config.to_dict())
-    study.set_user_attr(STOP_ATTR, False)
-    study.set_user_attr(DEADLINE_ATTR, time.time() + config.max_seconds if config.max_seconds else None)
-    _requeue_interrupted(study)
-    return study
+        )
+        stored = study.user_attrs.get(CONFIG_ATTR)
+        if stored is not None:
+            old = SweepConfig.from_dict(stored)
+            if parse_space(old.space) != parse_space(config.space) or old.objective != config.objective or old.direction != config.direction:
+                raise SweepError(
+                    f"Sweep {config.name!r} already exists with another objective, direction or search space; "
+                    "resume it with the same plan, or start a new sweep with --name."
+                )
+        study.set_user_attr(CONFIG_ATTR, config.to_dict())
+        study.set_user_attr(STOP_ATTR, False)
+        study.set_user_attr(DEADLINE_ATTR, time.time() + config.max_seconds if config.max_seconds else None)
+        _requeue_interrupted(study)
+        return study
 
 
 def _requeue_interrupted(study: "optuna.Study") -> None:
@@ -85,23 +86,32 @@ def load_study(storage_url: str, name: str, heartbeat: bool = True) -> "tuple[op
     """Open an existing sweep and its stored config; ``heartbeat=False`` for readers (status, ingest)."""
     import optuna
 
-    storage = open_storage(storage_url)
-    try:
-        study = optuna.load_study(study_name=safe_name(name), storage=storage)
-    except KeyError as exc:
-        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
-        raise SweepError(
-            f"No sweep named {name!r} in {redact_url(storage_url)}; known: {', '.join(names) or 'none'}. "
-            "Start one with `advisor sweep start --plan plan.yaml`."
-        ) from exc
-    stored = study.user_attrs.get(CONFIG_ATTR)
-    if stored is None:
-        raise SweepError(f"Study {name!r} was not created by `advisor sweep start` (it has no sweep config).")
-    config = SweepConfig.from_dict(stored)
-    if heartbeat:
-        storage = open_storage(storage_url, config)
-        study = optuna.load_study(study_name=name, storage=storage, sampler=make_sampler(config, seed_salt()), pruner=make_pruner(config))
-    return study, config
+    with storage_errors(storage_url):
+        storage = open_storage(storage_url)
+        try:
+            study = optuna.load_study(study_name=safe_name(name), storage=storage)
+        except KeyError as exc:
+            names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+            raise SweepError(
+                f"No sweep named {name!r} in {redact_url(storage_url)}; known: {', '.join(names) or 'none'}. "
+                "Start one with `advisor sweep start --plan plan.yaml`."
+            ) from exc
+        stored = study.user_attrs.get(CONFIG_ATTR)
+        if stored is None:
+            raise SweepError(f"Study {name!r} was not created by `advisor sweep start` (it has no sweep config).")
+        config = SweepConfig.from_dict(stored)
+        if heartbeat:
+            storage = open_storage(storage_url, config)
+            study = optuna.load_study(study_name=name, storage=storage, sampler=make_sampler(config, worker_salt(study)),
+                                      pruner=make_pruner(config))
+        return study, config
+
+
+def worker_salt(study: "optuna.Study") -> int:
+    """What makes this worker's sampler seed its own: its launch index (or pid) *and* how many trials the study
+    already has. A relaunched worker, or a finished sweep resumed with a larger budget, would otherwise replay
+    the same random draws and re-run settings already tried."""
+    return seed_salt() * 1_000_003 + len(study.get_trials(deepcopy=False))
 
 
 def request_stop(storage_url: str, name: str) -> None:

@@ -33,6 +33,7 @@ from studies.sweeps.search_space import parse_space
 from studies.sweeps.storage import (
     STORAGE_OUTAGE_S,
     is_transient,
+    redact_text,
     redact_url,
     retry_storage,
 )
@@ -175,7 +176,7 @@ def run_worker(
                 if time.monotonic() - outage_since > STORAGE_OUTAGE_S:
                     raise SweepError(
                         f"The Optuna storage {redact_url(storage_url)} has been unreachable for {STORAGE_OUTAGE_S:.0f} s "
-                        f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). Check the database server, then rejoin "
+                        f"({type(exc).__name__}: {redact_text(str(exc).splitlines()[0][:200], storage_url)}). Check the database server, then rejoin "
                         f"with `advisor sweep worker --study {name} --storage URL`: finished trials are kept."
                     ) from exc
                 log.warning("storage unavailable (%s); retrying", type(exc).__name__)

@@ -102,7 +102,9 @@ def _split(ws, dataset) -> None:
             counts = split.counts()
             st.success(f"Split `{split.version}` frozen: {counts['train']} train, {counts['validation']} validation, "
                        f"{counts['test']} test pairs.", icon=":material/lock:")
-    existing = list_splits(ws)
+    existing: list = []
+    with guard():  # a damaged manifest is shown as an error naming the file, not hidden
+        existing = list_splits(ws)
     if existing:
         st.markdown("**Splits in this workspace**")
         st.dataframe([{"version": s["version"], "data set": s["dataset_name"], "seed": s["seed"],
