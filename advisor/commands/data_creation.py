@@ -104,6 +104,10 @@ def generate(args: argparse.Namespace) -> int:
         max_documents=args.max_documents, passages_per_document=args.passages_per_document,
         filters=FilterConfig(near_duplicate=args.near_duplicate, grounding=args.grounding, route_k=args.route_k),
     )
+    request.validate()  # bad options fail before the embedder loads
+    from core.workspace import safe_name
+
+    safe_name(request.name)
     progress, close = _progress()
     try:
         result = run(request, ws, as_encoder(load_embedder(args.embedder)), progress)
