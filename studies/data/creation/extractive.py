@@ -50,9 +50,23 @@ class Text:
         for line in self.text.splitlines(keepends=True):
             self.lines.append((offset, line.rstrip("\r\n")))
             offset += len(line)
+        self.section: list[str] = []
+        """The heading each line sits under (lower case; "" before the first heading)."""
+        current = ""
+        headed = dict(_headings(self))
+        for i, (_, line) in enumerate(self.lines):
+            if i + 1 in headed and _RST_UNDERLINE.match(self.lines[i + 1][1]):
+                current = headed[i + 1].lower()
+            elif i in headed and _MD_HEADING.match(line):
+                current = headed[i].lower()
+            self.section.append(current)
 
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+DOCSTRING_SECTIONS = frozenset({"parameters", "other parameters", "returns", "yields", "raises", "warns", "examples",
+                                "see also", "references", "notes", "warnings", "attributes", "methods", "receives"})
+"""numpy/Google docstring section names: read by the option and returns rules, never asked about as topics."""
+_TERM = re.compile(r"^[A-Za-z][\w .\-/+]{0,58}[\w)]$")
 _RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+])\1{2,}\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
@@ -118,11 +132,50 @@ def _headings(doc: Text) -> Iterator[tuple[int, str]]:
             yield i + 1, line.strip()
 
 
+@register_rule("summary")
+def summary(doc: Text) -> Iterator[tuple[str, str, int, int]]:
+    """A titled document's first prose paragraph answers "What does TITLE do?" (API pages, man pages)."""
+    if not doc.title:
+        return
+    for i, (_, line) in enumerate(doc.lines):
+        text = line.strip()
+        if not text or _MD_HEADING.match(line) or text.lstrip("#").strip() == doc.title or doc.section[i]:
+            continue
+        if i + 1 < len(doc.lines) and _RST_UNDERLINE.match(doc.lines[i + 1][1]):
+            return
+        if text[0].isupper() and text.endswith(".") and len(text.split()) >= 3 and "(" not in text.split()[0]:
+            found = _paragraph_after(doc, i - 1)
+            if found:
+                yield f"What does {_subject(doc.title)} do?", *found
+            return
+
+
+@register_rule("returns")
+def returns(doc: Text) -> Iterator[tuple[str, str, int, int]]:
+    """numpy/Google docstrings: the description under ``Returns``/``Yields``."""
+    for i, (offset, line) in enumerate(doc.lines):
+        if doc.section[i] not in ("returns", "yields") or not line.strip() or line.startswith((" ", "\t")):
+            continue
+        if _RST_UNDERLINE.match(line) or line.strip().lower().rstrip(":") in ("returns", "yields"):
+            continue
+        body, start, k = [], None, i + 1
+        while k < len(doc.lines) and doc.lines[k][1].startswith((" ", "\t")) and doc.lines[k][1].strip():
+            start = doc.lines[k][0] + len(doc.lines[k][1]) - len(doc.lines[k][1].lstrip()) if start is None else start
+            body.append(doc.lines[k][1].strip())
+            k += 1
+        if body and start is not None and doc.title:
+            answer, s, e = _first_sentences(" ".join(body), start)
+            verb = "yield" if doc.section[i] == "yields" else "return"
+            yield f"What does {_subject(doc.title)} {verb}?", _clean(answer), s, e
+            return
+
+
 @register_rule("section")
 def sections(doc: Text) -> Iterator[tuple[str, str, int, int]]:
     for i, heading in _headings(doc):
         subject = _subject(heading)
-        if not subject or subject.endswith("?") or subject.lower() == _subject(doc.title).lower():
+        if (not subject or subject.endswith("?") or subject.lower() == _subject(doc.title).lower()
+                or subject.lower() in DOCSTRING_SECTIONS):
             continue
         found = _paragraph_after(doc, i)
         if found:
@@ -159,6 +212,8 @@ _DEF_INLINE = re.compile(r"^\s*[-*]\s+(?:\*\*|`)?([^:*`]{2,60}?)(?:\*\*|`)?\s*(?
 def definitions(doc: Text) -> Iterator[tuple[str, str, int, int]]:
     lines = doc.lines
     for i, (offset, line) in enumerate(lines):
+        if doc.section[i] in DOCSTRING_SECTIONS:
+            continue  # parameters are the option rule's; examples and notes hold code, not definitions
         m = _DEF_INLINE.match(line)
         if m and not m.group(1).strip().startswith("-"):
             term = _subject(m.group(1))
@@ -179,7 +234,7 @@ def definitions(doc: Text) -> Iterator[tuple[str, str, int, int]]:
                 while k < len(lines) and re.match(r"^( {2,}|\t)\S", lines[k][1]):
                     body += " " + lines[k][1].strip()
                     k += 1
-            if body and len(body) >= 20 and not _option_name(line):
+            if body and len(body) >= 20 and not _option_name(line) and _TERM.match(line.strip()) and len(line.split()) <= 6:
                 answer, s, e = _first_sentences(body, start)
                 yield f"What is {_subject(line)}?", _clean(answer), s, e
 

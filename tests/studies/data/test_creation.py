@@ -412,3 +412,36 @@ def test_generation_requests_are_validated():
         GenerationRequest(corpus="c", name="x", extractive=False).validate()
     with pytest.raises(DataError, match="Unknown extractive rule"):
         GenerationRequest(corpus="c", name="x", rules=["nope"]).validate()
+
+
+DOCSTRING = """numpy.angle(z, deg=False)
+
+Return the angle of the complex argument.
+
+Parameters
+----------
+z : array_like
+    A complex number or sequence of complex numbers.
+deg : bool, optional
+    Return angle in degrees if True, radians if False (default).
+
+Returns
+-------
+angle : ndarray or scalar
+    The counterclockwise angle from the positive real axis on the complex plane.
+
+Examples
+--------
+>>> np.angle([1.0, 1.0j])
+array([ 0.        ,  1.57079633])
+"""
+
+
+def test_api_docstrings_give_summary_parameter_and_return_questions_and_no_example_noise():
+    found = {c.question: (c.generator, c.answer) for c in extract_candidates("numpy.angle", DOCSTRING, "numpy.angle")}
+    assert found == {
+        "What does numpy.angle do?": ("extractive:summary", "Return the angle of the complex argument."),
+        "What does the `z` parameter of numpy.angle do?": ("extractive:option", "A complex number or sequence of complex numbers."),
+        "What does the `deg` parameter of numpy.angle do?": ("extractive:option", "Return angle in degrees if True, radians if False (default)."),
+        "What does numpy.angle return?": ("extractive:returns", "The counterclockwise angle from the positive real axis on the complex plane."),
+    }
