@@ -87,9 +87,20 @@ class RagIndex:
     manifest: Manifest
     faiss_index: Any
     chunks: list[Chunk]
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Structures built from the chunks once per opened index and shared by the retrievers (BM25 models)."""
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+    def doc_chunk_ids(self) -> dict[str, list[int]]:
+        """Chunk ids of each document, in document order (built once per opened index)."""
+        if "doc_chunk_ids" not in self.derived:
+            positions: dict[str, list[int]] = {}
+            for cid, chunk in enumerate(self.chunks):
+                positions.setdefault(chunk.doc_id, []).append(cid)
+            self.derived["doc_chunk_ids"] = positions
+        return self.derived["doc_chunk_ids"]
 
     @property
     def config(self) -> RagConfig:

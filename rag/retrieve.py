@@ -163,21 +163,21 @@ class Bm25Retriever:
         import bm25s
 
         self.index, self.config = index, config
-        cached = getattr(index, "_bm25", None)
+        cached = index.derived.get("bm25")
         if cached is None:
             cached = bm25s.BM25()
             cached.index(_bm25_tokens([c.text for c in index.chunks]), show_progress=False)
-            index._bm25 = cached  # type: ignore[attr-defined]
+            index.derived["bm25"] = cached
         self.model: Any = cached
         self.doc_model: Any = None
         if config.bm25_scope == "document":
-            docs = getattr(index, "_bm25_docs", None)
+            docs = index.derived.get("bm25_docs")
             if docs is None:
                 ids, texts = _doc_texts(index)
                 model = bm25s.BM25()
                 model.index(_bm25_tokens(texts), show_progress=False)
                 docs = (ids, model)
-                index._bm25_docs = docs  # type: ignore[attr-defined]
+                index.derived["bm25_docs"] = docs
             self.doc_ids, self.doc_model = docs
 
     @staticmethod
@@ -217,12 +217,7 @@ def _fill(docs: DocRanked, index: RagIndex) -> DocRanked:
     """Documents ranked without candidate chunks get their chunks in document order (score 0)."""
     if all(chunks for _d, _s, chunks in docs):
         return docs
-    positions = getattr(index, "_doc_chunks", None)
-    if positions is None:
-        positions = {}
-        for cid, chunk in enumerate(index.chunks):
-            positions.setdefault(chunk.doc_id, []).append(cid)
-        index._doc_chunks = positions  # type: ignore[attr-defined]
+    positions = index.doc_chunk_ids()
     return [(d, s, chunks or [(cid, 0.0) for cid in positions.get(d, [])]) for d, s, chunks in docs]
 
 

@@ -29,15 +29,6 @@ class TldrPage:
     examples: list[tuple[str, str]] = field(default_factory=list)
     platform: str = ""
 
-    def markdown_without(self, drop: set[tuple[str, str]]) -> str:
-        """The page text with the given (intent, command) examples removed (leakage control)."""
-        if not drop:
-            return self.markdown
-        keep = [ex for ex in self.examples if ex not in drop]
-        head = self.markdown.split("\n- ", 1)[0].rstrip()
-        body = "".join(f"\n\n- {intent}:\n\n`{command}`" for intent, command in keep)
-        return head + body + "\n"
-
 
 def _normalise(text: str) -> str:
     text = re.sub(r"\{\{\[([^|\]]+)\|[^\]]*\]\}\}", r"\1", text)
@@ -55,6 +46,25 @@ def parse_markdown(text: str, page_id: str, platform: str = "") -> TldrPage:
     return TldrPage(id=page_id, command=title, description=desc, markdown=_normalise(text), examples=examples, platform=platform)
 
 
+def page_from_record(rec: object) -> TldrPage:
+    """One ``pages.jsonl`` record as a page: ``id`` (a non-empty string) and ``examples`` (a list of
+    ``{intent, command}`` objects) are required; ``command``, ``description``, ``markdown``, ``platform`` are
+    optional. Raises :class:`DataError` saying what is wrong (the callers add the file and line)."""
+    if not isinstance(rec, dict) or not isinstance(rec.get("id"), str) or not rec["id"].strip():
+        raise DataError("not a tldr page record: expected an object with id, command, examples, markdown")
+    examples = rec.get("examples")
+    if not isinstance(examples, list) or not all(isinstance(e, dict) and "intent" in e and "command" in e for e in examples):
+        raise DataError(f"tldr page {rec['id']}: `examples` must be a list of {{intent, command}} objects")
+    return TldrPage(
+        id=rec["id"],
+        command=str(rec.get("command") or rec["id"]),
+        description=str(rec.get("description", "")),
+        markdown=str(rec.get("markdown") or ""),
+        examples=[(str(e["intent"]), str(e["command"])) for e in examples],
+        platform=str(rec.get("platform", "")),
+    )
+
+
 def read_pages_jsonl(path: Path) -> Iterator[tuple[int, TldrPage]]:
     """Yield ``(line_number, page)`` from a pages.jsonl extract; bad lines raise with their number."""
     with path.open("r", encoding="utf-8") as handle:
@@ -62,39 +72,29 @@ def read_pages_jsonl(path: Path) -> Iterator[tuple[int, TldrPage]]:
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
-                examples = [(str(e["intent"]), str(e["command"])) for e in rec.get("examples", [])]
-                yield lineno, TldrPage(
-                    id=str(rec["id"]),
-                    command=str(rec.get("command") or rec["id"]),
-                    description=str(rec.get("description", "")),
-                    markdown=str(rec.get("markdown") or ""),
-                    examples=examples,
-                    platform=str(rec.get("platform", "")),
-                )
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-                raise DataError(f"{path}:{lineno}: not a tldr page record ({exc}); expected id, command, examples, markdown.") from exc
+                yield lineno, page_from_record(json.loads(line))
+            except (json.JSONDecodeError, RecursionError) as exc:
+                raise DataError(f"{path}:{lineno}: not valid JSON ({exc}); expected one tldr page record per line.") from exc
+            except DataError as exc:
+                raise DataError(f"{path}:{lineno}: {exc}.") from exc
 
 
-def read_pages_folder(root: Path) -> Iterator[TldrPage]:
-    """Yield pages from a tldr checkout-like folder (``<platform>/<command>.md``), sorted by path."""
-    for md in sorted(root.rglob("*.md")):
-        platform = md.parent.name if md.parent != root else ""
-        page_id = f"{platform}/{md.stem}" if platform else md.stem
-        yield parse_markdown(md.read_text(encoding="utf-8"), page_id, platform)
+def is_page_record(rec: object) -> bool:
+    """True when a decoded JSON record has the keys of a tldr page (``id`` and ``examples``)."""
+    return isinstance(rec, dict) and {"id", "examples"} <= rec.keys()
 
 
-def looks_like_tldr_jsonl(path: Path) -> bool:
-    """True when the first record of a JSONL file has tldr page fields."""
+def looks_like_tldr_jsonl(source: Path | bytes) -> bool:
+    """True when the first record of a JSONL file (a path, or its bytes) is a tldr page (:func:`is_page_record`)."""
     try:
-        with path.open("r", encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    rec = json.loads(line)
-                    return isinstance(rec, dict) and {"id", "examples", "markdown"} <= rec.keys()
+        if isinstance(source, bytes):
+            first = next((raw for raw in source.split(b"\n") if raw.strip()), None)
+        else:
+            with source.open("r", encoding="utf-8") as handle:
+                first = next((line for line in handle if line.strip()), None)
+        return first is not None and is_page_record(json.loads(first))
     except (OSError, ValueError, RecursionError):  # ValueError covers UnicodeDecodeError and JSONDecodeError
         return False
-    return False
 
 
 def normalise_placeholders(text: str) -> str:

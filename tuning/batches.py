@@ -48,10 +48,6 @@ class Encoded:
     response: list[bool]
     truncated: bool = False
 
-    @property
-    def n_response(self) -> int:
-        return sum(self.response)
-
 
 @dataclass
 class EncodeReport:

@@ -134,17 +134,6 @@ def resolve_model_path(spec: str | None, workspace: Workspace) -> tuple[str, Pat
     return spec, spec
 
 
-def load_tokenizer(spec: str | None, workspace: Workspace) -> "PreTrainedTokenizerBase":
-    """Just the tokenizer of a model spec (cheap; no weights)."""
-    from transformers import AutoTokenizer
-
-    _name, path = resolve_model_path(spec, workspace)
-    try:
-        return _prepare_tokenizer(AutoTokenizer.from_pretrained(path))
-    except OSError as exc:
-        raise ModelLoadError(_offline_hint(spec, exc)) from exc
-
-
 def _offline_hint(spec: str | None, exc: Exception) -> str:
     return (
         f"Could not load model {spec!r}: {exc}. No model hub is reachable from here; pass a local "

@@ -66,24 +66,17 @@ def run(args: argparse.Namespace) -> int:
     items = None
     data = None
     data_note = "no training data"
-    row = None
     if args.run:
-        from studies.governance.gate import training_data_of
         from studies.evaluation.run_items import load_run_items
+        from studies.governance.run_view import read_run, training_data_of
 
         items = load_run_items(ws, args.run)
-        from core.errors import LeaderboardError
-        from studies.governance.review_store import leaderboard
-
-        try:
-            row = leaderboard(ws).get(args.run)
-        except LeaderboardError:
-            row = None
+        run = read_run(ws, args.run, items)
     if args.data:
         data = load_training_data(args.data)
         data_note = args.data
     elif args.run:
-        data, data_note = training_data_of(ws, row)
+        data, data_note = training_data_of(ws, run)
     results = run_checks(items, data, config)
     failed = [r for r in results if not r.passed]
     if args.format == "json":

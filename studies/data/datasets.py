@@ -27,16 +27,15 @@ from typing import Any
 from core.atomic import atomic_directory
 from core.errors import DataError
 from core.workspace import Workspace, safe_name, slugify
+from rag.tldr import looks_like_tldr_jsonl
 from studies.data import formats
 from studies.data.pair import Pair
 from studies.data.validation import (
     CONFLICT,
     DUPLICATE,
     DUPLICATE_ID,
-    EMPTY,
     MISSING_FIELD,
     NO_RECORDS,
-    TOO_LONG,
     WRONG_TYPE,
     InvalidDataError,
     Limits,
@@ -161,7 +160,7 @@ def load_pairs(
     else:
         data = formats.read_bytes(source, limits)
         fmt = format or formats.detect_format(source, data)
-        if format is None and fmt == "jsonl" and _is_tldr_pages(data):
+        if format is None and fmt == "jsonl" and looks_like_tldr_jsonl(data):
             fmt = "tldr-pages"
         report = ValidationReport(str(source), fmt)
         if fmt == "tldr-pages":
@@ -192,17 +191,6 @@ def load_pairs(
 
 def _stem(path: Path) -> str:
     return path.name if path.is_dir() else path.stem
-
-
-def _is_tldr_pages(data: bytes) -> bool:
-    for raw in data.split(b"\n"):
-        if raw.strip():
-            try:
-                rec = json.loads(raw)
-            except (ValueError, UnicodeDecodeError, RecursionError):
-                return False
-            return isinstance(rec, dict) and {"id", "examples"} <= rec.keys()
-    return False
 
 
 def pairs_from_records(
@@ -250,17 +238,7 @@ def pairs_from_records(
                 ok = False
                 continue
             text = value.strip()
-            if not text:
-                report.add(EMPTY, f"field {label} is empty", line, field=ours)
-                ok = False
-            elif len(text) > limits.max_item_chars:
-                report.add(
-                    TOO_LONG,
-                    f"field {label} is {len(text):,} characters; the limit is {limits.max_item_chars:,} "
-                    "(raise it with --max-chars if long items are intended)",
-                    line,
-                    field=ours,
-                )
+            if not report.check_text(text, f"field {label}", limits, line, field=ours):
                 ok = False
             elif "\ufffd" in text and report.format in ("csv", "tsv", "json"):
                 ok = False  # already reported as not-utf8 for its line

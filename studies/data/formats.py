@@ -12,6 +12,7 @@ import bisect
 import csv
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,13 +129,11 @@ def read_records(path: Path, fmt: str, data: bytes, report: ValidationReport) ->
     return records
 
 
-def _jsonl(lines: list[str], bad: set[int], report: ValidationReport) -> list[Record]:
-    records = []
+def json_lines(lines: list[str], bad: set[int], report: ValidationReport) -> Iterator[tuple[int, Any]]:
+    """``(line number, decoded value)`` of each non-empty JSONL line; lines in ``bad`` (not UTF-8) are skipped,
+    lines that do not decode are reported."""
     for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        report.records += 1
-        if number in bad:
+        if not text.strip() or number in bad:
             continue
         try:
             obj = json.loads(text)
@@ -144,6 +143,13 @@ def _jsonl(lines: list[str], bad: set[int], report: ValidationReport) -> list[Re
         except RecursionError:
             report.add(BAD_JSON, "JSON nested too deeply", number)
             continue
+        yield number, obj
+
+
+def _jsonl(lines: list[str], bad: set[int], report: ValidationReport) -> list[Record]:
+    report.records += sum(1 for text in lines if text.strip())
+    records = []
+    for number, obj in json_lines(lines, bad, report):
         if not isinstance(obj, dict):
             report.add(BAD_RECORD, f"expected a JSON object with input/output fields, got {_kind(obj)}", number)
             continue

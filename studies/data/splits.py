@@ -303,7 +303,3 @@ def load_split(workspace: Workspace, version: str) -> FrozenSplit:
         )
     return split
 
-
-def split_path(workspace: Workspace, version: str) -> Path:
-    return workspace.path("splits", version)
-

@@ -7,19 +7,15 @@ adds the validation (every bad line or page reported, not only the first).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from core.errors import DataError
-from rag.tldr import TldrPage, parse_markdown
+from rag.tldr import TldrPage, page_from_record, parse_markdown
 from studies.data import formats
 from studies.data.pair import Pair
 from studies.data.validation import (
-    BAD_JSON,
     BAD_PAGE,
-    EMPTY,
     NOT_UTF8,
-    TOO_LONG,
     Limits,
     ValidationReport,
 )
@@ -35,21 +31,11 @@ def pairs_from_pages(pages: list[tuple[int | None, str | None, TldrPage]], repor
         for n, (intent, command) in enumerate(page.examples, start=1):
             line = _example_line(page.markdown, intent) if file else page_line
             report.records += 1
-            ok = True
-            for name, text in (("input", intent.strip()), ("output", command.strip())):
-                if not text:
-                    report.add(EMPTY, f"page {page.id}, example {n}: {name} is empty", line, field=name, file=file)
-                    ok = False
-                elif len(text) > limits.max_item_chars:
-                    report.add(
-                        TOO_LONG,
-                        f"page {page.id}, example {n}: {name} is {len(text):,} characters; the limit is {limits.max_item_chars:,}",
-                        line,
-                        field=name,
-                        file=file,
-                    )
-                    ok = False
-            if not ok:
+            checked = [
+                report.check_text(text, f"page {page.id}, example {n}: {name}", limits, line, field=name, file=file)
+                for name, text in (("input", intent.strip()), ("output", command.strip()))
+            ]
+            if not all(checked):
                 continue
             meta = {"command": page.command, "page": page.id, "line": line}
             if file:
@@ -62,14 +48,7 @@ def pairs_from_pages_jsonl(path: Path, data: bytes, report: ValidationReport, li
     """Pairs from a tldr ``pages.jsonl`` extract (id, command, examples [{intent, command}], markdown)."""
     lines, bad = formats.decode_lines(data, report)
     pages: list[tuple[int | None, str | None, TldrPage]] = []
-    for number, text in enumerate(lines, start=1):
-        if not text.strip() or number in bad:
-            continue
-        try:
-            rec = json.loads(text)
-        except json.JSONDecodeError as exc:
-            report.add(BAD_JSON, f"not valid JSON: {exc.msg} at column {exc.colno}", number)
-            continue
+    for number, rec in formats.json_lines(lines, bad, report):
         page = _page(rec, number, report)
         if page is not None:
             pages.append((number, None, page))
@@ -77,21 +56,11 @@ def pairs_from_pages_jsonl(path: Path, data: bytes, report: ValidationReport, li
 
 
 def _page(rec: object, line: int, report: ValidationReport) -> TldrPage | None:
-    if not isinstance(rec, dict) or not isinstance(rec.get("id"), str) or not rec["id"].strip():
-        report.add(BAD_PAGE, "not a tldr page record: expected an object with id, command, examples, markdown", line)
+    try:
+        return page_from_record(rec)
+    except DataError as exc:
+        report.add(BAD_PAGE, str(exc), line)
         return None
-    examples = rec.get("examples")
-    if not isinstance(examples, list) or not all(isinstance(e, dict) and "intent" in e and "command" in e for e in examples):
-        report.add(BAD_PAGE, f"page {rec['id']}: `examples` must be a list of {{intent, command}} objects", line)
-        return None
-    return TldrPage(
-        id=rec["id"],
-        command=str(rec.get("command") or rec["id"]),
-        description=str(rec.get("description", "")),
-        markdown=str(rec.get("markdown") or ""),
-        examples=[(str(e["intent"]), str(e["command"])) for e in examples],
-        platform=str(rec.get("platform", "")),
-    )
 
 
 def pairs_from_markdown_folder(root: Path, report: ValidationReport, limits: Limits) -> list[Pair]:

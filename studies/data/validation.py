@@ -112,6 +112,23 @@ class ValidationReport:
         severity: Severity = "warning" if kind in WARNING_KINDS else "error"
         self.problems.append(Problem(kind, message, line, field, severity, file))
 
+    def check_text(self, text: str, what: str, limits: Limits, line: int | None, *, field: str, file: str | None = None) -> bool:
+        """True when a pair's (stripped) text is usable; an empty or over-long text is reported and gives False."""
+        if not text:
+            self.add(EMPTY, f"{what} is empty", line, field=field, file=file)
+            return False
+        if len(text) > limits.max_item_chars:
+            self.add(
+                TOO_LONG,
+                f"{what} is {len(text):,} characters; the limit is {limits.max_item_chars:,} "
+                "(raise it with --max-chars if long items are intended)",
+                line,
+                field=field,
+                file=file,
+            )
+            return False
+        return True
+
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]

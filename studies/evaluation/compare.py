@@ -19,7 +19,7 @@ from core.errors import EvaluationError
 from core.workspace import Workspace
 from studies.evaluation import metrics as metric_registry
 from studies.evaluation.contract import read_predictions
-from studies.evaluation.stats import Comparison, Score, interval, paired_difference
+from studies.evaluation.stats import PairedComparison, Score, interval, paired_difference
 from studies.results.leaderboard import Leaderboard
 
 ALPHA = 0.05
@@ -28,7 +28,7 @@ BUILD_ORDER = {"base": 0, "rag": 1, "lora": 2, "dora": 2, "qlora": 2, "full": 3,
 """How much each kind of system costs to build and keep, simplest first (ties go to the simpler)."""
 
 
-def beaten(comp: Comparison) -> bool:
+def beaten(comp: PairedComparison) -> bool:
     """True when a run (a - best) is measurably worse: interval below 0 and paired test significant."""
     return comp.difference.high < 0.0 and comp.p_value < ALPHA
 
@@ -94,7 +94,7 @@ class RunComparison:
     primary: str
     best: dict[str, str]
     """metric -> run id with the highest mean."""
-    differences: dict[str, dict[str, Comparison]]
+    differences: dict[str, dict[str, PairedComparison]]
     """metric -> run id -> paired comparison of that run against the best (run - best)."""
     groups: list[GroupResult]
     examples: dict[str, list[Example]]
@@ -136,22 +136,14 @@ class RunComparison:
         )
 
 
-def _loads(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
 def _row_scores(row: dict[str, Any], per_item: dict[str, list[float]]) -> dict[str, Score]:
-    stored = _loads(row.get("metrics_json")) or row.get("metrics") or {}
+    """The leaderboard's stored interval of each metric; recomputed from the items where the row has none."""
+    stored = row.get("metrics") or {}
     scores: dict[str, Score] = {}
     for name, values in per_item.items():
-        s = stored.get(name) if isinstance(stored, dict) else None
-        if isinstance(s, dict) and {"mean", "low", "high"} <= s.keys():
-            scores[name] = Score(float(s["mean"]), float(s["low"]), float(s["high"]), int(s.get("n", len(values))))
+        s = stored.get(name) or {}
+        if all(s.get(key) is not None for key in ("mean", "low", "high")):
+            scores[name] = Score(float(s["mean"]), float(s["low"]), float(s["high"]), int(s.get("n") or len(values)))
         else:
             scores[name] = interval(values)
     return scores
@@ -203,7 +195,7 @@ def compare_runs(
 
     runs = [_summary(rows[rid], values[rid], [preds[rid][i] for i in items]) for rid in run_ids]
     best: dict[str, str] = {}
-    differences: dict[str, dict[str, Comparison]] = {}
+    differences: dict[str, dict[str, PairedComparison]] = {}
     for m in chosen:
         best[m] = max(run_ids, key=lambda r: (sum(values[r][m]), -BUILD_ORDER.get(rows[r]["kind"], 9)))
         differences[m] = {
@@ -232,7 +224,7 @@ def compare_runs(
 
 def _summary(row: dict[str, Any], per_item: dict[str, list[float]], items: list[dict[str, Any]]) -> RunSummary:
     n = max(len(items), 1)
-    config = _loads(row.get("config_json")) or row.get("config") or {}
+    config = row.get("config") or {}
     return RunSummary(
         run_id=row["run_id"],
         kind=row["kind"],
@@ -245,14 +237,14 @@ def _summary(row: dict[str, Any], per_item: dict[str, list[float]], items: list[
         latency_s=float(row.get("latency_s") or 0.0),
         prompt_tokens=sum(int(i.get("prompt_tokens") or 0) for i in items) / n,
         completion_tokens=sum(int(i.get("completion_tokens") or 0) for i in items) / n,
-        config=config if isinstance(config, dict) else {},
+        config=config,
         base_model=row.get("base_model"),
         method=row.get("method"),
         status=row.get("status") or "candidate",
         status_by=row.get("status_by"),
         status_reason=row.get("status_reason"),
         status_at=row.get("status_at"),
-        seed=(config.get("seed") if isinstance(config, dict) else None),
+        seed=config.get("seed"),
     )
 
 

@@ -32,7 +32,7 @@ from core.workspace import Workspace
 from studies.evaluation import metrics as metric_registry
 from studies.evaluation import prices, provenance
 from studies.evaluation.extract import extract
-from studies.evaluation.stats import Comparison, Score, interval, paired_difference
+from studies.evaluation.stats import PairedComparison, Score, interval, paired_difference
 from studies.evaluation.systems import System, system_device
 from studies.results.leaderboard import Leaderboard
 from studies.results.records import RunRecord, new_run_id, trial_run_id
@@ -324,7 +324,7 @@ def read_predictions(workspace: Workspace, run_id: str) -> list[dict[str, Any]]:
     return read_prediction_rows(workspace, run_id)
 
 
-def compare(workspace: Workspace, run_a: str, run_b: str, metrics: Sequence[str] | None = None) -> dict[str, Comparison]:
+def compare(workspace: Workspace, run_a: str, run_b: str, metrics: Sequence[str] | None = None) -> dict[str, PairedComparison]:
     """Paired comparison of two runs on the same items: bootstrap CI of the difference + paired test.
 
     Refuses runs over different items (different split or part): a paired test needs the same items.

@@ -54,8 +54,3 @@ def extract(raw: str) -> Extraction:
         if line.strip():
             return Extraction(_clean(line), "line")
     return Extraction("", "empty")
-
-
-def extract_answer(raw: str) -> str:
-    """Just the extracted answer of :func:`extract`."""
-    return extract(raw).answer

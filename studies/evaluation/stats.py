@@ -5,7 +5,7 @@
   on the same items, ``paired=True``), plus the paired test:
   McNemar (exact, ``binomtest`` on the discordant pairs) for pass/fail metrics, a paired
   permutation test (``permutation_test``, ``permutation_type='samples'``: sign flips) otherwise.
-- "A beats B" only when the difference interval excludes 0 (:attr:`Comparison.verdict`).
+- "A beats B" only when the difference interval excludes 0 (:attr:`PairedComparison.verdict`).
 
 Every function is deterministic for a given ``seed``.
 """
@@ -43,7 +43,7 @@ class Score:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class PairedComparison:
     """A paired comparison of two systems on one metric over the same items."""
 
     metric: str
@@ -174,7 +174,7 @@ def paired_difference(
     confidence: float = CONFIDENCE,
     n_resamples: int = N_RESAMPLES,
     seed: int = SEED,
-) -> Comparison:
+) -> PairedComparison:
     """Compare two systems on the same items: paired bootstrap CI of the difference + paired test.
 
     ``binary=None`` picks McNemar when every value is 0/1, the permutation test otherwise.
@@ -193,8 +193,8 @@ def paired_difference(
         score = Score(diff, min(low, diff), max(high, diff), int(x.size))
     use_mcnemar = (_is_binary(x) and _is_binary(y)) if binary is None else binary
     if np.all(x == y):
-        return Comparison(metric, score, "none", 1.0)
+        return PairedComparison(metric, score, "none", 1.0)
     if use_mcnemar:
         p, a_only, b_only = mcnemar(x, y)
-        return Comparison(metric, score, "mcnemar-exact", p, a_only, b_only)
-    return Comparison(metric, score, "permutation", permutation(x, y, seed=seed))
+        return PairedComparison(metric, score, "mcnemar-exact", p, a_only, b_only)
+    return PairedComparison(metric, score, "permutation", permutation(x, y, seed=seed))

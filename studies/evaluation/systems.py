@@ -174,16 +174,17 @@ class BaseModelSystem:
         self.model_spec = model
         self.system_prompt = system_prompt
         self.device = device
-        self._loaded = loaded
+        self.model_if_loaded = loaded
+        """The model once loaded (None before the first use): read without loading by :func:`system_device`."""
         self.name = "base" if model is None else f"base:{Path(model).name}"
 
     @property
     def loaded(self) -> "LoadedModel":
-        if self._loaded is None:
+        if self.model_if_loaded is None:
             from tuning.models import load_base_model
 
-            self._loaded = load_base_model(self.model_spec, self.workspace, device=_device(self.device))
-        return self._loaded
+            self.model_if_loaded = load_base_model(self.model_spec, self.workspace, device=_device(self.device))
+        return self.model_if_loaded
 
     def config(self) -> dict[str, Any]:
         return {"base_model": self.loaded.name, "method": "prompt", "system_prompt": self.system_prompt, "model_path": self.loaded.path}
@@ -219,7 +220,7 @@ class LoraSystem:
         self.metadata = read_metadata(self.adapter_dir)
         self.base = base
         self.device = device
-        self._loaded = loaded
+        self.model_if_loaded = loaded
         self._trained_on = trained_on if trained_on is not None else read_trained_on(self.adapter_dir, self.metadata)
         self.name = f"lora:{self.adapter_dir.name}"
 
@@ -238,11 +239,11 @@ class LoraSystem:
 
     @property
     def loaded(self) -> "LoadedModel":
-        if self._loaded is None:
+        if self.model_if_loaded is None:
             from tuning.adapters import load_with_adapter
 
-            self._loaded = load_with_adapter(self.adapter_dir, self.workspace, base=self.base, device=_device(self.device))
-        return self._loaded
+            self.model_if_loaded = load_with_adapter(self.adapter_dir, self.workspace, base=self.base, device=_device(self.device))
+        return self.model_if_loaded
 
     def config(self) -> dict[str, Any]:
         base = (self.metadata.get("base_model") or {}).get("name")
@@ -315,16 +316,17 @@ class RagSystem:
         """The query embedder (None: the one the index manifest names)."""
         self.model_spec = model
         self.device = device
-        self._generator = generator
+        self.generator_if_loaded = generator
+        """The generator once loaded (None before the first use): read without loading by :func:`system_device`."""
         self._pipeline: Any = None
         self.name = f"rag:{index}"
 
     def generator(self) -> "LoadedModel":
-        if self._generator is None:
+        if self.generator_if_loaded is None:
             from tuning.models import load_base_model
 
-            self._generator = load_base_model(self.model_spec, self.workspace, device=_device(self.device))
-        return self._generator
+            self.generator_if_loaded = load_base_model(self.model_spec, self.workspace, device=_device(self.device))
+        return self.generator_if_loaded
 
     @property
     def pipeline(self) -> Any:
@@ -428,7 +430,7 @@ def _rag_lora_factory(args: list[str], workspace: Workspace, **options: Any) -> 
 def system_device(system: Any) -> str:
     """The device a system's model sits on, without loading anything ('cpu' when unknown)."""
     for holder in (system, getattr(system, "lora", None)):
-        loaded = getattr(holder, "_loaded", None) or getattr(holder, "_generator", None)
+        loaded = getattr(holder, "model_if_loaded", None) or getattr(holder, "generator_if_loaded", None)
         if loaded is not None:
             try:
                 return str(next(loaded.model.parameters()).device)

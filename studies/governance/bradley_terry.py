@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Comparison:
+class PairOutcome:
     """One judgement: ``outcome`` is 1 if ``a`` won, 0 if ``b`` won, 0.5 for a tie."""
 
     a: str
@@ -47,7 +47,7 @@ class BradleyTerryFit:
 
 
 def fit_bradley_terry(
-    comparisons: Iterable[Comparison | tuple[str, str, float]],
+    comparisons: Iterable[PairOutcome | tuple[str, str, float]],
     prior: float = 0.5,
     max_iter: int = 10_000,
     tol: float = 1e-10,
@@ -59,7 +59,7 @@ def fit_bradley_terry(
     games: dict[tuple[str, str], float] = {}
     counts: dict[str, int] = {}
     for c in comparisons:
-        a, b, outcome = (c.a, c.b, c.outcome) if isinstance(c, Comparison) else c
+        a, b, outcome = (c.a, c.b, c.outcome) if isinstance(c, PairOutcome) else c
         if a == b:
             raise ValueError(f"a player cannot be compared with itself: {a!r}")
         if outcome not in (0, 0.5, 1):

@@ -32,13 +32,13 @@ from typing import Any
 
 from core.errors import ConfigError, GateError, LeaderboardError
 from core.workspace import Workspace
-from studies.evaluation.run_items import RunItem, load_run_items, metric_means
-from studies.governance.checks import CHECKS, ChecksConfig, run_checks
-from studies.governance.review_store import connect, leaderboard
+from studies.evaluation.run_items import load_run_items
+from studies.governance.checks import CHECKS, CheckResult, ChecksConfig, run_checks
+from studies.governance.review_store import connect
+from studies.governance.run_view import LOWER_IS_BETTER, RunView, read_run, training_data_of
 from studies.results.records import utc_now
+from studies.results.schema import transaction
 
-LOWER_IS_BETTER = ("latency_s", "latency_p95_s", "money_usd", "gpu_hours", "cpu_hours", "train_tokens", "eval_tokens")
-"""Leaderboard columns where lower is better: a threshold on them is a maximum."""
 DEFAULT_MIN_REVIEWS = 5
 """Blind judgements needed when review is required (override with ``min_reviews``)."""
 
@@ -81,44 +81,6 @@ def _direction(key: str) -> tuple[str, str]:
     if key.startswith("max:"):
         return key[4:], "max"
     return key, ("max" if key in LOWER_IS_BETTER else "min")
-
-
-def run_metrics(ws: Workspace, run_id: str, items: Sequence[RunItem] | None = None) -> tuple[dict[str, dict[str, float]], str, dict[str, Any] | None]:
-    """``({metric: {mean, low, high}}, source, leaderboard row or None)`` for a run."""
-    try:
-        row = leaderboard(ws).get(run_id)
-    except LeaderboardError:
-        row = None
-    if row is not None:
-        metrics = {k: dict(v) for k, v in (row.get("metrics") or {}).items()}
-        for column in LOWER_IS_BETTER:
-            if row.get(column) is not None:
-                value = float(row[column])
-                metrics.setdefault(column, {"mean": value, "low": value, "high": value})
-        return metrics, "leaderboard", row
-    if items is None:
-        items = load_run_items(ws, run_id)
-    means = metric_means(items)
-    return {k: {"mean": v, "low": v, "high": v} for k, v in means.items()}, "predictions", None
-
-
-def training_data_of(ws: Workspace, row: Mapping[str, Any] | None) -> tuple[list[Any] | None, str]:
-    """The training pairs of a fine-tuned run (its split's train part), else None with the reason."""
-    if not row:
-        return None, "run not on the leaderboard"
-    kind = str(row.get("kind") or "")
-    method = str(row.get("method") or "")
-    if "lora" not in kind and method not in {"lora", "dora", "qlora"}:
-        return None, f"kind {kind!r} is not fine-tuned: no training data"
-    version = row.get("split_version")
-    if not version:
-        return None, "no split version recorded for the run"
-    try:
-        from studies.data.splits import load_split
-
-        return list(load_split(ws, str(version)).train), f"train part of split {version}"
-    except Exception as exc:  # noqa: BLE001 - a missing split must not hide the rest of the verdict
-        return None, f"split {version} unreadable: {exc}"
 
 
 def _from_plan(
@@ -190,99 +152,105 @@ def check(
         items = load_run_items(ws, run_id)
     except LeaderboardError as exc:
         raise GateError(f"The gate cannot judge run {run_id!r}: {exc}") from exc
-
-    failures: list[str] = []
-    reasons: dict[str, str] = {}
-    details: dict[str, Any] = {"reasons": reasons}
-
-    # 1. metrics
-    metrics, source, row = run_metrics(ws, run_id, items)
-    details["metrics_source"] = source
-    metric_details = {}
-    for key, limit in (thresholds or {}).items():
-        name, direction = _direction(key)
-        stats = metrics.get(name)
-        label = f"metric:{name}"
-        if stats is None:
-            failures.append(label)
-            reasons[label] = f"not measured for this run (measured: {', '.join(sorted(metrics)) or 'none'})"
-            metric_details[name] = {"threshold": float(limit), "direction": direction, "value": None, "passed": False}
-            continue
-        if bound == "low":
-            value = stats.get("low") if direction == "min" else stats.get("high")
-            value = stats["mean"] if value is None else value
-        else:
-            value = stats["mean"]
-        ok = value >= limit if direction == "min" else value <= limit
-        metric_details[name] = {"threshold": float(limit), "direction": direction, "value": float(value), "bound": bound, "passed": ok}
-        if not ok:
-            failures.append(label)
-            sign = ">=" if direction == "min" else "<="
-            reasons[label] = f"{bound} {value:.4g} does not meet {sign} {limit:g}"
-    details["metrics"] = metric_details
-
-    # 2. checks
+    run = read_run(ws, run_id, items)
     data_source = "given"
     if data is None:
-        data, data_source = training_data_of(ws, row)
+        data, data_source = training_data_of(ws, run)
+
+    failures = _Failures()
+    details: dict[str, Any] = {"reasons": failures.reasons, "metrics_source": run.metrics_source}
+    details["metrics"] = _judge_metrics(run, thresholds or {}, bound, failures)
     details["training_data"] = data_source
     results = run_checks(items, data, checks_config)
     details["checks"] = [r.to_dict() for r in results]
-    waiver_state: dict[str, bool] = {name: False for name in applied_waivers}
-    for result in results:
-        if result.passed:
-            continue
-        label = f"check:{result.name}"
-        if result.name in applied_waivers:
-            waiver_state[result.name] = True
-            continue
-        failures.append(label)
-        reasons[label] = f"value {result.value:.4g} > threshold {result.threshold:g} ({len(result.findings)} finding(s))"
-    details["unused_waivers"] = sorted(k for k, used in waiver_state.items() if not used)
-
-    # 3. human review
-    if require_review:
-        from studies.governance.review import review_count
-
-        per_reviewer = review_count(ws, run_id)
-        total = sum(per_reviewer.values())
-        details["review"] = {"required": True, "min_reviews": min_reviews, "judgements": total, "reviewers": per_reviewer}
-        if total < min_reviews:
-            failures.append("review")
-            reasons["review"] = f"{total} blind judgement(s) stored, {min_reviews} required"
-    else:
-        details["review"] = {"required": False}
+    used = _judge_checks(results, applied_waivers, failures)
+    details["unused_waivers"] = sorted(k for k, was_used in used.items() if not was_used)
+    details["review"] = _judge_review(ws, run_id, min_reviews, failures) if require_review else {"required": False}
 
     verdict = GateVerdict(
-        passed=not failures,
-        failures=failures,
-        waivers={k: v for k, v in applied_waivers.items() if waiver_state[k]},
+        passed=not failures.labels,
+        failures=failures.labels,
+        waivers={k: v for k, v in applied_waivers.items() if used[k]},
         details=details,
         run_id=run_id,
     )
     if record:
-        _store(ws, verdict, applied_waivers, waiver_state, decided_by)
+        _store(ws, verdict, applied_waivers, used, decided_by)
     return verdict
+
+
+@dataclass
+class _Failures:
+    """Unmet, unwaived conditions in the order they were found, each with its reason."""
+
+    labels: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def add(self, label: str, reason: str) -> None:
+        self.labels.append(label)
+        self.reasons[label] = reason
+
+
+def _judge_metrics(run: RunView, thresholds: Mapping[str, float], bound: str, failures: _Failures) -> dict[str, Any]:
+    """1. Every threshold against the run's metrics; returns the per-metric evidence."""
+    evidence: dict[str, Any] = {}
+    for key, limit in thresholds.items():
+        name, direction = _direction(key)
+        stats = run.metrics.get(name)
+        label = f"metric:{name}"
+        if stats is None:
+            failures.add(label, f"not measured for this run (measured: {', '.join(sorted(run.metrics)) or 'none'})")
+            evidence[name] = {"threshold": float(limit), "direction": direction, "value": None, "passed": False}
+            continue
+        value = stats["mean"]
+        if bound == "low":
+            end = stats.get("low") if direction == "min" else stats.get("high")
+            value = value if end is None else end
+        ok = value >= limit if direction == "min" else value <= limit
+        evidence[name] = {"threshold": float(limit), "direction": direction, "value": float(value), "bound": bound, "passed": ok}
+        if not ok:
+            failures.add(label, f"{bound} {value:.4g} does not meet {'>=' if direction == 'min' else '<='} {limit:g}")
+    return evidence
+
+
+def _judge_checks(results: Sequence[CheckResult], waivers: Mapping[str, str], failures: _Failures) -> dict[str, bool]:
+    """2. Every failed check is a failure unless waived; returns ``{waived check: whether the waiver was used}``."""
+    used = {name: False for name in waivers}
+    for result in results:
+        if result.passed:
+            continue
+        if result.name in waivers:
+            used[result.name] = True
+            continue
+        failures.add(
+            f"check:{result.name}", f"value {result.value:.4g} > threshold {result.threshold:g} ({len(result.findings)} finding(s))"
+        )
+    return used
+
+
+def _judge_review(ws: Workspace, run_id: str, min_reviews: int, failures: _Failures) -> dict[str, Any]:
+    """3. Enough blind judgements involving the run (skips excluded); returns the counts."""
+    from studies.governance.review import review_count
+
+    per_reviewer = review_count(ws, run_id)
+    total = sum(per_reviewer.values())
+    if total < min_reviews:
+        failures.add("review", f"{total} blind judgement(s) stored, {min_reviews} required")
+    return {"required": True, "min_reviews": min_reviews, "judgements": total, "reviewers": per_reviewer}
 
 
 def _store(ws: Workspace, verdict: GateVerdict, waivers: Mapping[str, str], applied: Mapping[str, bool], by: str | None) -> None:
     verdict.verdict_id = f"{utc_now():%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
-    with connect(ws) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
+    with connect(ws) as con, transaction(con):
+        con.execute(
+            "INSERT INTO gate_verdicts VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [verdict.verdict_id, verdict.run_id, verdict.passed, json.dumps(verdict.failures),
+             json.dumps(verdict.details, default=str), by, utc_now()],
+        )  # fmt: skip
+        for name, reason in waivers.items():
             con.execute(
-                "INSERT INTO gate_verdicts VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [verdict.verdict_id, verdict.run_id, verdict.passed, json.dumps(verdict.failures),
-                 json.dumps(verdict.details, default=str), by, utc_now()],
-            )  # fmt: skip
-            for name, reason in waivers.items():
-                con.execute(
-                    "INSERT INTO gate_waivers VALUES (?, ?, ?, ?, ?)", [verdict.verdict_id, verdict.run_id, name, reason, applied[name]]
-                )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+                "INSERT INTO gate_waivers VALUES (?, ?, ?, ?, ?)", [verdict.verdict_id, verdict.run_id, name, reason, applied[name]]
+            )
 
 
 def verdicts(ws: Workspace, run_id: str | None = None) -> list[dict[str, Any]]:

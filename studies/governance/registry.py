@@ -26,16 +26,11 @@ from typing import Any
 from core.atomic import atomic_directory, atomic_write_json, atomic_write_text
 from core.errors import GateError, LeaderboardError
 from core.workspace import Workspace, safe_name, slugify
+from studies.governance.run_view import is_fine_tune
 from studies.results.leaderboard import Leaderboard
+from studies.results.records import require_who_and_why
 
-FINE_TUNED_MARKERS = ("lora", "dora", "qlora", "full")
 CARD = "MODEL_CARD.md"
-
-
-def is_fine_tune(row: Mapping[str, Any]) -> bool:
-    """True for runs whose system carries trained weights (lora, rag+lora, ...)."""
-    text = f"{row.get('kind') or ''} {row.get('method') or ''}".lower()
-    return any(marker in text for marker in FINE_TUNED_MARKERS) or bool((row.get("artifacts") or {}).get("adapter_dir"))
 
 
 def missing_artefacts(row: Mapping[str, Any]) -> list[str]:
@@ -85,7 +80,7 @@ def accept(
 ) -> dict[str, Any]:
     """Accept a run (gate first); fine-tunes are copied into the registry. Returns the updated row."""
     board = board or Leaderboard(ws)
-    _require(by, reason)
+    require_who_and_why(by, reason)
     row = board.get(run_id)
     missing = missing_artefacts(row)
     if missing:
@@ -104,20 +99,13 @@ def accept(
 def reject(ws: Workspace, run_id: str, by: str, reason: str, *, board: Leaderboard | None = None) -> dict[str, Any]:
     """Reject a run (who and why recorded); an existing registry entry is withdrawn, not deleted."""
     board = board or Leaderboard(ws)
-    _require(by, reason)
+    require_who_and_why(by, reason)
     row = board.get(run_id)
     entry = row.get("registry_path")
     if entry and Path(entry).is_dir():
         folder = Path(entry)
         os.replace(folder, folder.with_name(f".withdrawn-{folder.name}-{os.urandom(3).hex()}"))
     return board.set_status(run_id, "rejected", by, reason)
-
-
-def _require(by: str, reason: str) -> None:
-    if not (by or "").strip():
-        raise LeaderboardError("Say who decides: --by NAME is required.")
-    if not (reason or "").strip():
-        raise LeaderboardError("A reason is required (--reason TEXT): the review record must say why.")
 
 
 def promote(ws: Workspace, row: Mapping[str, Any], name: str, by: str, reason: str, verdict: Any = None) -> Path:

@@ -32,11 +32,12 @@ from core.workspace import Workspace
 from studies.evaluation.run_items import RunItem, load_run_items, primary_metric
 from studies.governance.bradley_terry import (
     BradleyTerryFit,
-    Comparison,
+    PairOutcome,
     fit_bradley_terry,
 )
 from studies.governance.review_store import connect
 from studies.results.records import utc_now
+from studies.results.schema import transaction
 
 CHOICES = ("left", "right", "tie", "skip")
 
@@ -311,13 +312,13 @@ def summarize(ws: Workspace, run_a: str, run_b: str, metric: str | None = None, 
     )  # fmt: skip
 
 
-def _comparisons(reviews: Sequence[Review]) -> list[Comparison]:
+def _comparisons(reviews: Sequence[Review]) -> list[PairOutcome]:
     out = []
     for r in reviews:
         if r.choice == "skip":
             continue
         outcome = 0.5 if r.winner is None else (1.0 if r.winner == r.run_lo else 0.0)
-        out.append(Comparison(r.run_lo, r.run_hi, outcome))
+        out.append(PairOutcome(r.run_lo, r.run_hi, outcome))
     return out
 
 
@@ -380,12 +381,10 @@ def refresh_scores(ws: Workspace) -> BradleyTerryFit:
     """Recompute the scores and store them in ``review_scores`` (the leaderboard can join on run_id)."""
     fit = bradley_terry_scores(ws)
     now = utc_now()
-    with connect(ws) as con:
-        con.execute("BEGIN TRANSACTION")
+    with connect(ws) as con, transaction(con):
         con.execute("DELETE FROM review_scores")
         for run, score in fit.scores.items():
             con.execute("INSERT INTO review_scores VALUES (?, ?, ?, ?, ?)", [run, score, fit.elo[run], fit.comparisons[run], now])
-        con.execute("COMMIT")
     return fit
 
 

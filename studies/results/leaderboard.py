@@ -21,6 +21,7 @@ from studies.results.records import (
     STATUSES,
     RunRecord,
     record_from_trial,
+    require_who_and_why,
     utc_now,
 )
 from studies.results.schema import (
@@ -29,6 +30,7 @@ from studies.results.schema import (
     add_metric_columns,
     metric_columns,
     migrate,
+    transaction,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -232,18 +234,12 @@ class Leaderboard:
         now = utc_now()
         seen: set[str] = set()
         unique = [r for r in items if not (r.run_id in seen or seen.add(r.run_id))]
-        with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                names = sorted({name for run in unique for name in run.metrics})
-                cols = add_metric_columns(con, names, metric_columns(con))
-                added = 0
-                for start in range(0, len(unique), _BATCH):
-                    added += self._insert(con, unique[start : start + _BATCH], now + timedelta(microseconds=start), cols)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self.connect() as con, transaction(con):
+            names = sorted({name for run in unique for name in run.metrics})
+            cols = add_metric_columns(con, names, metric_columns(con))
+            added = 0
+            for start in range(0, len(unique), _BATCH):
+                added += self._insert(con, unique[start : start + _BATCH], now + timedelta(microseconds=start), cols)
         return added
 
     @staticmethod
@@ -292,27 +288,18 @@ class Leaderboard:
         """Mark a run accepted/rejected/candidate, by whom and why (history kept in ``reviews``)."""
         if status not in STATUSES:
             raise LeaderboardError(f"status must be one of {', '.join(STATUSES)}, got {status!r}.")
-        if not (by or "").strip():
-            raise LeaderboardError("Say who decides: --by NAME is required.")
-        if not (reason or "").strip():
-            raise LeaderboardError("A reason is required (--reason TEXT): the review record must say why.")
+        require_who_and_why(by, reason)
         now = utc_now()
-        with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                found = con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
-                if not found:
-                    raise LeaderboardError(f"No run {run_id!r} on the leaderboard; `advisor leaderboard` lists the runs.")
-                con.execute(
-                    "UPDATE runs SET status = ?, status_by = ?, status_reason = ?, status_at = ?, updated_at = ?, "
-                    "registry_path = coalesce(?, registry_path) WHERE run_id = ?",
-                    [status, by.strip(), reason.strip(), now, now, registry_path, run_id],
-                )
-                con.execute("INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?)", [run_id, status, by.strip(), reason.strip(), registry_path, now])
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self.connect() as con, transaction(con):
+            found = con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]
+            if not found:
+                raise LeaderboardError(f"No run {run_id!r} on the leaderboard; `advisor leaderboard` lists the runs.")
+            con.execute(
+                "UPDATE runs SET status = ?, status_by = ?, status_reason = ?, status_at = ?, updated_at = ?, "
+                "registry_path = coalesce(?, registry_path) WHERE run_id = ?",
+                [status, by.strip(), reason.strip(), now, now, registry_path, run_id],
+            )
+            con.execute("INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?)", [run_id, status, by.strip(), reason.strip(), registry_path, now])
         return self.get(run_id)
 
     # -- reads ----------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from core.errors import LeaderboardError
@@ -155,12 +156,64 @@ CREATE TABLE IF NOT EXISTS review_scores (
 shown on every run row as ``review_score`` / ``review_elo`` / ``review_comparisons``."""
 
 
+_V6 = """
+CREATE TABLE IF NOT EXISTS review_sessions (
+    session_id VARCHAR PRIMARY KEY,
+    run_lo VARCHAR NOT NULL,
+    run_hi VARCHAR NOT NULL,
+    reviewer VARCHAR NOT NULL,
+    seed BIGINT NOT NULL,
+    items INTEGER NOT NULL,
+    started_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS review_judgements (
+    run_lo VARCHAR NOT NULL,
+    run_hi VARCHAR NOT NULL,
+    item_id VARCHAR NOT NULL,
+    reviewer VARCHAR NOT NULL,
+    session_id VARCHAR NOT NULL,
+    left_run VARCHAR NOT NULL,
+    right_run VARCHAR NOT NULL,
+    choice VARCHAR NOT NULL,
+    winner VARCHAR,
+    comment VARCHAR,
+    position INTEGER NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (run_lo, run_hi, item_id, reviewer)
+);
+CREATE TABLE IF NOT EXISTS gate_verdicts (
+    verdict_id VARCHAR PRIMARY KEY,
+    run_id VARCHAR NOT NULL,
+    passed BOOLEAN NOT NULL,
+    failures VARCHAR NOT NULL,
+    details VARCHAR NOT NULL,
+    decided_by VARCHAR,
+    decided_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gate_waivers (
+    verdict_id VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    applied BOOLEAN NOT NULL,
+    PRIMARY KEY (verdict_id, name)
+);
+"""
+
+
+"""Version 6: blind review sessions and judgements (one per pair, item and reviewer: a reviewer never judges
+the same item of a pair twice; skips are stored too), every gate verdict and every waiver with its reason.
+Workspaces older than this migration had these tables created outside the migrations by the review code;
+``IF NOT EXISTS`` keeps their rows: the definitions are the same."""
+
+
 MIGRATIONS: dict[int, Any] = {
     1: lambda con: con.execute(_V1),
     2: _migrate_v2,
     3: lambda con: con.execute(_V3),
     4: _migrate_v4,
     5: lambda con: con.execute(_V5),
+    6: lambda con: con.execute(_V6),
 }
 
 
@@ -199,13 +252,20 @@ def migrate(con: "duckdb.DuckDBPyConnection") -> int:
         )
     if current == SCHEMA_VERSION:
         return current
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for version in range(current + 1, SCHEMA_VERSION + 1):
             MIGRATIONS[version](con)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, utc_now()])
+    return SCHEMA_VERSION
+
+
+@contextmanager
+def transaction(con: "duckdb.DuckDBPyConnection") -> Iterator["duckdb.DuckDBPyConnection"]:
+    """One transaction on an open connection: committed when the block ends, rolled back on any exception."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return SCHEMA_VERSION

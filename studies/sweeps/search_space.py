@@ -16,7 +16,6 @@ list (``[q_proj, v_proj]``) is stored under a label (``"q_proj+v_proj"``) and de
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -160,38 +159,6 @@ def suggest(trial: "optuna.Trial", space: SearchSpace) -> dict[str, Any]:
         else:
             values[name] = trial.suggest_float(name, float(spec.low), float(spec.high), step=spec.step, log=spec.log)  # type: ignore[arg-type]
     return values
-
-
-def decode_params(space: SearchSpace, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Turn a trial's stored params (labels) back into values, adding the fixed ones."""
-    values: dict[str, Any] = {}
-    for name, spec in space.items():
-        if spec.kind == "fixed":
-            values[name] = spec.choices[0]
-        elif name in params:
-            if spec.kind == "categorical":
-                labels = [_label(c) for c in spec.choices]
-                values[name] = spec.choices[labels.index(params[name])] if params[name] in labels else params[name]
-            else:
-                values[name] = params[name]
-    return values
-
-
-def grid_size(space: SearchSpace) -> float:
-    """Number of distinct configurations (``inf`` when a continuous range is searched)."""
-    total = 1.0
-    for spec in space.values():
-        if spec.kind == "categorical":
-            total *= len(spec.choices)
-        elif spec.kind == "int":
-            if spec.log:
-                return math.inf
-            total *= (int(spec.high) - int(spec.low)) // int(spec.step or 1) + 1  # type: ignore[arg-type]
-        elif spec.kind == "float":
-            if spec.step is None:
-                return math.inf
-            total *= math.floor((spec.high - spec.low) / spec.step + 1e-9) + 1  # type: ignore[operator]
-    return total
 
 
 # Defaults: what a plan without its own search space gets.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -31,11 +30,10 @@ def test_numbers_match_the_leaderboard(workspace, three_runs):
     comp = compare_runs(workspace, [base, rag, lora], primary="exact_match")
     board = Leaderboard(workspace)
     for run in comp.runs:
-        stored = json.loads(board.get(run.run_id)["metrics_json"]) if "metrics_json" in board.get(run.run_id) else None
-        row_means = {m: s["mean"] for m, s in (stored or {}).items()}
+        row_means = {m: s["mean"] for m, s in board.get(run.run_id)["metrics"].items()}
+        assert set(run.scores) <= set(row_means)
         for metric, score in run.scores.items():
-            if metric in row_means:
-                assert score.mean == pytest.approx(row_means[metric])
+            assert score.mean == pytest.approx(row_means[metric])
     assert comp.best["exact_match"] in (rag, lora)
     # prompt tokens per query come from the stored predictions: RAG prompts are longer
     assert comp.run(rag).prompt_tokens == pytest.approx(400)

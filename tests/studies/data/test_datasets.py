@@ -286,3 +286,15 @@ def test_fuzzed_jsonl_reports_problems_within_the_file(tmp_path_factory, choices
     assert len(d.pairs) + len(error_lines - {None}) == report.records
     assert all(p.input and p.output for p in d.pairs)
     assert len({p.id for p in d.pairs}) == len(d.pairs)
+
+
+def test_deeply_nested_lines_are_reported_in_pairs_and_pages_files(tmp_path):
+    """Both JSONL readers (pairs and tldr pages) go through one line decoder: a too-deep line is a problem, not a crash."""
+    deep = "[" * 100_000
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(json.dumps({"input": "a", "output": "b"}) + "\n" + deep + "\n", encoding="utf-8")
+    pages = tmp_path / "pages.jsonl"
+    pages.write_text(json.dumps({"id": "p", "examples": [{"intent": "a", "command": "b"}]}) + "\n" + deep + "\n", encoding="utf-8")
+    for path, fmt in ((pairs, "jsonl"), (pages, "tldr-pages")):
+        report = load_pairs(path, strict=False).report
+        assert report.format == fmt and [(p.kind, p.line) for p in report.errors] == [("bad-json", 2)] and report.valid == 1

@@ -179,3 +179,24 @@ def test_real_rag_pipeline_through_the_contract(workspace, split, tiny_model_dir
     assert row["kind"] == "rag" and row["config"]["rag"]["index"] == "sample" and row["config"]["index_manifest"]
     item = read_predictions(workspace, result.run_id)[0]
     assert item["context"] and item["context"][0]["doc_id"] and item["retrieval_s"] > 0
+
+
+def test_system_device_reads_the_public_loaded_model_without_loading(workspace):
+    from studies.evaluation.systems import system_device
+
+    @dataclass
+    class Loaded:
+        info: dict
+
+        @property
+        def model(self):
+            raise AttributeError("no weights in this stand-in")
+
+    base = BaseModelSystem(workspace, "no-such-model-folder-is-loaded")
+    assert base.model_if_loaded is None and system_device(base) == "cpu"  # nothing loaded, nothing loads
+    base.model_if_loaded = Loaded({"device": "cuda:1"})
+    assert system_device(base) == "cuda:1"
+    rag = RagSystem("idx", workspace, device="cuda:0")
+    assert rag.generator_if_loaded is None and system_device(rag) == "cuda:0"
+    rag.generator_if_loaded = Loaded({"device": "cuda:2"})
+    assert system_device(rag) == "cuda:2"

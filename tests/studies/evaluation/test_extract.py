@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from studies.evaluation.extract import extract, extract_answer
+from studies.evaluation.extract import extract
 
 
 @pytest.mark.parametrize(
@@ -32,11 +32,11 @@ def test_extraction_rules(raw, answer, rule):
 
 
 def test_fenced_block_wins_over_earlier_inline_code():
-    assert extract_answer("Try `ls` first, or:\n```\nls -R\n```") == "ls -R"
+    assert extract("Try `ls` first, or:\n```\nls -R\n```").answer == "ls -R"
 
 
 def test_fence_with_non_language_first_word_keeps_it():
-    assert extract_answer("```git log --oneline\n```") == "git log --oneline"
+    assert extract("```git log --oneline\n```").answer == "git log --oneline"
 
 
 @given(st.text(max_size=200))

@@ -153,7 +153,7 @@ def test_placeholder_rules():
 
 # ------------------------------------------------------------------ the bundled sample
 
-# Documented exceptions (studies/checks.py module doc, docs/review.md): the only flags raised on the
+# Documented exceptions (studies/governance/checks/__init__.py module doc, docs/review.md): the only flags raised on the
 # bundled sample. tldr's curl page shows `-k` twice; the docker build page uses a public address as a
 # proxy example.
 DOCUMENTED_SAMPLE_FLAGS = {

@@ -15,6 +15,7 @@ import pytest
 
 from core.errors import ConfigError, GateError
 from studies.governance import gate
+from studies.governance.run_view import read_run
 from studies.evaluation.run_items import write_run_items
 
 METRICS = ["exact_match", "chrf", "command_program"]
@@ -142,7 +143,7 @@ def test_maximum_thresholds_interval_bound_and_plan_object(workspace, split):
     # With bound="low" the interval's lower end must meet the minimum.
     mean = failed.details["metrics"]["latency_s"]["value"]
     assert mean <= 1.0
-    chrf = gate.run_metrics(workspace, "rag-good")[0]["chrf"]
+    chrf = read_run(workspace, "rag-good").metrics["chrf"]
     between = (chrf["low"] + chrf["mean"]) / 2 if chrf["low"] < chrf["mean"] else chrf["mean"]
     assert gate.check(workspace, "rag-good", {"chrf": between}, record=False).passed
     if chrf["low"] < chrf["mean"]:
@@ -197,3 +198,28 @@ def test_cli_accept_goes_through_the_gate(workspace, split, capsys):
     assert main([*base, "--waive", "dangerous_commands=documented install scripts", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "accepted"
     assert gate.latest_verdict(workspace, "rag-risky")["waivers"][0]["reason"] == "documented install scripts"
+
+
+def test_every_fine_tune_is_one_for_the_data_checks_and_the_registry(workspace, split):
+    """The gate and the registry agree on what a fine-tune is (a full fine-tune has training data too)."""
+    from studies.data.splits import save_split
+    from studies.governance.registry import is_fine_tune
+    from studies.results.leaderboard import Leaderboard
+
+    save_split(workspace, split)
+    evaluate(workspace, split, "full-good", "full", good, trained=(split.version, split.groups("train")))
+    assert is_fine_tune(Leaderboard(workspace).get("full-good"))
+    verdict = gate.check(workspace, "full-good", record=False)
+    assert verdict.details["training_data"] == f"train part of split {split.version}"
+
+
+def test_a_decision_reads_the_leaderboard_row_once(workspace, split, monkeypatch):
+    from studies.results.leaderboard import Leaderboard
+
+    evaluate(workspace, split, "rag-good", "rag", good)
+    reads = []
+    real_get = Leaderboard.get
+    monkeypatch.setattr(Leaderboard, "get", lambda self, run_id: reads.append(run_id) or real_get(self, run_id))
+    plan = SimpleNamespace(thresholds={"chrf": 0.1, "latency_s": 5.0}, human_review=False, checks=None, primary_metric="chrf")
+    assert gate.check(workspace, "rag-good", plan=plan, record=False).passed
+    assert reads == ["rag-good"]

@@ -7,10 +7,10 @@ import random
 
 import pytest
 
-from studies.governance.bradley_terry import Comparison, fit_bradley_terry
+from studies.governance.bradley_terry import PairOutcome, fit_bradley_terry
 
 
-def simulate(strengths: dict[str, float], games_per_pair: int, seed: int = 0, tie_rate: float = 0.0) -> list[Comparison]:
+def simulate(strengths: dict[str, float], games_per_pair: int, seed: int = 0, tie_rate: float = 0.0) -> list[PairOutcome]:
     rng = random.Random(seed)
     players = sorted(strengths)
     out = []
@@ -19,9 +19,9 @@ def simulate(strengths: dict[str, float], games_per_pair: int, seed: int = 0, ti
             p = strengths[a] / (strengths[a] + strengths[b])
             for _ in range(games_per_pair):
                 if rng.random() < tie_rate:
-                    out.append(Comparison(a, b, 0.5))
+                    out.append(PairOutcome(a, b, 0.5))
                 else:
-                    out.append(Comparison(a, b, 1.0 if rng.random() < p else 0.0))
+                    out.append(PairOutcome(a, b, 1.0 if rng.random() < p else 0.0))
     return out
 
 

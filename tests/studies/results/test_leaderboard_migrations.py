@@ -60,3 +60,72 @@ def test_file_from_a_newer_version_is_refused(tmp_path):
     con.close()
     with pytest.raises(LeaderboardError, match="newer than this code"):
         Leaderboard(path).count()
+
+
+PRE_V6_TABLES = Path(__file__).resolve().parents[2] / "fixtures" / "review_tables_pre_v6.sql"
+REVIEW_TABLES = {"review_sessions", "review_judgements", "gate_verdicts", "gate_waivers"}
+
+
+def _tables(path: Path) -> set[str]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    finally:
+        con.close()
+
+
+def _v5_file(tmp_path: Path, with_review_tables: bool) -> Path:
+    """A version-5 file (the v1 fixture migrated with migrations 2..5), optionally with the review and gate
+    tables the way the review code created them before migration 6 (outside the migrations, with rows)."""
+    from studies.results.schema import MIGRATIONS
+
+    path = _v1_file(tmp_path)
+    con = duckdb.connect(str(path))
+    for version in range(2, 6):
+        MIGRATIONS[version](con)
+        con.execute("INSERT INTO schema_migrations VALUES (?, now())", [version])
+    if with_review_tables:
+        con.execute(PRE_V6_TABLES.read_text(encoding="utf-8"))
+    assert schema_version(con) == 5
+    con.close()
+    return path
+
+
+def test_migration_6_owns_the_review_and_gate_tables(tmp_path):
+    """A v1 file gets the review and gate tables from the migrations alone (nobody else creates them)."""
+    path = _v1_file(tmp_path)
+    assert not REVIEW_TABLES & _tables(path)
+    assert Leaderboard(path).count() == 2
+    assert REVIEW_TABLES <= _tables(path)
+    con = duckdb.connect(str(path), read_only=True)
+    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == SCHEMA_VERSION >= 6
+    con.close()
+
+
+def test_v5_file_with_review_tables_made_the_old_way_keeps_its_rows(tmp_path):
+    from core.workspace import Workspace
+    from studies.governance import gate, review
+
+    path = _v5_file(tmp_path, with_review_tables=True)
+    ws = Workspace(tmp_path)
+    assert ws.leaderboard_path == path
+
+    assert Leaderboard(path).count() == 2  # migrates 5 -> current
+    con = duckdb.connect(str(path), read_only=True)
+    assert schema_version(con) == SCHEMA_VERSION
+    assert con.execute("SELECT count(*) FROM review_sessions").fetchone()[0] == 1
+    con.close()
+
+    # the stored judgements and verdicts read back through the governance code, and new ones are added
+    judged = review.load_reviews(ws, include_skips=True)
+    assert sorted((r.item_id, r.choice) for r in judged) == [("i1", "left"), ("i2", "skip")]
+    assert review.review_count(ws, "lora-sweep-t00001") == {"ana": 1}
+    [old] = gate.verdicts(ws, "lora-sweep-t00001")
+    assert old["passed"] and old["waivers"] == [{"name": "dangerous_commands", "reason": "references show mkfs", "applied": True}]
+
+
+def test_v5_file_without_review_tables_gets_them(tmp_path):
+    path = _v5_file(tmp_path, with_review_tables=False)
+    assert not REVIEW_TABLES & _tables(path)
+    Leaderboard(path).count()
+    assert REVIEW_TABLES <= _tables(path)
