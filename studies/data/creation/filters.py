@@ -111,7 +111,11 @@ def normalise_question(text: str) -> str:
 
 
 def _unsafe(candidate: Candidate) -> str | None:
-    from studies.governance.checks import find_dangerous, find_personal_data, find_secrets
+    from studies.governance.checks import (
+        find_dangerous,
+        find_personal_data,
+        find_secrets,
+    )
 
     for scanner, what in ((find_secrets, "secret"), (find_personal_data, "personal data"), (find_dangerous, "dangerous command")):
         for text in (candidate.question, candidate.answer):

@@ -22,9 +22,14 @@ from core.workspace import Workspace
 from studies.data.creation.candidates import Candidate
 from studies.data.creation.extractive import EXTRACTIVE_RULES, extract_candidates
 from studies.data.creation.filters import FilterConfig, FilterReport, filter_candidates
-from studies.data.creation.model import PROMPT, TextGenerator, passages, write_candidates
+from studies.data.creation.model import (
+    PROMPT,
+    TextGenerator,
+    passages,
+    write_candidates,
+)
+from studies.data.creation.store import AREA, DECISIONS, run_dir, write_jsonl
 
-AREA = "generated"
 Progress = Callable[[str, int, int], None]
 
 
@@ -84,14 +89,9 @@ class GenerationResult:
                 "seconds": {k: round(v, 2) for k, v in self.seconds.items()}, **self.report.summary()}
 
 
-def run_dir(ws: Workspace, name: str) -> Path:
-    return ws.path(AREA, name)
-
-
 def generate(request: GenerationRequest, ws: Workspace, encoder: Any, progress: Progress | None = None) -> GenerationResult:
     """Generate, filter and store candidates for review (refuses to overwrite a run that has reviews)."""
     from rag.corpus import load_corpus
-    from studies.data.creation.review_queue import DECISIONS
 
     request.validate()
     target = run_dir(ws, request.name)
@@ -132,37 +132,12 @@ def generate(request: GenerationRequest, ws: Workspace, encoder: Any, progress: 
         "encoder": getattr(encoder, "name", type(encoder).__name__),
     }
     with atomic_directory(target) as tmp:
-        _write_jsonl(tmp / "candidates.jsonl", (c.to_dict() for c in report.kept))
-        _write_jsonl(tmp / "rejected.jsonl", ({**r.candidate.to_dict(), "filter": r.filter, "reason": r.reason} for r in report.rejected))
+        write_jsonl(tmp / "candidates.jsonl", (c.to_dict() for c in report.kept))
+        write_jsonl(tmp / "rejected.jsonl", ({**r.candidate.to_dict(), "filter": r.filter, "reason": r.reason} for r in report.rejected))
         used = {c.doc_id for c in report.kept}
-        _write_jsonl(tmp / "documents.jsonl", ({"id": d.id, "title": d.title, "text": d.text} for d in docs if d.id in used))
+        write_jsonl(tmp / "documents.jsonl", ({"id": d.id, "title": d.title, "text": d.text} for d in docs if d.id in used))
         (tmp / "generation.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return GenerationResult(request.name, target, report, by_generator, unparsed, len(docs), seconds)
-
-
-def _write_jsonl(path: Path, rows: Any) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-
-
-def read_jsonl(path: Path, torn_lines_ok: bool = False) -> list[dict[str, Any]]:
-    """Rows of a JSONL file this module wrote; a torn last line (a crash mid-append) is ignored, and in
-    an append-only log (``torn_lines_ok``) so is any torn line a crash left before later appends."""
-    rows = []
-    if not path.exists():
-        return rows
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except ValueError as exc:
-            if number == len(lines) or torn_lines_ok:
-                continue  # torn line of an interrupted append
-            raise DataError(f"{path}:{number} is not valid JSON ({exc}); the file was edited or damaged.") from exc
-    return rows
 
 
 def list_generations(ws: Workspace) -> list[dict[str, Any]]:

@@ -22,9 +22,8 @@ from typing import Any
 from core.errors import DataError
 from core.workspace import Workspace
 from studies.data.creation.candidates import Candidate
-from studies.data.creation.generation import read_jsonl, run_dir
+from studies.data.creation.store import DECISIONS, read_jsonl, run_dir
 
-DECISIONS = "decisions.jsonl"
 CHOICES = ("accept", "edit", "reject")
 CSV_COLUMNS = ("id", "doc_id", "title", "question", "answer", "decision", "edited_question", "edited_answer", "source")
 REVIEW_FIELD = "review"
@@ -206,8 +205,7 @@ def build_dataset(ws: Workspace, name: str, dataset_name: str | None = None, inc
     Each pair keeps its provenance (document, span, generator) and its review state in the field
     ``review``; its group is the document, so a document's pairs never straddle train and test.
     """
-    from studies.data.datasets import content_hash, save_dataset
-    from studies.data.datasets import LoadedDataset
+    from studies.data.datasets import LoadedDataset, content_hash, save_dataset
     from studies.data.pair import Pair
     from studies.data.validation import ValidationReport
 

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -20,9 +19,15 @@ from core.errors import DataError
 from studies.data.creation.candidates import Candidate
 from studies.data.creation.extractive import extract_candidates
 from studies.data.creation.filters import FilterConfig, filter_candidates, grounding
-from studies.data.creation.generation import GenerationRequest, generate, read_jsonl
-from studies.data.creation.model import EndpointGenerator, parse_reply, passages, write_candidates
-from studies.data.creation.review_queue import DECISIONS, ReviewQueue, build_dataset
+from studies.data.creation.generation import GenerationRequest, generate
+from studies.data.creation.model import (
+    EndpointGenerator,
+    parse_reply,
+    passages,
+    write_candidates,
+)
+from studies.data.creation.review_queue import ReviewQueue, build_dataset
+from studies.data.creation.store import DECISIONS, read_jsonl
 from tests.rag_fakes import FakeEncoder
 
 ROOT = Path(__file__).resolve().parents[3]
