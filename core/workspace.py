@@ -42,6 +42,7 @@ KINDS = (
     "registry",
     "reports",
     "uploads",
+    "generated",
 )
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 

@@ -11,7 +11,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "streamlit_app.py"
-PAGES = ("decide", "data", "rag", "sweeps", "leaderboard", "report", "review", "settings")
+PAGES = ("decide", "data", "create_data", "rag", "sweeps", "leaderboard", "report", "review", "settings")
 
 
 def page_test(name: str, timeout: float = 60):

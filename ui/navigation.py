@@ -10,6 +10,7 @@ from ui.common import PAGES_KEY
 PAGES = (
     ("decide", "Decide", "decide", ":material/help_center:", "Decide"),
     ("data", "Data", "data", ":material/dataset:", "Experiment"),
+    ("create_data", "Create data", "create-data", ":material/auto_awesome:", "Experiment"),
     ("rag", "RAG baseline", "rag", ":material/search:", "Experiment"),
     ("sweeps", "Sweeps", "sweeps", ":material/tune:", "Experiment"),
     ("leaderboard", "Leaderboard", "leaderboard", ":material/leaderboard:", "Results"),

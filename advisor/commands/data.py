@@ -11,7 +11,7 @@ import sys
 from advisor.cli import path_arg, positive_int, seed_int
 
 NAME = "data"
-HELP = "check, split and import pair data sets (input -> output examples)"
+HELP = "check, split, import, and generate pair data sets (input -> output examples)"
 DESCRIPTION = (
     "Pair data sets: JSONL, JSON or CSV with input/output fields (optional group, id), a tldr pairs.jsonl, "
     "a tldr pages.jsonl, or a folder of tldr Markdown pages. See docs/data.md."
@@ -48,8 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     split.add_argument("--fractions", type=_fractions, default=(0.8, 0.1, 0.1), help="train,validation,test shares (default 0.8,0.1,0.1)")
     imp = sub.add_parser("import-tldr", help="import tldr pages (pages.jsonl or a folder of .md) as a pair data set in the workspace")
     _load_options(imp)
+    split.add_argument("--allow-unreviewed", action="store_true",
+                       help="split generated pairs nobody reviewed (refused by default; recorded on every result that uses it)")
     splits = sub.add_parser("splits", help="list the frozen splits in the workspace")
     splits.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
+    from advisor.commands.data_creation import add_subcommands
+
+    add_subcommands(sub)
 
 
 def _limits(args: argparse.Namespace):
@@ -70,7 +75,11 @@ def _load(args: argparse.Namespace, strict: bool):
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"check": _check, "split": _split, "import-tldr": _import_tldr, "splits": _splits}[args.data_command](args)
+    from advisor.commands import data_creation
+
+    actions = {"check": _check, "split": _split, "import-tldr": _import_tldr, "splits": _splits,
+               "generate": data_creation.generate, "review": data_creation.review, "build": data_creation.build}
+    return actions[args.data_command](args)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -112,7 +121,7 @@ def _split(args: argparse.Namespace) -> int:
     from studies.data.splits import make_split, save_split
 
     dataset = _load(args, strict=True)
-    split = make_split(dataset, seed=args.seed, fractions=args.fractions)
+    split = make_split(dataset, seed=args.seed, fractions=args.fractions, allow_unreviewed=args.allow_unreviewed)
     path = save_split(workspace_of(args), split)
     manifest = split.manifest()
     if args.output_format == "json":
@@ -123,6 +132,8 @@ def _split(args: argparse.Namespace) -> int:
     print(f"split of {dataset.name} (data set {dataset.content_hash[:16]}), seed {args.seed}, written to {path}")
     for name in ("train", "validation", "test"):
         print(f"  {name:<10} {manifest['counts'][name]:>7,} pairs in {manifest['group_counts'][name]:>6,} group(s)")
+    if split.unreviewed:
+        print(f"  WARNING: {split.unreviewed:,} unreviewed generated pair(s) split on --allow-unreviewed; every result records it")
     if manifest["shared_inputs"]:
         print(f"  note: {manifest['shared_inputs']:,} input(s) occur in more than one part (same text in different groups)")
     return 0

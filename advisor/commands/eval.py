@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--data", type=path_arg, metavar="FILE", help="pair data set; its seeded split's test part is evaluated")
     source.add_argument("--split", metavar="VERSION", help="a frozen split in the workspace (`advisor data splits`)")
     parser.add_argument("--seed", type=seed_int, default=0, help="split seed with --data (default 0; must match training)")
+    parser.add_argument("--allow-unreviewed", action="store_true", help="accept generated pairs nobody reviewed (recorded on the result)")
     parser.add_argument("--part", choices=("test", "validation"), default="test", help="split part (default: test)")
     parser.add_argument("--model", default=None, help="base model / RAG generator: a local transformers folder (default SmolLM2-135M)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when available)")
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         from studies.data.datasets import load_pairs
         from studies.data.splits import make_split, save_split
 
-        split = make_split(load_pairs(args.data), seed=args.seed)
+        split = make_split(load_pairs(args.data), seed=args.seed, allow_unreviewed=args.allow_unreviewed)
         save_split(ws, split)
     else:
         from studies.data.splits import load_split

@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--data", type=path_arg, required=True, metavar="FILE", help="pair data set (its seeded split's test part is used)")
     e.add_argument("--seed", type=seed_int, default=0, help="split seed (default 0; must match the other systems)")
     e.add_argument("--limit", type=positive_int, default=None, help="first N test items only (quick looks)")
+    e.add_argument("--allow-unreviewed", action="store_true", help="accept generated pairs nobody reviewed (recorded on the result)")
     e.add_argument("--model", default=None, help="generator: local transformers folder (default SmolLM2-135M)")
     e.add_argument("--max-new-tokens", type=positive_int, default=None, help="generation limit per answer (default 64)")
     e.add_argument("--no-record", action="store_true", help="store predictions but add no leaderboard row")
@@ -150,7 +151,7 @@ def _eval(args: argparse.Namespace) -> int:
     from studies.data.splits import make_split, save_split
 
     ws = workspace_of(args)
-    split = make_split(load_pairs(args.data), seed=args.seed)
+    split = make_split(load_pairs(args.data), seed=args.seed, allow_unreviewed=args.allow_unreviewed)
     save_split(ws, split)
     test = split.test[: args.limit] if args.limit else split.test
     prepared = prepare_eval_index(ws, args.name, test, split.version, progress=_bar())

@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="base model: a local transformers folder (default: SmolLM2-135M-Instruct)")
     parser.add_argument("--seed", type=seed_int, default=0, help="split seed (default 0; must match `advisor eval --seed`) and training seed")
     parser.add_argument("--max-steps", type=positive_int, default=None, help="override the recipe's max_steps (quick runs)")
+    parser.add_argument("--allow-unreviewed", action="store_true", help="accept generated pairs nobody reviewed (recorded on the result)")
     parser.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (overrides the recipe)")
     parser.add_argument("--no-eval", action="store_true", help="train and save only; skip the test-split evaluation")
     parser.add_argument("--eval-limit", type=positive_int, default=None, help="evaluate the first N test items only (quick looks; not for decisions)")
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     config = config.replace(**changes)
 
     dataset = load_pairs(args.data)
-    split = make_split(dataset, seed=args.seed)
+    split = make_split(dataset, seed=args.seed, allow_unreviewed=args.allow_unreviewed)
     save_split(ws, split)
     name = safe_name(args.name) if args.name else slugify(f"{dataset.name}-{config.method}")
     print(f"split {split.version}: {len(split.train)} train / {len(split.validation)} validation / {len(split.test)} test; training {name!r}")

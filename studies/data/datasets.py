@@ -327,8 +327,11 @@ def _where(pair: Pair) -> str:
     return f"line {line}" if line else f"pair {pair.id}"
 
 
-def save_dataset(workspace: Workspace, dataset: LoadedDataset, name: str | None = None) -> Path:
-    """Write the pairs (canonical JSONL) and ``dataset.json`` to ``<ws>/datasets/<name>/``, atomically."""
+def save_dataset(workspace: Workspace, dataset: LoadedDataset, name: str | None = None, extra: dict[str, Any] | None = None) -> Path:
+    """Write the pairs (canonical JSONL) and ``dataset.json`` to ``<ws>/datasets/<name>/``, atomically.
+
+    ``extra``: more manifest fields (a generated data set records its review counts and reviewers).
+    """
     target = workspace.path("datasets", name or dataset.name)
     with atomic_directory(target) as tmp:
         with open(tmp / "pairs.jsonl", "w", encoding="utf-8") as handle:
@@ -343,6 +346,7 @@ def save_dataset(workspace: Workspace, dataset: LoadedDataset, name: str | None 
                     "format": dataset.report.format,
                     "pairs": len(dataset.pairs),
                     "groups": len({p.group_key for p in dataset.pairs}),
+                    **(extra or {}),
                 },
                 indent=2,
                 sort_keys=True,

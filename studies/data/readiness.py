@@ -8,6 +8,7 @@ improving into the 10,000s.
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -69,6 +70,14 @@ class Readiness:
     """``too-small``, ``minimal``, ``workable`` or ``comfortable``."""
     verdict: str
     """The readiness in plain words."""
+    reviewed: int | None = None
+    """Generated data: pairs a person accepted or edited (None: not generated data)."""
+    unreviewed: int = 0
+    """Generated pairs nobody reviewed (splits refuse them without an explicit override)."""
+    test_items: int = 0
+    """Reviewed items the default test share (10%) would hold."""
+    resolvable_difference: float | None = None
+    """The smallest accuracy difference between two systems those test items can resolve (80% power, 5% level)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,8 +97,18 @@ class Readiness:
                 f"output length, tokens: {stats(self.output_tokens)}",
                 f"exact duplicates: {self.duplicates:,}; inputs with conflicting outputs: {self.conflicting_inputs:,}",
                 f"verdict ({self.level}): {self.verdict}",
+                *self._review_lines(),
             ]
         )
+
+    def _review_lines(self) -> list[str]:
+        if self.reviewed is None:
+            return []
+        lines = [f"review: {self.reviewed:,} reviewed generated pair(s), {self.unreviewed:,} unreviewed"]
+        if self.resolvable_difference is not None:
+            lines.append(f"test: about {self.test_items:,} reviewed test item(s) at the default 10% share resolve a difference of "
+                         f"about {self.resolvable_difference:.2f} in accuracy between two systems; review more to resolve smaller ones")
+        return lines
 
 
 def verdict_for(pairs: int, duplicates: int = 0, conflicting_inputs: int = 0) -> tuple[str, str]:
@@ -118,9 +137,19 @@ def verdict_for(pairs: int, duplicates: int = 0, conflicting_inputs: int = 0) ->
     return level, text
 
 
+def resolvable_difference(n: int) -> float | None:
+    """Smallest difference in a proportion two systems' n paired test items resolve at 80% power and a
+    5% two-sided level, for the worst case (p = 0.5, independent errors): (1.96 + 0.84) * sqrt(0.5 / n)."""
+    return None if n <= 0 else round(min(1.0, (1.96 + 0.84) * math.sqrt(0.5 / n)), 3)
+
+
 def readiness(dataset: LoadedDataset) -> Readiness:
     """Summarise a loaded data set (valid pairs only)."""
     pairs = dataset.pairs
+    states = [str(p.meta.get("review", "")).lower() for p in pairs]
+    generated = any(states)
+    reviewed = sum(1 for s in states if s in ("accepted", "edited"))
+    test_items = round(0.1 * reviewed)
     sizes: dict[str, int] = {}
     for pair in pairs:
         sizes[pair.group_key] = sizes.get(pair.group_key, 0) + 1
@@ -143,4 +172,8 @@ def readiness(dataset: LoadedDataset) -> Readiness:
         conflicting_inputs=report.conflicting_inputs,
         level=level,
         verdict=text,
+        reviewed=reviewed if generated else None,
+        unreviewed=sum(1 for s in states if s == "unreviewed"),
+        test_items=test_items if generated else 0,
+        resolvable_difference=resolvable_difference(test_items) if generated else None,
     )

@@ -54,6 +54,8 @@ class FrozenSplit:
     """Target shares of pairs (train, validation, test); actual shares differ by at most a group."""
     split_hash: str = ""
     """Full sha256 of the parts (the version is its prefix)."""
+    unreviewed: int = 0
+    """Generated pairs nobody reviewed, split anyway on the user's explicit override (0: all reviewed)."""
 
     def part(self, name: str) -> list[Pair]:
         if name not in PARTS:
@@ -81,6 +83,7 @@ class FrozenSplit:
             "group_counts": {name: len(self.groups(name)) for name in PARTS},
             "groups": {name: sorted(self.groups(name)) for name in PARTS},
             "shared_inputs": shared_inputs(self),
+            "unreviewed_override": self.unreviewed,
         }
 
 
@@ -125,17 +128,33 @@ def assign_groups(sizes: dict[str, int], seed: int, fractions: tuple[float, floa
     return assignment
 
 
+def unreviewed(pairs: list[Pair]) -> int:
+    """Pairs marked as generated and not yet reviewed by a person (``review: unreviewed``)."""
+    return sum(1 for p in pairs if str(p.meta.get("review", "")).lower() == "unreviewed")
+
+
 def make_split(
     dataset: LoadedDataset,
     seed: int = 0,
     fractions: tuple[float, float, float] | list[float] = DEFAULT_FRACTIONS,
+    allow_unreviewed: bool = False,
 ) -> FrozenSplit:
-    """Split a data set by group, deterministically for a given seed; no group is in two parts."""
+    """Split a data set by group, deterministically for a given seed; no group is in two parts.
+
+    Generated pairs that no person reviewed are refused (training and the frozen test split must
+    rest on reviewed data) unless ``allow_unreviewed``; the override is recorded in the manifest.
+    """
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise DataError(f"The split seed must be an integer, but got {seed!r}.")
     fractions = check_fractions(fractions)
     if not dataset.report.ok:
         raise DataError(f"{dataset.source} has validation errors; fix them before splitting (`advisor data check`).")
+    pending = unreviewed(dataset.pairs)
+    if pending and not allow_unreviewed:
+        raise DataError(
+            f"{dataset.source} holds {pending} generated pair(s) that nobody reviewed. Review them first (app: Create data; "
+            "CLI: `advisor data review`), or pass --allow-unreviewed to split anyway (recorded on every result that uses it)."
+        )
     sizes: dict[str, int] = {}
     for pair in dataset.pairs:
         sizes[pair.group_key] = sizes.get(pair.group_key, 0) + 1
@@ -154,6 +173,7 @@ def make_split(
         test=parts["test"],
         fractions=fractions,
         split_hash=split_hash,
+        unreviewed=pending,
     )
 
 
@@ -318,6 +338,7 @@ def load_split(workspace: Workspace, version: str) -> FrozenSplit:
         fractions=tuple(float(fractions.get(n, d)) for n, d in zip(PARTS, DEFAULT_FRACTIONS)),  # type: ignore[arg-type]
         split_hash=manifest["split_hash"],
     )
+    split.unreviewed = unreviewed(split.train + split.validation + split.test)
     recorded = manifest.get("groups") or {}
     if any(sorted(split.groups(n)) != list(recorded.get(n, [])) for n in PARTS):
         raise WorkspaceError(
