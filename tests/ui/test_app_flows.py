@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from tests.app_fixtures import SUPPORT_BOT, FakeEncoder, answer_questionnaire, errors_of, page_test, populate
+from tests.app_fixtures import by_key, run_jobs_inline, SUPPORT_BOT, FakeEncoder, answer_questionnaire, errors_of, page_test, populate
 
 
 @pytest.fixture
@@ -16,6 +16,7 @@ def app_ws(workspace, monkeypatch):
     import ui.common
 
     monkeypatch.setattr(ui.common, "encoder", lambda spec=None: FakeEncoder())
+    run_jobs_inline(monkeypatch)
     return workspace
 
 
@@ -46,22 +47,22 @@ def test_questionnaire_one_section_at_a_time_then_the_recommendation():
 
 def test_next_refuses_until_required_questions_are_answered():
     at = page_test("decide").run()
-    at.button(key="next").click().run()
-    assert any("Please answer" in w.value for w in at.warning)
+    by_key(at, "button", "next").click().run()
+    assert any("please answer" in w.value for w in at.warning)
     assert "Section 1 of" in at.get("progress")[0].proto.text
 
 
 def test_back_keeps_the_answers():
     at = page_test("decide").run()
-    at.multiselect(key="q_change").set_value(["behaviour"]).run()
-    at.button(key="next").click().run()
+    by_key(at, "multiselect", "q_change").set_value(["behaviour"]).run()
+    by_key(at, "button", "next").click().run()
     assert "Section 2 of" in at.get("progress")[0].proto.text
-    at.button(key="back").click().run()
-    assert at.multiselect(key="q_change").value == ["behaviour"]
+    by_key(at, "button", "back").click().run()
+    assert by_key(at, "multiselect", "q_change").value == ["behaviour"]
 
 
 def test_saved_answers_load_and_round_trip():
-    from advisor.app_support import answers_yaml, parse_saved_answers
+    from advisor.answers import answers_yaml, parse_saved_answers
     from advisor.questions import validate_answers
 
     text = answers_yaml(validate_answers(SUPPORT_BOT))
@@ -72,18 +73,18 @@ def test_saved_answers_load_and_round_trip():
     at = page_test("decide").run()
     at.get("file_uploader")[0].upload("answers.yaml", text.encode(), "application/x-yaml")
     at.run()
-    at.button(key="load-answers").click().run()
+    by_key(at, "button", "load-answers").click().run()
     assert any("Loaded" in s.value for s in at.success)
     # Every section is pre-filled: Next walks straight to the recommendation.
     for _ in range(8):
-        if not any(b.key == "next" for b in at.button):
+        if not any(str(b.key).startswith("next-") for b in at.button):
             break
-        at.button(key="next").click().run()
+        by_key(at, "button", "next").click().run()
     assert at.header[0].value.startswith("RAG")
 
 
 def test_saved_answers_with_problems_are_listed_not_raised():
-    from advisor.app_support import parse_saved_answers
+    from advisor.answers import parse_saved_answers
 
     raw = yaml.safe_dump({"answers": {"change": ["knowledge"], "gpus": "lots", "nonsense": 1}}).encode()
     answers, problems = parse_saved_answers(raw, "a.yaml")
@@ -92,13 +93,13 @@ def test_saved_answers_with_problems_are_listed_not_raised():
     at = page_test("decide").run()
     at.get("file_uploader")[0].upload("bad.json", b"{not json", "application/json")
     at.run()
-    at.button(key="load-answers").click().run()
+    by_key(at, "button", "load-answers").click().run()
     assert not at.exception
     assert any("not a readable" in e.value for e in at.error)
 
 
 def test_recommendation_json_names_the_parts_the_cli_gives():
-    from advisor.app_support import recommendation_view
+    from ui.views import recommendation_view
     from advisor.questions import validate_answers
 
     view = recommendation_view(validate_answers(SUPPORT_BOT))
@@ -125,7 +126,7 @@ def test_data_upload_is_stored_and_checked(app_ws):
 
 def test_data_saves_a_data_set_into_the_workspace(app_ws):
     at = page_test("data").run()
-    at.text_input(key="dataset-name").input("tldr-mine").run()
+    by_key(at, "text_input", "dataset-name").input("tldr-mine").run()
     at.button(key="save-dataset").click().run()
     assert not errors_of(at)
     assert "tldr-mine" in app_ws.names("datasets")
@@ -152,7 +153,7 @@ def test_leaderboard_reject_needs_a_reason_and_records_it(populated):
     from studies.results.leaderboard import Leaderboard
 
     at = page_test("leaderboard").run()
-    at.selectbox(key="lb-decide-run").set_value("lora-demo-1")
+    by_key(at, "selectbox", "lb-decide-run").set_value("lora-demo-1")
     at.radio(key="lb-decision").set_value("reject")
     at.text_input(key="lb-by").input("dana")
     at = _submit(at)
@@ -170,7 +171,7 @@ def test_leaderboard_accept_goes_through_the_gate(populated):
     from studies.results.leaderboard import Leaderboard
 
     at = page_test("leaderboard").run()
-    at.selectbox(key="lb-decide-run").set_value("rag-demo-1").run()
+    by_key(at, "selectbox", "lb-decide-run").set_value("rag-demo-1").run()
     at.button(key="lb-gate").click().run()
     assert not at.exception
     assert at.success or at.warning  # the gate's verdict, in words
@@ -215,7 +216,7 @@ def test_blind_review_stores_judgements_without_naming_runs(populated):
     shown = " ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.code)
     assert "rag-demo-1" not in shown and "lora-demo-1" not in shown
     for choice in ("left", "right", "tie"):
-        at.button(key=f"rv-{choice}").click().run()
+        by_key(at, "button", f"rv-{choice}").click().run()
     assert "Item 4 of" in at.get("progress")[0].proto.text
     at.button(key="rv-stop").click().run()
     from studies.governance.review import summarize
@@ -252,7 +253,7 @@ def test_a_sweep_runs_in_the_background_and_the_page_only_reads_it(app_ws):
             time.sleep(2)
         assert int(metrics["done"]) + int(metrics["pruned"]) >= 1
         assert not errors_of(at), errors_of(at)
-        at.button(key="sw-stop").click().run()
+        by_key(at, "button", "sw-stop").click().run()
         assert any("Stop requested" in i.value for i in at.info)
     finally:
         signal_workers(app_ws, "demo-synthetic")
@@ -291,7 +292,7 @@ def test_report_builds_the_decision_record_with_both_downloads(populated):
 
 
 def test_sweep_from_the_recommendations_plan(populated):
-    from advisor.app_support import recommendation_view
+    from ui.views import recommendation_view
     from advisor.questions import validate_answers
 
     ws, made = populated

@@ -78,7 +78,7 @@ def answer(page, question, value) -> None:
 
 
 def test_product_owner_answers_the_questionnaire_and_gets_a_recommendation(page, tmp_path):
-    from advisor.app_support import applicable_sections, section_questions
+    from advisor.answers import applicable_sections, section_questions
     from advisor.questions import load_questionnaire
 
     qn = load_questionnaire()
