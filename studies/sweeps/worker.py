@@ -110,13 +110,14 @@ def run_worker(
     stop: threading.Event | None = None,
     max_trials: int | None = None,
     poll_seconds: float | None = None,
-    ingest: bool = True,
+    ingest: bool = False,
 ) -> WorkerReport:
     """Join sweep ``name`` and run trials until the budget is spent or a stop is requested.
 
     While other workers still run the last trials, this worker waits (checking heartbeats) so that
-    a trial whose worker died is retried here rather than lost. With ``ingest`` (default) each finished
-    trial goes onto the workspace's leaderboard at once.
+    a trial whose worker died is retried here rather than lost. With ``ingest`` (what `advisor sweep
+    worker`, hence every launched worker, uses) each finished trial goes onto the workspace's leaderboard
+    at once, so results arrive with nobody watching.
     """
     import optuna
 

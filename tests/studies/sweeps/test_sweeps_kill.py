@@ -81,8 +81,7 @@ def _kill_one_worker_mid_trial(workspace, url: str, name: str) -> None:
 
     from studies.results.leaderboard import Leaderboard
 
-    report = ingest_study(workspace, url, name)
-    assert report.added == len(completed)
+    # The workers ingested every finished trial themselves: a later ingest adds nothing.
     assert ingest_study(workspace, url, name).added == 0
     rows = Leaderboard(workspace).history(name)
     assert sorted(r["trial"] for r in rows) == completed, "exactly one row per completed trial"
