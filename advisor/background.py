@@ -79,10 +79,14 @@ def _evaluate(job: JobReporter, p: dict[str, Any]) -> dict[str, Any]:
             "scores": {m: {"mean": s.mean, "low": s.low, "high": s.high} for m, s in result.scores.items()}}
 
 
+WORK = {RAG_BUILD: _build, RAG_EVAL: _evaluate}
+"""What each kind of job runs (in the job's own process)."""
+
+
 def main(folder: str) -> int:
     job = JobReporter(folder)
     params = params_of(folder)
-    work = {RAG_BUILD: _build, RAG_EVAL: _evaluate}[job.status.kind]
+    work = WORK[job.status.kind]
     return job.run(lambda reporter: work(reporter, params))
 
 

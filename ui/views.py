@@ -214,17 +214,17 @@ def gate_rows(verdict: Any) -> list[dict]:
 
 
 def gate_headline(verdict: Any) -> str:
-    """One sentence: passed or not, and whether any threshold was applied at all."""
+    """One sentence: passed or not, and whether any metric threshold was applied at all."""
     rows = gate_rows(verdict)
-    unset = any(r["condition"] == "thresholds" for r in rows)
     if verdict.passed:
         applied = sum(1 for r in rows if r["outcome"] in ("passed", "waived"))
         head = f"Run {verdict.run_id} passes the gate ({applied} condition(s) met)."
-        if unset:
-            head += (" No metric threshold was applied: the gate did not judge its scores (start runs from a "
-                     "plan with acceptance thresholds for that).")
-        return head
-    return f"Run {verdict.run_id} does not pass the gate: {', '.join(verdict.failures)}."
+    else:
+        head = f"Run {verdict.run_id} does not pass the gate: {', '.join(verdict.failures)}."
+    if any(r["condition"] == "thresholds" for r in rows):
+        head += (" No metric threshold was applied: the gate did not judge its scores (start runs from a plan "
+                 "with acceptance thresholds for that).")
+    return head
 
 
 # ----------------------------------------------------------------------------- blind review
