@@ -61,7 +61,7 @@ def no_exception(page) -> None:
 
 def answer(page, question, value) -> None:
     """Answer one question through its widget (found by its key's CSS class, ``st-key-q_<id>``)."""
-    widget = page.locator(f".st-key-q_{question.id}")
+    widget = page.locator(f"[class*='st-key-q_{question.id}-g']")
     if question.type in ("choice", "bool"):
         label = ("yes" if value else "no") if question.type == "bool" else question.label_of(value)
         widget.get_by_text(label, exact=True).click()
