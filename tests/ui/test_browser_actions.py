@@ -115,7 +115,7 @@ def test_an_invalid_answer_keeps_back_and_a_reload_keeps_the_answers(page, tmp_p
     answers = {**SUPPORT_BOT, "model_size": "huge"}
     step = applicable_sections(load_questionnaire(), answers).index("serving")
     with streamlit_server(tmp_path / "ws", log_dir=tmp_path) as server:
-        page.goto(f"{server.url}/decide?answers={_address(answers, step)}", timeout=TIMEOUT_MS)
+        page.goto(f"{server.url}/?answers={_address(answers, step)}", timeout=TIMEOUT_MS)  # Decide is the root
         field = page.locator("[class*='st-key-q_model_size-g'] input")
         field.wait_for(timeout=TIMEOUT_MS)
         settle(page)
