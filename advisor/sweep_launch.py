@@ -81,11 +81,10 @@ def sweep_config_from_plan(path: str, name: str | None = None, objective: str | 
     model of its ladder, its data, trial / token / wall-time budget, metrics and device (for the
     feasibility check). RAG: the plan's RAG space over the corpus, maximising the primary metric.
     """
+    from advisor.plan import load_plan
     from core.errors import ConfigError
     from core.workspace import slugify
     from studies.sweeps.config import SweepConfig
-
-    from advisor.plan import load_plan
 
     plan = load_plan(path)
     kind = objective or ("lora" if plan.lora.enabled else "rag")
@@ -153,9 +152,9 @@ def start_sweep(ws: Any, config: Any, storage: str | None = None, workers: int |
     from pathlib import Path
 
     from core.atomic import atomic_write_json
+    from studies.sweeps.processes import detect_gpus, launch_workers, sweep_dir
     from studies.sweeps.storage import redact_url
     from studies.sweeps.study import create_or_resume
-    from studies.sweeps.processes import detect_gpus, launch_workers, sweep_dir
 
     url = storage or os.environ.get(STORAGE_ENV) or ws.optuna_url
     study = create_or_resume(config, url)

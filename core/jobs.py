@@ -26,6 +26,7 @@ from typing import Any
 
 from core.atomic import atomic_write_json
 from core.errors import AdvisorError, WorkspaceError
+from core.processes import pid_alive
 from core.workspace import Workspace
 
 ACTIVE = ("starting", "running")
@@ -79,22 +80,6 @@ def _write(folder: Path, status: JobStatus) -> None:
     atomic_write_json(_status_path(folder), asdict(status))
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rsplit(")", 1)[-1].split()[0] in {"Z", "X"}:
-            return False
-    return True
-
-
 def read_job(ws: Workspace, job_id: str) -> JobStatus:
     """The status of job ``job_id``; an active job whose process is gone is reported as interrupted."""
     folder = jobs_root(ws) / job_id
@@ -102,7 +87,7 @@ def read_job(ws: Workspace, job_id: str) -> JobStatus:
         status = JobStatus(**json.loads(_status_path(folder).read_text()))
     except (OSError, ValueError, TypeError) as exc:
         raise WorkspaceError(f"No readable job {job_id!r} in {jobs_root(ws)} ({exc}).") from exc
-    if status.active and not _alive(status.pid) and time.time() - status.started_at > 5:
+    if status.active and not pid_alive(status.pid, status.id) and time.time() - status.started_at > 5:
         status.state = "interrupted"
         status.error = (f"the job's process (pid {status.pid}) ended without finishing, at {status.stage or 'start'} "
                         f"{status.done}/{status.total}: the machine or app was stopped, or it ran out of memory. "

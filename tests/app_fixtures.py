@@ -67,9 +67,9 @@ def populate(ws, pairs_path: Path, pages_path: Path, encoder) -> dict:
 
 def add_leaderboard_rows(ws, split) -> list[str]:
     """Two leaderboard rows (a 'rag' and a 'lora' run) on the split's test part, with fake predictions."""
+    from studies.evaluation.run_items import predictions_path
     from studies.results.leaderboard import Leaderboard
     from studies.results.records import RunRecord
-    from studies.evaluation.run_items import predictions_path
 
     board = Leaderboard(ws)
     artifacts = {name: {"predictions": str(predictions_path(ws, name))} for name in ("rag-demo-1", "lora-demo-1")}

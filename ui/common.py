@@ -16,10 +16,6 @@ import streamlit as st
 from core.errors import AdvisorError
 from core.workspace import Workspace
 
-# Keep in step with .streamlit/config.toml [server] maxUploadSize (Streamlit enforces that one in the
-# browser; the pages check this one again on the server, and say what to do instead).
-from core.uploads import MAX_UPLOAD_MB  # noqa: E402  (one source of truth)
-
 
 def workspace() -> Workspace:
     """The app's workspace: ``$ADVISOR_WORKSPACE`` or ``./workspace``, created if missing."""

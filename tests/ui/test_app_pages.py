@@ -8,18 +8,15 @@ import tomllib
 
 import pytest
 
-from tests.app_fixtures import by_key, run_jobs_inline, APP, PAGES, ROOT, FakeEncoder, errors_of, page_test
-
-
-@pytest.fixture
-def app_ws(workspace, monkeypatch):
-    """An empty workspace the app uses (through $ADVISOR_WORKSPACE), and a fake embedder."""
-    monkeypatch.setenv("ADVISOR_WORKSPACE", str(workspace.root))
-    import ui.common
-
-    monkeypatch.setattr(ui.common, "encoder", lambda spec=None: FakeEncoder())
-    run_jobs_inline(monkeypatch)
-    return workspace
+from tests.app_fixtures import (
+    APP,
+    PAGES,
+    ROOT,
+    FakeEncoder,
+    by_key,
+    errors_of,
+    page_test,
+)
 
 
 @pytest.fixture
@@ -74,8 +71,8 @@ def test_config_keeps_xsrf_on_and_upload_limit_in_step():
 
 
 def test_store_upload_refuses_oversize_and_odd_files(workspace):
-    from core.uploads import store_upload
     from core.errors import DataError
+    from core.uploads import store_upload
 
     with pytest.raises(DataError, match="up to 1 MB"):
         store_upload(workspace, "big.jsonl", b"x" * 1_100_000, max_mb=1)

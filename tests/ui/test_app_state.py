@@ -9,36 +9,14 @@ only comparable runs, a finished sweep is drawn once, user text is shown as type
 from __future__ import annotations
 
 import json
-import os
 import time
-
-import pytest
 
 from tests.app_fixtures import (
     SUPPORT_BOT,
-    FakeEncoder,
     by_key,
     errors_of,
     page_test,
-    populate,
-    run_jobs_inline,
 )
-
-
-@pytest.fixture
-def app_ws(workspace, monkeypatch):
-    monkeypatch.setenv("ADVISOR_WORKSPACE", str(workspace.root))
-    import ui.common
-
-    monkeypatch.setattr(ui.common, "encoder", lambda spec=None: FakeEncoder())
-    run_jobs_inline(monkeypatch)
-    return workspace
-
-
-@pytest.fixture
-def populated(app_ws, sample_pairs, sample_pages):
-    return app_ws, populate(app_ws, sample_pairs, sample_pages, FakeEncoder())
-
 
 PAIRS_60 = "".join(json.dumps({"input": f"do thing number {i}", "output": f"cmd --n {i}", "group": f"g{i}"}) + "\n"
                    for i in range(60)).encode()
@@ -212,11 +190,20 @@ def _job_file(ws, kind: str, **fields) -> None:
 
 
 def test_a_build_that_still_runs_shows_its_stage_after_a_reload(populated):
+    import subprocess
+    import sys
+
     ws, _ = populated
-    _job_file(ws, "rag-build", pid=os.getpid())  # a live process
-    at = page_test("rag").run()
-    (bar,) = [p for p in at.get("progress") if "Embedding chunks" in p.proto.text]
-    assert "40/101" in bar.proto.text and "background" in bar.proto.text
+    job_id = "20260101T000000-rag-build-abc"
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", job_id])  # the job's process
+    try:
+        _job_file(ws, "rag-build", pid=alive.pid)
+        at = page_test("rag").run()
+        (bar,) = [p for p in at.get("progress") if "Embedding chunks" in p.proto.text]
+        assert "40/101" in bar.proto.text and "background" in bar.proto.text
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 def test_a_build_whose_process_died_is_reported_interrupted(populated):

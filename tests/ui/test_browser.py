@@ -12,30 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.app_fixtures import ROOT, SUPPORT_BOT, FakeEncoder, populate
-from ui.launch import CHROMIUM, CHROMIUM_ARGS, chromium_available, streamlit_server
+from ui.launch import chromium_available, streamlit_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(chromium_available() is not None,
                                                       reason=str(chromium_available()))]
 ARTIFACTS = ROOT / "test-artifacts"
 TIMEOUT_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 1600})
-    tab = context.new_page()
-    yield tab
-    context.close()
 
 
 def shot(page, name: str) -> Path:

@@ -15,7 +15,8 @@ import zlib
 import pytest
 
 from tests.app_fixtures import SUPPORT_BOT, FakeEncoder, populate
-from tests.ui.test_browser import TIMEOUT_MS, browser, no_exception, page, settle, shot  # noqa: F401 (fixtures)
+from tests.ui.test_browser import TIMEOUT_MS, no_exception, settle, shot
+from tests.waiting import wait_for
 from ui.launch import chromium_available, streamlit_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(chromium_available() is not None,
@@ -26,15 +27,6 @@ def _metric(page, label: str) -> str:
     box = page.locator("[data-testid='stMetric']").filter(has=page.get_by_text(label, exact=True)).first
     return box.locator("[data-testid='stMetricValue']").inner_text().strip()
 
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 # ------------------------------------------------------------------------------------ 1. stale pickers
@@ -180,7 +172,7 @@ def test_trials_reach_the_leaderboard_with_no_page_open(page, tmp_path):
         page.get_by_role("button", name="Start sweep").click()
         page.get_by_text(re.compile("running in the background")).wait_for(timeout=TIMEOUT_MS)
         page.goto("about:blank")  # nobody watches the sweep from here on
-        _wait(lambda: not local_workers(ws, "demo-synthetic", alive_only=True), 240, "the demo sweep to finish")
+        wait_for(lambda: not local_workers(ws, "demo-synthetic", alive_only=True), 240, "the demo sweep to finish")
         study, _ = load_study(ws.optuna_url, "demo-synthetic", heartbeat=False)
         completed = sorted(t.number for t in study.trials if t.state.name == "COMPLETE")
         assert completed
@@ -224,14 +216,14 @@ def test_stop_ends_a_real_training_trial(page, tmp_path, tiny_model_dir, sample_
             page.get_by_role("button", name="Start sweep").click()
             page.get_by_text(re.compile("running in the background")).wait_for(timeout=TIMEOUT_MS)
             study, _ = load_study(ws.optuna_url, "tiny-train", heartbeat=False)
-            _wait(lambda: [t for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"], 120,
+            wait_for(lambda: [t for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"], 120,
                   "a training trial to run")
             time.sleep(8)
             settle(page)
             page.get_by_role("button", name="Stop sweep").click()
             stopped = time.monotonic()
             page.get_by_text(re.compile("Stop requested for tiny-train")).wait_for(timeout=TIMEOUT_MS)
-            trial = _wait(lambda: next((t for t in study.get_trials(deepcopy=False) if t.state.name != "RUNNING"),
+            trial = wait_for(lambda: next((t for t in study.get_trials(deepcopy=False) if t.state.name != "RUNNING"),
                                        None), 30, "the trial to end")
             assert time.monotonic() - stopped < 20
             assert trial.state.name in ("FAIL", "PRUNED")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.common import MAX_UPLOAD_MB, guard, guarded, recall, remember, workspace
+from core.uploads import MAX_UPLOAD_MB
+from ui.common import guard, guarded, recall, remember, workspace
 from ui.state import data_key, picker, select
 
 

@@ -97,9 +97,9 @@ def page() -> None:
         empty_state("No runs yet. Build a RAG baseline and evaluate it, or start a sweep: every evaluated run lands "
                     "here with its intervals.", page="RAG baseline", label="Build the RAG baseline")
         return
-    from ui.views import evaluation_groups, leaderboard_table
     from studies.results.leaderboard import Leaderboard
     from studies.results.records import COST_COLUMNS
+    from ui.views import evaluation_groups, leaderboard_table
 
     board = Leaderboard(ws)  # holds no connection: every query opens and closes its own
     every = board.runs()

@@ -17,8 +17,8 @@ def _pick(ids: list[str]) -> list[str]:
 
 
 def _comparison(ws, runs: list[str]) -> None:
-    from ui.views import leaderboard_table, paired_comparisons
     from studies.results.leaderboard import Leaderboard
+    from ui.views import leaderboard_table, paired_comparisons
 
     board = Leaderboard(ws)
     rows = [board.get(r) for r in runs]

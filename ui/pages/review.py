@@ -98,8 +98,8 @@ def page() -> None:
         empty_state("Nothing to review yet: evaluate at least two systems on the same split first.",
                     page="RAG baseline", label="Evaluate the RAG baseline")
         return
-    from studies.results.leaderboard import Leaderboard
     from studies.evaluation.run_items import predictions_path
+    from studies.results.leaderboard import Leaderboard
 
     ids = [r["run_id"] for r in Leaderboard(ws).runs() if predictions_path(ws, r["run_id"]).is_file()]
     if len(ids) < 2:

@@ -16,7 +16,11 @@ def _device():  # torch import: once per app process
 
 @guarded
 def page() -> None:
-    from advisor.environment import available_models, optional_packages, workspace_summary
+    from advisor.environment import (
+        available_models,
+        optional_packages,
+        workspace_summary,
+    )
 
     st.title("Settings")
     ws = workspace()

@@ -18,7 +18,13 @@ REFRESH_S = 3
 
 
 def _start(ws) -> None:
-    from advisor.sweep_launch import demo_sweep_config, device_warning, start_sweep, sweep_config_from_file, with_trials
+    from advisor.sweep_launch import (
+        demo_sweep_config,
+        device_warning,
+        start_sweep,
+        sweep_config_from_file,
+        with_trials,
+    )
     from core.uploads import UPLOAD_SUFFIXES, store_upload
 
     st.subheader("Start a sweep")

@@ -10,16 +10,7 @@ import pytest
 from core.errors import SweepError
 from studies.sweeps.config import SweepConfig
 from studies.sweeps.study import load_study
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+from tests.waiting import wait_for
 
 
 def test_stop_ends_a_training_trial_within_its_next_step(workspace, tiny_model_dir, sample_pairs):
@@ -38,12 +29,12 @@ def test_stop_ends_a_training_trial_within_its_next_step(workspace, tiny_model_d
     url = workspace.optuna_url
     try:
         study, _ = load_study(url, config.name, heartbeat=False)
-        _wait(lambda: [t for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"], 120,
+        wait_for(lambda: [t for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"], 120,
               "a training trial to start")
         time.sleep(8)  # loaded and training, well inside its 5000 steps (the tiny model takes milliseconds per step)
         stopped = time.monotonic()
         stop_sweep(workspace, config.name)
-        trial = _wait(lambda: next((t for t in study.get_trials(deepcopy=False) if t.state.name != "RUNNING"), None),
+        trial = wait_for(lambda: next((t for t in study.get_trials(deepcopy=False) if t.state.name != "RUNNING"), None),
                       30, "the trial to end after Stop")
         took = time.monotonic() - stopped
         assert trial.state.name in ("FAIL", "PRUNED"), trial.state
