@@ -39,7 +39,7 @@ def _intervals_chart(rows: list[dict], metric: str):
     bars = alt.Chart(data).mark_rule(strokeWidth=3).encode(y=y, x=x, x2="high:Q", color="kind:N")
     points = alt.Chart(data).mark_point(filled=True, size=80).encode(
         y=y, x=alt.X("mean:Q", scale=alt.Scale(zero=False)), color="kind:N", tooltip=["run", "kind", "mean", "low", "high"])
-    return (bars + points).properties(title=f"{metric} with 95% bootstrap intervals", height=min(600, 60 + 24 * len(order)))
+    return (bars + points).properties(title=f"{metric} with 95% bootstrap intervals", height=alt.Step(28))
 
 
 def _pareto_chart(rows: list[dict], front: list[dict], metric: str, cost: str):
