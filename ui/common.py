@@ -47,16 +47,6 @@ def guarded(page: Callable[[], None]) -> Callable[[], None]:
     return wrapper
 
 
-def has_library(module: str) -> bool:
-    """True where ``module`` can be imported (checked without importing it)."""
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def empty_state(message: str, *, page: str | None = None, label: str | None = None) -> None:
     """Say what is missing and what to do next, with a link to the page that does it."""
     st.info(message, icon=":material/lightbulb:")
