@@ -273,3 +273,13 @@ def test_a_reason_with_markdown_is_shown_as_typed(populated):
     at = at.form_submit_button[0].click().run()
     (message,) = [s.value for s in at.success if "rejected" in s.value]
     assert r"\*\*bold\*\*" in message and r"\$x^2\$" in message and r":red\[alarm\]" in message
+
+
+def test_the_markdown_record_carries_no_raw_html_from_answers(populated):
+    from ui.views import decision_record
+
+    ws, _ = populated
+    view = decision_record(ws, ["rag-demo-1", "lora-demo-1"],
+                           {"answers": {**SUPPORT_BOT, "use_case": "<script>alert(1)</script> bots"}})
+    assert "<script>" not in view.markdown and "&lt;script&gt;alert(1)&lt;/script&gt; bots" in view.markdown
+    assert "<script>alert" not in view.html
