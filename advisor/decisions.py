@@ -48,7 +48,12 @@ def gate_preview(ws: Workspace, run_id: str, waivers_text: str = "") -> Any:
 
 def decide_run(ws: Workspace, run_id: str, accept: bool, by: str, reason: str, waivers_text: str = "") -> str:
     """Accept (through the promotion gate; fine-tunes go to the registry) or reject a run; says what happened."""
+    from core.errors import GateError
     from studies.governance import registry
+
+    missing = [what for what, text in (("your name", by), ("a reason", reason)) if not (text or "").strip()]
+    if missing:
+        raise GateError(f"Write {' and '.join(missing)}: every decision records who made it and why.")
 
     if accept:
         row = registry.accept(ws, run_id, by, reason, plan=plan_for_run(ws, run_id), waivers=parse_waivers(waivers_text))

@@ -250,3 +250,26 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|$~])")
 def escape_markdown(text: str) -> str:
     """User text (a reason, a name) shown through a Markdown element as typed: no bold, links, LaTeX or colours."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text or "")
+
+
+# ----------------------------------------------------------------------------- sweeps
+
+
+def trial_rows(status: Any, running_since: dict | None = None, now: Any = None) -> list[dict]:
+    """A sweep's trials, newest first; a running trial shows how long it has run (not an empty cell) and no
+    token count until its first validation pass reports one."""
+    from datetime import datetime
+
+    now = now or datetime.now()
+    since = running_since or {}
+    rows = []
+    for t in reversed(status.trials):
+        seconds = None if t.seconds is None else round(t.seconds, 1)
+        started = since.get(t.number)
+        if t.state == "RUNNING" and started is not None:
+            seconds = round((now - started).total_seconds(), 1)
+        tokens = None if t.state == "RUNNING" and not t.tokens else t.tokens
+        rows.append({"trial": t.number, "state": t.state,
+                     status.metric: t.value, "tokens": tokens, "seconds": seconds, "why": t.reason,
+                     "retry of": t.retry_of, **t.params})
+    return rows

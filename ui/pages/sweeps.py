@@ -13,6 +13,7 @@ import streamlit as st
 
 from ui.common import empty_state, guard, guarded, recall, workspace
 from ui.state import picker, select
+from ui.views import trial_rows
 
 REFRESH_S = 3
 
@@ -100,10 +101,10 @@ def _status(ws, name: str, plots: bool):
     if status.workers and not alive and status.running and not status.complete:
         st.warning(f"No local worker is alive but trials are marked running: they are retried when a worker "
                    f"restarts. Logs: `{ws.root / 'sweeps' / name / 'logs'}`.")
-    st.dataframe([{"trial": t.number, "state": t.state, status.metric: t.value, "tokens": t.tokens,
-                   "seconds": None if t.seconds is None else round(t.seconds, 1), "why": t.reason,
-                   "retry of": t.retry_of, **t.params} for t in reversed(status.trials)],
+    st.dataframe(trial_rows(status, _running_since(url, name) if status.running else {}),
                  hide_index=True, width="stretch", height=260)
+    if status.running:
+        st.caption("Running trials show the time since they started; tokens arrive with each validation pass.")
     if plots and status.done + status.pruned >= 2:
         import optuna
 
@@ -117,6 +118,16 @@ def _status(ws, name: str, plots: bool):
     elif plots:
         st.caption("Plots appear once two trials have finished.")
     return status
+
+
+def _running_since(url: str, name: str) -> dict:
+    """When each running trial started (trial number -> datetime)."""
+    from optuna.trial import TrialState
+
+    from studies.sweeps.study import load_study
+
+    study, _ = load_study(url, name, heartbeat=False)
+    return {t.number: t.datetime_start for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
 
 
 def _running(ws, name: str) -> bool:
