@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from ui.views import escape_markdown, evaluation_groups, neutral_text, readable, trial_rows
+from ui.views import (
+    escape_markdown,
+    evaluation_groups,
+    neutral_text,
+    readable,
+    trial_rows,
+)
 
 
 def test_neutral_text_drops_the_formatting_that_tells_systems_apart():
