@@ -110,6 +110,7 @@ def job_panel(ws: Workspace, kind: str, done: Callable[[Any], None], refresh_s: 
     from datetime import timedelta
 
     from core.jobs import latest_job
+    from ui.state import drawn_by_page, from_timer
 
     job = latest_job(ws, kind)
     if job is None:
@@ -127,7 +128,7 @@ def job_panel(ws: Workspace, kind: str, done: Callable[[Any], None], refresh_s: 
             if current.message:
                 st.caption(current.message)
             return
-        if job.active:  # it just ended: redraw the page once so the rest sees the new index / run
+        if job.active and from_timer(f"job-{kind}"):  # it just ended: redraw the page once (new index / run)
             st.rerun()
         if current.state == "done":
             done(current)
@@ -136,5 +137,6 @@ def job_panel(ws: Workspace, kind: str, done: Callable[[Any], None], refresh_s: 
         else:
             st.error(f"Failed: {current.error}", icon=":material/error:")
 
+    drawn_by_page(f"job-{kind}")
     panel()
     return job

@@ -72,3 +72,17 @@ def bump(name: str) -> int:
     value = generation(name) + 1
     st.session_state[f"advisor.gen.{name}"] = value
     return value
+
+
+def drawn_by_page(name: str) -> None:
+    """Call just before a self-refreshing fragment: its next execution is part of the page's full run."""
+    st.session_state[f"advisor.fragment.{name}"] = True
+
+
+def from_timer(name: str) -> bool:
+    """Inside the fragment: True when this execution comes from its own timer, False when the page drew it.
+
+    A fragment that sees its work end redraws the page (``st.rerun()``) to drop its timer, but only from a
+    timer tick: during the page's own run that would throw away what the run just showed.
+    """
+    return not st.session_state.pop(f"advisor.fragment.{name}", False)

@@ -223,7 +223,7 @@ def test_a_sweep_runs_in_the_background_and_the_page_only_reads_it(app_ws):
 
     at = page_test("sweeps").run()
     at.radio(key="sw-source").set_value("A quick demo (synthetic, no model)").run()
-    at.number_input(key="sw-trials").set_value(3).run()
+    at.number_input(key="sw-trials").set_value(12).run()  # still running when Stop is pressed
     at.button(key="sw-start").click().run()
     try:
         assert any("running in the background" in s.value for s in at.success), errors_of(at)

@@ -12,7 +12,7 @@ from datetime import timedelta
 import streamlit as st
 
 from ui.common import empty_state, guard, guarded, recall, workspace
-from ui.state import picker, select
+from ui.state import drawn_by_page, from_timer, picker, select
 from ui.views import trial_rows
 
 REFRESH_S = 3
@@ -130,16 +130,16 @@ def _running_since(url: str, name: str) -> dict:
     return {t.number: t.datetime_start for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
 
 
-def _running(ws, name: str) -> bool:
-    """Whether the sweep still has work going on (a live local worker, or trials running or queued)."""
+def _running(ws, name: str) -> tuple[bool, bool]:
+    """(whether the sweep still has work going on: a live local worker, or trials running or queued;
+    whether a stop was requested)."""
     from advisor.sweep_launch import storage_for
     from studies.sweeps.processes import local_workers
     from studies.sweeps.status import sweep_status
 
-    if local_workers(ws, name, alive_only=True):
-        return True
     status = sweep_status(storage_for(ws, name, None), name, with_trials=False)
-    return not status.complete and (status.running > 0 or status.waiting > 0)
+    alive = bool(local_workers(ws, name, alive_only=True))
+    return alive or (not status.complete and (status.running > 0 or status.waiting > 0)), status.stop_requested
 
 
 @guarded
@@ -159,13 +159,14 @@ def page() -> None:
                     "`advisor sweep start --plan plan.yaml`.")
         return
     name = picker("Sweep", names, key="sw-watch", remember_as="sweep")
-    running = _running(ws, name)
+    running, stopping = _running(ws, name)
     c1, c2, c3 = st.columns([1, 1, 2])
     live = c1.toggle("Live", value=True, key="sw-live", disabled=not running,
                      help=f"Refresh every {REFRESH_S} s while the sweep runs (reads the storage only); a finished "
                           "sweep is drawn once.")
     plots = c2.toggle("Plots", value=True, key="sw-plots")
-    if running and c3.button("Stop sweep", key=f"sw-stop-{name}", icon=":material/stop:"):
+    if running and c3.button("Stopping..." if stopping else "Stop sweep", key=f"sw-stop-{name}", icon=":material/stop:",
+                             disabled=stopping, help="A running trial ends at its next training step."):
         with guard():
             st.info(stop_sweep(ws, name))
     if not running:
@@ -175,7 +176,8 @@ def page() -> None:
     def watch() -> None:
         with guard():
             status = _status(ws, name, plots)
-            if running and status is not None and not _running(ws, name):
+            if running and from_timer("sweeps") and status is not None and not _running(ws, name)[0]:
                 st.rerun()  # it just finished: redraw once without the timer
 
+    drawn_by_page("sweeps")
     watch()
