@@ -61,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     if reason:
         print(f"cannot run: {reason}")
         return 2
-    import torch  # only for the machine description
     from playwright.sync_api import sync_playwright
+
+    import torch  # only for the machine description
 
     results: dict[str, list[tuple[float, float, float]]] = {"app": [], "hello": []}
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:

@@ -20,14 +20,7 @@ import time
 from typing import Any
 
 from advisor.cli import positive_int
-from advisor.sweep_launch import (
-    STORAGE_ENV,
-    feasibility_for,
-    plan_workers,
-    start_sweep,
-    storage_for,
-    sweep_config_from_file,
-)
+from advisor.sweep_launch import STORAGE_ENV, feasibility_for, plan_workers, start_sweep, storage_for, sweep_config_from_file
 
 NAME = "sweep"
 HELP = "run LoRA / RAG hyperparameter sweeps (Optuna) in background workers; watch and stop them"
@@ -72,6 +65,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     listing.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
 
 
+from advisor.sweep_launch import (  # noqa: E402  (re-exported for callers of the command module)
+    STORAGE_ENV,
+    feasibility_for,
+    plan_workers,
+    start_sweep,
+    storage_for,
+    sweep_config_from_file,
+    sweep_config_from_plan,
+)
 
 
 def _watch(ws: Any, url: str, name: str) -> Any:
@@ -121,8 +123,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"worker {report.worker}: {report.trials} trial(s); {report.reason}")
         return 0
     if action == "status":
-        from studies.sweeps.ingest import ingest_study
         from studies.sweeps.status import format_status, sweep_status
+        from studies.sweeps.ingest import ingest_study
 
         url = storage_for(ws, args.name, args.storage)
         if args.watch:
@@ -140,12 +142,8 @@ def run(args: argparse.Namespace) -> int:
                     print(f"  #{t.number:<4} {t.state:<8} {value:>9} tokens={t.tokens:<9} {t.params} {t.reason}")
         return 0
     if action == "stop":
-        from studies.sweeps.processes import (
-            local_workers,
-            signal_workers,
-            wait_for_exit,
-        )
         from studies.sweeps.study import request_stop
+        from studies.sweeps.processes import local_workers, signal_workers, wait_for_exit
 
         url = storage_for(ws, args.name, args.storage)
         request_stop(url, args.name)

@@ -61,9 +61,9 @@ def test_user_chosen_names_cannot_escape_the_workspace(workspace, tmp_path, monk
     from core.workspace import KINDS
     from rag.index import open_index
     from studies.data.datasets import LoadedDataset, ValidationReport, save_dataset
-    from studies.data.splits import load_split
-    from studies.evaluation.run_items import load_run_items
     from studies.governance.registry import accept
+    from studies.evaluation.run_items import load_run_items
+    from studies.data.splits import load_split
     from studies.sweeps.processes import sweep_dir
     from tests.reliability._writer import FakeRecord
     from tuning.adapters import merge_adapter
