@@ -283,3 +283,15 @@ def test_the_markdown_record_carries_no_raw_html_from_answers(populated):
                            {"answers": {**SUPPORT_BOT, "use_case": "<script>alert(1)</script> bots"}})
     assert "<script>" not in view.markdown and "&lt;script&gt;alert(1)&lt;/script&gt; bots" in view.markdown
     assert "<script>alert" not in view.html
+
+
+def test_a_gpu_sized_plan_is_flagged_on_a_machine_without_a_gpu(monkeypatch):
+    from types import SimpleNamespace
+
+    from advisor.sweep_launch import device_warning
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU visible
+    assert "no GPU" in device_warning(SimpleNamespace(device="a100-80"))
+    assert device_warning(SimpleNamespace(device=None)) == "" and device_warning(SimpleNamespace(device="cpu")) == ""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    assert device_warning(SimpleNamespace(device="a100-80")) == ""
