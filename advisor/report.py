@@ -239,6 +239,8 @@ def _env():
     env.filters["f3"] = lambda x: "" if x is None else f"{float(x):.3f}"
     env.filters["p"] = lambda x: "" if x is None else (f"{float(x):.2g}" if float(x) < 0.001 else f"{float(x):.3f}")
     env.filters["md"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
+    # People's text (answers, reasons) outside code spans: no raw HTML survives into a Markdown viewer.
+    env.filters["plain"] = lambda s: str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return env
 
 

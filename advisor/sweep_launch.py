@@ -13,8 +13,6 @@ from typing import Any
 
 STORAGE_ENV = "ADVISOR_OPTUNA_STORAGE"
 """Environment variable holding the storage URL (keeps passwords out of files and ``ps``)."""
-
-
 WORKSPACE_STORAGE = "workspace:"
 """How sweep.json records a SQLite storage inside the workspace: relative, so a copied workspace uses its own copy."""
 
@@ -50,6 +48,8 @@ def storage_for(ws: Any, name: str | None, given: str | None) -> str:
             except (OSError, ValueError, RecursionError):
                 data = None
             recorded = data.get("storage") if isinstance(data, dict) else None
+            if recorded in ("workspace", WORKSPACE_STORAGE):  # "workspace": what an earlier version recorded
+                return ws.optuna_url
             if isinstance(recorded, str) and recorded.startswith(WORKSPACE_STORAGE):
                 return f"sqlite:///{ws.contain(ws.root / recorded[len(WORKSPACE_STORAGE):])}"
             if recorded == "$" + STORAGE_ENV or (recorded and "***" in recorded):
@@ -98,11 +98,10 @@ def sweep_config_from_plan(path: str, name: str | None = None, objective: str | 
     model of its ladder, its data, trial / token / wall-time budget, metrics and device (for the
     feasibility check). RAG: the plan's RAG space over the corpus, maximising the primary metric.
     """
+    from advisor.plan import load_plan
     from core.errors import ConfigError
     from core.workspace import slugify
     from studies.sweeps.config import SweepConfig
-
-    from advisor.plan import load_plan
 
     plan = load_plan(path)
     kind = objective or ("lora" if plan.lora.enabled else "rag")
@@ -188,12 +187,13 @@ def start_sweep(ws: Any, config: Any, storage: str | None = None, workers: int |
     from pathlib import Path
 
     from core.atomic import atomic_write_json
+    from studies.sweeps.processes import detect_gpus, launch_workers, sweep_dir
     from studies.sweeps.storage import redact_url
     from studies.sweeps.study import create_or_resume
-    from studies.sweeps.processes import detect_gpus, launch_workers, sweep_dir
 
     url = storage or os.environ.get(STORAGE_ENV) or ws.optuna_url
-    create_or_resume(config, url)
+    study = create_or_resume(config, url)
+    _refuse_finished(study, config)
     folder = sweep_dir(ws, config.name)
     atomic_write_json(folder / "sweep.json", {"name": config.name, "storage": recorded_storage(ws, url), "config": config.to_dict(), "started_at": time.time()})
     gpus = detect_gpus()
@@ -209,6 +209,20 @@ def start_sweep(ws: Any, config: Any, storage: str | None = None, workers: int |
         "gpus": gpus,
         "status": f"advisor --workspace {ws.root} sweep status {config.name}",
     }
+
+
+def _refuse_finished(study: Any, config: Any) -> None:
+    """A sweep whose budget is spent has nothing to run: say so instead of starting workers that exit at once."""
+    from core.errors import SweepError
+    from studies.sweeps.study import budget_state
+
+    state = budget_state(study, config)
+    if state.exhausted and state.waiting == 0 and state.running == 0:
+        raise SweepError(
+            f"Sweep {config.name!r} is finished ({state.reason}; {state.finished} of {config.n_trials} trials): "
+            "nothing to run. Its results are on the leaderboard. To search further, start it with a larger trial "
+            "budget, or start a new sweep under another name."
+        )
 
 
 def feasibility_for(device: str | None) -> Any:
@@ -228,3 +242,99 @@ def feasibility_for(device: str | None) -> Any:
         except ImportError:
             return None
     return lambda config: fits(config, target)
+
+
+# ----------------------------------------------------------------------------- from the app
+
+
+def sweep_names(ws: Any) -> list[str]:
+    """Sweeps started from this workspace, plus any other study in its default storage (no storage is created)."""
+    names: set[str] = set()
+    folder = ws.root / "sweeps"
+    if folder.is_dir():
+        names |= {p.parent.name for p in folder.glob("*/sweep.json")}
+    if (ws.root / "optuna.db").is_file():
+        from studies.sweeps.status import list_sweeps
+
+        names |= set(list_sweeps(ws.optuna_url))
+    return sorted(names)
+
+
+def with_trials(config: Any, trials: int | None) -> Any:
+    """``config`` with another trial budget (None or 0: unchanged)."""
+    if not trials:
+        return config
+    return type(config).from_dict({**config.to_dict(), "n_trials": int(trials)})
+
+
+def demo_sweep_config(name: str = "demo-synthetic", trials: int = 12) -> Any:
+    """A cheap sweep with the synthetic objective (no model): shows trials, pruning and plots in seconds."""
+    from studies.sweeps.config import SweepConfig
+
+    config = SweepConfig(name=name, objective="synthetic", n_trials=int(trials), metric="val_loss",
+                         base={"steps": 8, "step_seconds": 0.2, "tokens_per_step": 1000}, n_startup_trials=4)
+    config.validate()
+    return config
+
+
+def stop_sweep(ws: Any, name: str) -> str:
+    """Stop the sweep: local workers end their running trial at its next training step (the trial is recorded
+    as interrupted and re-runs on resume); workers on other machines stop after their current trial."""
+    from studies.sweeps.processes import signal_workers
+    from studies.sweeps.study import request_stop
+
+    request_stop(storage_for(ws, name, None), name)
+    pids = signal_workers(ws, name)
+    return (f"Stop requested for {name}: {len(pids)} local worker(s) signalled; a running trial ends at its next "
+            "training step and is marked interrupted (failed), then the workers exit. Workers on other machines "
+            "stop after their current trial. Start the sweep again to resume it.")
+
+
+def recommendation_plan(answers: dict, dataset: str | None = None, corpus: str | None = None,
+                        split_version: str | None = None, name: str = "plan") -> Any:
+    """The experiment plan for the questionnaire's answers (and the data picked on the Data page)."""
+    from advisor.plan import make_plan
+
+    plan = make_plan(answers, dataset=dataset, corpus=corpus, name=name)
+    if split_version:
+        plan.data.split_version = split_version
+    return plan
+
+
+def recommendation_sweep_config(ws: Any, recommendation: dict | None, name: str | None = None,
+                                trials: int | None = None, dataset: str | None = None, corpus: str | None = None,
+                                split_version: str | None = None) -> Any:
+    """The sweep config of the recommendation's plan; the plan itself is kept in ``<ws>/sweeps/<name>/plan.yaml``."""
+    from core.atomic import atomic_write_text
+    from core.errors import ConfigError
+    from core.workspace import slugify
+    from studies.sweeps.config import SweepConfig
+
+    if not recommendation or not recommendation.get("answers"):
+        raise ConfigError("No recommendation yet in this session: answer the questionnaire on the Decide page first, "
+                          "or upload a plan file.")
+    name = slugify(name or f"plan-{recommendation.get('recommendation', 'sweep')}", default="plan")
+    plan = recommendation_plan(recommendation["answers"], dataset, corpus, split_version, name)
+    values = plan.sweep_config("lora", name=name)
+    if trials:
+        values["n_trials"] = int(trials)
+    config = SweepConfig.from_dict(values)
+    config.validate()
+    folder = ws.path("sweeps", config.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / "plan.yaml", plan.to_yaml())
+    return config
+
+
+def device_warning(config: Any) -> str:
+    """Why a sweep's device sizing does not match this machine ('' when it does or cannot be told)."""
+    device = getattr(config, "device", None)
+    if not device or device in ("cpu", "local"):
+        return ""
+    from studies.sweeps.processes import detect_gpus
+
+    if detect_gpus():
+        return ""
+    return (f"This plan is sized for {device}, but this machine has no GPU: the workers would train on the CPU, "
+            "far slower than planned (and the feasibility check would judge against a GPU that is not here). "
+            "Run it on a GPU machine (`advisor sweep worker`), or make a plan for the CPU.")

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     app_r, hello_r = med("app", 1), med("hello", 1)
     app_w, hello_w = med("app", 2), med("hello", 2)
     load = os.getloadavg()
-    from advisor.app_support import cpu_model
+    from advisor.environment import cpu_model
 
     lines = [
         "## App start-up (`bench/bench_app_start.py`)",

@@ -67,9 +67,9 @@ def populate(ws, pairs_path: Path, pages_path: Path, encoder) -> dict:
 
 def add_leaderboard_rows(ws, split) -> list[str]:
     """Two leaderboard rows (a 'rag' and a 'lora' run) on the split's test part, with fake predictions."""
+    from studies.evaluation.run_items import predictions_path
     from studies.results.leaderboard import Leaderboard
     from studies.results.records import RunRecord
-    from studies.evaluation.run_items import predictions_path
 
     board = Leaderboard(ws)
     artifacts = {name: {"predictions": str(predictions_path(ws, name))} for name in ("rag-demo-1", "lora-demo-1")}
@@ -111,6 +111,15 @@ SUPPORT_BOT = {
 """A support bot over a catalogue that changes daily and must cite sources: the advisor says RAG."""
 
 
+def by_key(at, kind: str, key: str):
+    """The widget of ``kind`` whose key is ``key`` or ``key`` plus a state suffix (``ui.state`` derives keys
+    from the options, the item shown or a generation: ``next-goals-0``, ``source-pairs-1a2b...``)."""
+    found = [w for w in getattr(at, kind) if w.key == key or str(w.key).startswith(f"{key}-")]
+    if not found:
+        raise KeyError(f"no {kind} with key {key!r}[-...]; keys: {[w.key for w in getattr(at, kind)]}")
+    return found[0]
+
+
 def answer_questionnaire(at, answers: dict, max_sections: int = 12):
     """Walk the Decide page section by section, answering what each section shows, until the result."""
     for _ in range(max_sections):
@@ -119,16 +128,27 @@ def answer_questionnaire(at, answers: dict, max_sections: int = 12):
         for widget_id, value in answers.items():
             key = f"q_{widget_id}"
             for kind in ("radio", "multiselect", "text_input", "number_input"):
-                found = [w for w in getattr(at, kind) if w.key == key]
+                found = [w for w in getattr(at, kind) if str(w.key).startswith(f"{key}-g")]
                 if found:
                     widget = found[0]
                     if kind == "radio" and isinstance(value, bool):
                         value = "yes" if value else "no"
                     widget.set_value(value)
         at.run()
-        at.button(key="next").click().run()
+        by_key(at, "button", "next").click().run()
     return at
 
 
 def _has_button(at, key: str) -> bool:
-    return any(b.key == key for b in at.button)
+    return any(b.key == key or str(b.key).startswith(f"{key}-") for b in at.button)
+
+
+def run_jobs_inline(monkeypatch) -> None:
+    """Background jobs (index builds, evaluations) run to the end inside the test, with the fake embedder:
+    the page then reads their finished status as it would after a real background run."""
+    import advisor.background
+    import rag.embedder
+    from core.jobs import run_here
+
+    monkeypatch.setattr(advisor.background, "start_job", run_here)
+    monkeypatch.setattr(rag.embedder, "as_encoder", lambda obj=None: FakeEncoder())

@@ -16,10 +16,6 @@ import streamlit as st
 from core.errors import AdvisorError
 from core.workspace import Workspace
 
-# Keep in step with .streamlit/config.toml [server] maxUploadSize (Streamlit enforces that one in the
-# browser; the pages check this one again on the server, and say what to do instead).
-from advisor.app_support import MAX_UPLOAD_MB  # noqa: E402  (one source of truth)
-
 
 def workspace() -> Workspace:
     """The app's workspace: ``$ADVISOR_WORKSPACE`` or ``./workspace``, created if missing."""
@@ -49,16 +45,6 @@ def guarded(page: Callable[[], None]) -> Callable[[], None]:
             page()
 
     return wrapper
-
-
-def has_library(module: str) -> bool:
-    """True where ``module`` can be imported (checked without importing it)."""
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def empty_state(message: str, *, page: str | None = None, label: str | None = None) -> None:
@@ -113,3 +99,44 @@ def remember(key: str, value: Any) -> None:
 def recall(key: str, default: Any = None) -> Any:
     """A value another page of this session remembered."""
     return st.session_state.get(f"advisor.{key}", default)
+
+
+def job_panel(ws: Workspace, kind: str, done: Callable[[Any], None], refresh_s: float = 1.0) -> Any:
+    """Show the latest background job of ``kind`` (see ``core.jobs``): a live bar while it runs, then what it
+    did, why it failed, or that it was interrupted. Returns the job status (None when there is none).
+
+    Refreshes itself only while the job runs, so an idle page costs nothing.
+    """
+    from datetime import timedelta
+
+    from core.jobs import latest_job
+    from ui.state import drawn_by_page, from_timer
+
+    job = latest_job(ws, kind)
+    if job is None:
+        return None
+
+    @st.fragment(run_every=timedelta(seconds=refresh_s) if job.active else None)
+    def panel() -> None:
+        current = latest_job(ws, kind)
+        if current is None:
+            return
+        if current.active:
+            total = f": {current.done}/{current.total}" if current.total else ""
+            st.progress(current.fraction, text=f"{current.stage or 'Starting'}{total} · "
+                        f"{current.elapsed_s:.0f} s · runs in the background (reloading this page keeps it)")
+            if current.message:
+                st.caption(current.message)
+            return
+        if job.active and from_timer(f"job-{kind}"):  # it just ended: redraw the page once (new index / run)
+            st.rerun()
+        if current.state == "done":
+            done(current)
+        elif current.state == "interrupted":
+            st.warning(f"Interrupted: {current.error}", icon=":material/warning:")
+        else:
+            st.error(f"Failed: {current.error}", icon=":material/error:")
+
+    drawn_by_page(f"job-{kind}")
+    panel()
+    return job

@@ -119,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
 
         url = args.storage or os.environ.get(STORAGE_ENV) or ws.optuna_url
         _study, config = load_study(url, args.study, heartbeat=False)
-        report = run_worker(url, args.study, ws, feasibility=feasibility_for(config.device), max_trials=args.max_trials)
+        report = run_worker(url, args.study, ws, feasibility=feasibility_for(config.device), max_trials=args.max_trials,
+                            ingest=True)  # finished trials reach the leaderboard with no page open
         print(f"worker {report.worker}: {report.trials} trial(s); {report.reason}")
         return 0
     if action == "status":

@@ -287,3 +287,52 @@ def require(ws: Workspace, run_id: str, **kwargs: Any) -> GateVerdict:
     if not verdict.passed:
         raise GateError(verdict.summary())
     return verdict
+
+
+# --------------------------------------------------------------------------- the verdict in words
+# Added for the app (issue 23): reads a verdict only, so the gate's logic above can change freely.
+
+
+@dataclass(frozen=True)
+class GateLine:
+    """One condition the gate applied (or could not apply), for people to read."""
+
+    condition: str
+    """``metric:<name>``, ``check:<name>``, ``review`` or ``thresholds``."""
+    outcome: str
+    """``passed``, ``failed``, ``waived``, ``skipped`` or ``not set``."""
+    detail: str
+
+
+def explain(verdict: GateVerdict) -> list[GateLine]:
+    """Every condition of ``verdict`` with its outcome and evidence, including the ones it had nothing to apply
+    (no thresholds: the run was not started from a plan with acceptance thresholds, and none were given)."""
+    d = verdict.details
+    lines: list[GateLine] = []
+    metrics = d.get("metrics") or {}
+    if not metrics:
+        lines.append(GateLine("thresholds", "not set", "no metric threshold applied: the run was not started from a "
+                              "plan with acceptance thresholds and none were given, so its scores were not judged"))
+    for name, m in metrics.items():
+        sign = ">=" if m.get("direction") == "min" else "<="
+        value = "not measured" if m.get("value") is None else f"{m.get('bound', 'mean')} {m['value']:.4g}"
+        lines.append(GateLine(f"metric:{name}", "passed" if m.get("passed") else "failed",
+                              f"{value}, required {sign} {m['threshold']:g}"))
+    for c in d.get("checks") or []:
+        name = c["name"]
+        if c.get("skipped"):
+            outcome, detail = "skipped", str(c["skipped"])
+        else:
+            outcome = "passed" if c["passed"] else ("waived" if name in verdict.waivers else "failed")
+            detail = f"value {c['value']:.4g}, threshold {c['threshold']:g}, {len(c.get('findings') or [])} finding(s)"
+            if outcome == "waived":
+                detail += f"; waived: {verdict.waivers[name]}"
+        lines.append(GateLine(f"check:{name}", outcome, detail))
+    review = d.get("review") or {}
+    if review.get("required"):
+        ok = review.get("judgements", 0) >= review.get("min_reviews", DEFAULT_MIN_REVIEWS)
+        lines.append(GateLine("review", "passed" if ok else "failed",
+                              f"{review.get('judgements', 0)} blind judgement(s), {review.get('min_reviews')} required"))
+    else:
+        lines.append(GateLine("review", "not set", "human review not required for this run"))
+    return lines

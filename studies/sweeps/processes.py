@@ -24,6 +24,7 @@ from pathlib import Path
 
 from core.atomic import atomic_write_json
 from core.errors import SweepError
+from core.processes import pid_alive
 from core.workspace import Workspace
 
 WORKER_MARKER = "sweep"
@@ -67,30 +68,6 @@ def open_log(path: Path):
     except OSError as exc:
         raise SweepError(f"Cannot write the worker log {path}: {exc.strerror} (a symbolic link is refused). Remove it and retry.") from exc
     return os.fdopen(fd, "ab")
-
-
-def pid_alive(pid: int, *markers: str) -> bool:
-    """Whether ``pid`` runs (not a zombie) and its command line contains every marker
-    (guards against a recycled pid)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    proc = Path("/proc") / str(pid)
-    if proc.exists():
-        with contextlib.suppress(OSError):
-            stat = (proc / "stat").read_text()
-            if stat.rsplit(")", 1)[-1].split()[0] in {"Z", "X"}:
-                return False
-        if markers:
-            with contextlib.suppress(OSError):
-                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-                return all(marker in cmdline for marker in markers)
-    return True
 
 
 def local_workers(ws: Workspace, name: str, alive_only: bool = False) -> list[WorkerProcess]:

@@ -47,9 +47,21 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
+class _InTrial:
+    """Whether the worker's main thread is inside an objective right now (the signal handler reads it)."""
+
+    active = False
+
+
 @contextlib.contextmanager
-def _sigterm_sets(event: threading.Event) -> Iterator[None]:
-    """SIGTERM (and SIGINT) set ``event`` instead of killing the process; a second signal kills."""
+def _sigterm_sets(event: threading.Event, in_trial: _InTrial | None = None) -> Iterator[None]:
+    """SIGTERM (and SIGINT) set ``event`` instead of killing the process; a second signal kills.
+
+    Inside an objective the handler also raises :class:`SweepInterrupted`, so a trial ends at the next
+    Python step of its training loop (the end of the current optimizer step's tensor operations),
+    whether or not the objective checks ``stop`` itself; the trial is then recorded as interrupted
+    (FAIL, re-run on resume), never left RUNNING.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -59,8 +71,11 @@ def _sigterm_sets(event: threading.Event) -> Iterator[None]:
         if event.is_set():
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
-        log.warning("signal %s: stopping after the current evaluation step", signum)
+        log.warning("signal %s: stopping the current trial at its next step", signum)
         event.set()
+        if in_trial is not None and in_trial.active:
+            in_trial.active = False
+            raise SweepInterrupted("interrupted: the worker was asked to stop")
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         previous[sig] = signal.signal(sig, handler)
@@ -69,6 +84,20 @@ def _sigterm_sets(event: threading.Event) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _ingest(workspace: Workspace, storage_url: str, name: str) -> None:
+    """Put finished trials on the leaderboard now (idempotent; short-lived connection with retries), so
+    results arrive whether or not anyone watches the sweep. A failure is logged: the next trial, another
+    worker or `advisor sweep status` catches up."""
+    from studies.sweeps.ingest import ingest_study
+
+    try:
+        report = ingest_study(workspace, storage_url, name)
+        if report.added:
+            log.info("%d trial(s) of %s added to the leaderboard", report.added, name)
+    except Exception as exc:  # noqa: BLE001 - never end a sweep over a leaderboard hiccup
+        log.warning("could not ingest finished trials of %s yet: %s", name, exc)
 
 
 def worker_id() -> str:
@@ -83,11 +112,14 @@ def run_worker(
     stop: threading.Event | None = None,
     max_trials: int | None = None,
     poll_seconds: float | None = None,
+    ingest: bool = False,
 ) -> WorkerReport:
     """Join sweep ``name`` and run trials until the budget is spent or a stop is requested.
 
     While other workers still run the last trials, this worker waits (checking heartbeats) so that
-    a trial whose worker died is retried here rather than lost.
+    a trial whose worker died is retried here rather than lost. With ``ingest`` (what `advisor sweep
+    worker`, hence every launched worker, uses) each finished trial goes onto the workspace's leaderboard
+    at once, so results arrive with nobody watching.
     """
     import optuna
 
@@ -101,6 +133,7 @@ def run_worker(
     me = worker_id()
     poll = poll_seconds if poll_seconds is not None else max(0.5, min(5.0, config.heartbeat_interval / 2))
     ran = 0
+    in_trial = _InTrial()
 
     def one_trial(trial: "optuna.Trial") -> float:
         from studies.sweeps.search_space import suggest
@@ -109,7 +142,13 @@ def run_worker(
         start = time.monotonic()
         run = TrialRun(trial, suggest(trial, space), config, workspace, feasibility, stop)
         try:
-            outcome = objective.run(run)
+            if stop.is_set():
+                raise SweepInterrupted("interrupted: the worker was asked to stop")
+            in_trial.active = True
+            try:
+                outcome = objective.run(run)
+            finally:
+                in_trial.active = False
             row = _trial_row(outcome, run, config.objective) if outcome.result is not None else None
         except optuna.TrialPruned:
             _set_attr(trial, ATTR_SECONDS, round(time.monotonic() - start, 3))
@@ -135,7 +174,7 @@ def run_worker(
         return float(outcome.value)
 
     outage_since: float | None = None
-    with _sigterm_sets(stop), warnings.catch_warnings():
+    with _sigterm_sets(stop, in_trial), warnings.catch_warnings():
         warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
         reason = ""
         while True:
@@ -163,6 +202,8 @@ def run_worker(
                 study.optimize(one_trial, n_trials=1, catch=(Exception,), gc_after_trial=False)
                 ran += 1
                 outage_since = None
+                if ingest:
+                    _ingest(workspace, storage_url, name)
             except optuna.exceptions.UpdateFinishedTrialError as exc:
                 # Our heartbeat was late (an overloaded machine): another worker failed the trial and
                 # queued a retry. Nothing of it was recorded as complete; carry on with the next one.
@@ -181,6 +222,8 @@ def run_worker(
                     ) from exc
                 log.warning("storage unavailable (%s); retrying", type(exc).__name__)
                 time.sleep(min(5.0, max(0.5, poll)))
+        if ingest and ran:
+            _ingest(workspace, storage_url, name)
         log.info("worker %s exits after %d trial(s): %s", me, ran, reason)
     return WorkerReport(me, ran, reason)
 

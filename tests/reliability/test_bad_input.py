@@ -300,12 +300,13 @@ upload_names = st.one_of(
 
 def test_fuzz_app_uploads(workspace):
     """The Data/Sweeps pages' upload path: ``store_upload`` then the loader the page runs on the stored file."""
-    from advisor.app_support import store_upload, sweep_config_from_upload
+    from advisor.sweep_launch import sweep_config_from_file
+    from core.uploads import store_upload
     from rag.corpus import load_corpus
     from studies.data.datasets import load_pairs
 
     outcomes: Counter = Counter()
-    followers = {"pairs": load_pairs, "corpus": load_corpus, "plans": sweep_config_from_upload}
+    followers = {"pairs": load_pairs, "corpus": load_corpus, "plans": lambda path: sweep_config_from_file(str(path))}
     uploads = workspace.root / "uploads"
 
     @fuzz_settings()
@@ -338,7 +339,7 @@ def test_fuzz_app_uploads(workspace):
 
 def test_fuzz_app_answers_upload():
     """The Decide page's "load answers" upload: ``parse_saved_answers(bytes, filename)``."""
-    from advisor.app_support import parse_saved_answers
+    from advisor.answers import parse_saved_answers
     from advisor.questions import load_questionnaire
 
     qn = load_questionnaire()
@@ -436,7 +437,7 @@ def test_oversized_files_are_refused_before_reading(tmp_path):
 
 
 def test_oversized_upload_is_refused_and_nothing_is_written(workspace):
-    from advisor.app_support import MAX_UPLOAD_MB, store_upload
+    from core.uploads import MAX_UPLOAD_MB, store_upload
 
     before = snapshot(workspace.root)
     with pytest.raises(AdvisorError, match="MB"):

@@ -57,7 +57,7 @@ def fuzz_settings(n: int | None = None):
 def test_user_chosen_names_cannot_escape_the_workspace(workspace, tmp_path, monkeypatch):
     """Every API that turns a user-chosen name into a path, fed traversal strings."""
     from advisor import report
-    from advisor.app_support import store_upload
+    from core.uploads import store_upload
     from core.workspace import KINDS
     from rag.index import open_index
     from studies.data.datasets import LoadedDataset, ValidationReport, save_dataset
@@ -230,7 +230,7 @@ def test_faiss_files_are_read_only_through_the_manifest(workspace):
 # ----------------------------------------------------------------------------- the Streamlit server
 
 def test_streamlit_config_keeps_xsrf_on_and_limits_uploads():
-    from advisor.app_support import MAX_UPLOAD_MB
+    from core.uploads import MAX_UPLOAD_MB
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     server = config.get("server", {})

@@ -8,17 +8,15 @@ import tomllib
 
 import pytest
 
-from tests.app_fixtures import APP, PAGES, ROOT, FakeEncoder, errors_of, page_test
-
-
-@pytest.fixture
-def app_ws(workspace, monkeypatch):
-    """An empty workspace the app uses (through $ADVISOR_WORKSPACE), and a fake embedder."""
-    monkeypatch.setenv("ADVISOR_WORKSPACE", str(workspace.root))
-    import ui.common
-
-    monkeypatch.setattr(ui.common, "encoder", lambda spec=None: FakeEncoder())
-    return workspace
+from tests.app_fixtures import (
+    APP,
+    PAGES,
+    ROOT,
+    FakeEncoder,
+    by_key,
+    errors_of,
+    page_test,
+)
 
 
 @pytest.fixture
@@ -64,7 +62,7 @@ def test_pages_import_no_heavy_library():
 
 
 def test_config_keeps_xsrf_on_and_upload_limit_in_step():
-    from advisor.app_support import MAX_UPLOAD_MB
+    from core.uploads import MAX_UPLOAD_MB
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["enableXsrfProtection"] is True
@@ -73,8 +71,8 @@ def test_config_keeps_xsrf_on_and_upload_limit_in_step():
 
 
 def test_store_upload_refuses_oversize_and_odd_files(workspace):
-    from advisor.app_support import store_upload
     from core.errors import DataError
+    from core.uploads import store_upload
 
     with pytest.raises(DataError, match="up to 1 MB"):
         store_upload(workspace, "big.jsonl", b"x" * 1_100_000, max_mb=1)
@@ -99,12 +97,12 @@ def test_data_page_checks_the_sample_and_freezes_a_split(app_ws):
 
 
 def test_data_page_lists_problems_by_line(app_ws):
-    from advisor.app_support import store_upload
+    from core.uploads import store_upload
 
     bad = b'{"input": "a", "output": "b"}\n{not json\n{"input": "", "output": "c"}\n{"input": "d"}\n'
     store_upload(app_ws, "broken.jsonl", bad)
     at = page_test("data").run()
-    at.selectbox(key="source-pairs").select_index(len(at.selectbox(key="source-pairs").options) - 1).run()
+    by_key(at, "selectbox", "source-pairs").select_index(len(by_key(at, "selectbox", "source-pairs").options) - 1).run()
     assert any("error(s)" in e.value for e in at.error)
     table = at.dataframe[0].value
     assert {2, 3, 4} <= set(table["line"].dropna().astype(int))
@@ -143,4 +141,4 @@ def test_sign_in_is_off_by_default_and_gates_the_app_when_on(app_ws, monkeypatch
     at.run()
     assert not at.exception
     assert any("Dana" in c.value for c in at.sidebar.caption)
-    assert any(b.key == "next" for b in at.button)
+    assert any(str(b.key).startswith("next-") for b in at.button)

@@ -12,30 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.app_fixtures import ROOT, SUPPORT_BOT, FakeEncoder, populate
-from ui.launch import CHROMIUM, CHROMIUM_ARGS, chromium_available, streamlit_server
+from ui.launch import chromium_available, streamlit_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(chromium_available() is not None,
                                                       reason=str(chromium_available()))]
 ARTIFACTS = ROOT / "test-artifacts"
 TIMEOUT_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 1600})
-    tab = context.new_page()
-    yield tab
-    context.close()
 
 
 def shot(page, name: str) -> Path:
@@ -61,7 +43,7 @@ def no_exception(page) -> None:
 
 def answer(page, question, value) -> None:
     """Answer one question through its widget (found by its key's CSS class, ``st-key-q_<id>``)."""
-    widget = page.locator(f".st-key-q_{question.id}")
+    widget = page.locator(f"[class*='st-key-q_{question.id}-g']")
     if question.type in ("choice", "bool"):
         label = ("yes" if value else "no") if question.type == "bool" else question.label_of(value)
         widget.get_by_text(label, exact=True).click()
@@ -78,7 +60,7 @@ def answer(page, question, value) -> None:
 
 
 def test_product_owner_answers_the_questionnaire_and_gets_a_recommendation(page, tmp_path):
-    from advisor.app_support import applicable_sections, section_questions
+    from advisor.answers import applicable_sections, section_questions
     from advisor.questions import load_questionnaire
 
     qn = load_questionnaire()

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.common import MAX_UPLOAD_MB, guard, guarded, recall, remember, workspace
+from core.uploads import MAX_UPLOAD_MB
+from ui.common import guard, guarded, recall, remember, workspace
+from ui.state import data_key, picker, select
 
 
 @st.cache_data(show_spinner="Checking the data set...", max_entries=8)
@@ -28,30 +30,24 @@ def _mtime(path: Path) -> float:
 
 
 def _uploader(ws, purpose: str, types: list[str], help_text: str) -> None:
-    from advisor.app_support import store_upload
+    from core.uploads import store_upload
 
     upload = st.file_uploader(f"Upload a {'data set' if purpose == 'pairs' else 'corpus file'}", type=types,
                               key=f"upload-{purpose}", help=help_text)
     if upload is None:
         return
-    seen = recall(f"uploaded-{purpose}")
-    if seen == (upload.name, upload.size):
-        return
+    if recall(f"uploaded-{purpose}") == upload.file_id:
+        return  # this upload was stored already (reruns see the same file until it is removed)
+    remember(f"uploaded-{purpose}", upload.file_id)
     with guard():
         path = store_upload(ws, upload.name, upload.getvalue(), purpose)
-        remember(f"uploaded-{purpose}", (upload.name, upload.size))
-        remember(f"pick-{purpose}", str(path))
-        st.session_state.pop(f"source-{purpose}", None)  # let the picker select the new file
-        st.success(f"Saved to the workspace as `{path.name}`.")
+        select(f"pick-{purpose}", str(path))  # every picker of this purpose now shows the new file
+        st.success(f"Stored `{upload.name}` in the workspace as `{path.name}`; it is selected below.")
 
 
 def _picker(label: str, sources, purpose: str):
-    paths = [str(s.path) for s in sources]
-    wanted = recall(f"pick-{purpose}")
-    index = paths.index(wanted) if wanted in paths else 0
-    choice = st.selectbox(label, sources, index=index, format_func=lambda s: s.label, key=f"source-{purpose}")
-    remember(f"pick-{purpose}", str(choice.path))
-    return choice
+    return picker(label, sources, key=f"source-{purpose}", remember_as=f"pick-{purpose}", ident=lambda s: str(s.path),
+                  format_func=lambda s: s.label)
 
 
 def _problems_table(report) -> None:
@@ -116,7 +112,8 @@ def _split(ws, dataset) -> None:
 
 @guarded
 def page() -> None:
-    from advisor.app_support import UPLOAD_SUFFIXES, corpus_sources, pair_sources
+    from core.uploads import UPLOAD_SUFFIXES
+    from studies.data.sources import corpus_sources, pair_sources
 
     st.title("Data")
     st.caption(f"Uploads are limited to {MAX_UPLOAD_MB} MB per file (set in `.streamlit/config.toml`, checked again on "
@@ -150,7 +147,7 @@ def page() -> None:
     remember("dataset", str(source.path))
     if not str(source.path).startswith(str(ws.root / "datasets")):
         with st.expander("Save into the workspace"):
-            name = st.text_input("Name", value=dataset.name, key="dataset-name")
+            name = st.text_input("Name", value=dataset.name, key=data_key("dataset-name", dataset.content_hash))
             if st.button("Save data set", key="save-dataset"):
                 from studies.data.datasets import save_dataset
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.common import guard, guarded, recall, remember
+from ui.common import guard, guarded, link, recall, remember
+from ui.state import action, bump, generation
 
 ANSWERS = "answers"
 STEP = "decide-step"
@@ -17,7 +18,7 @@ YES_NO = ("yes", "no")
 
 def _widget(question, current):
     """One question as a widget; returns the typed answer (None when unanswered)."""
-    key = f"q_{question.id}"
+    key = f"q_{question.id}-g{generation('answers')}"  # a load or reset makes fresh widgets
     label = question.text + ("" if question.required else " (optional)")
     values = question.values()
     if current is None and question.default not in (None, ""):
@@ -41,31 +42,72 @@ def _widget(question, current):
 
 
 def _load_saved(qn) -> None:
-    from advisor.app_support import parse_saved_answers
+    from advisor.answers import parse_saved_answers
 
     with st.expander("Load saved answers"):
         upload = st.file_uploader("Answers file (YAML or JSON)", type=["yaml", "yml", "json"], key="answers-file",
                                   help="A file downloaded from this page, or written for `advisor decide --answers`.")
-        if upload is not None and st.button("Load these answers", key="load-answers"):
+        if upload is not None and action("Load these answers", key="load-answers", token=upload.file_id):
             with guard():
                 answers, problems = parse_saved_answers(upload.getvalue(), upload.name, qn)
                 remember(ANSWERS, answers)
                 remember(STEP, 0)
-                for key in [k for k in st.session_state if str(k).startswith("q_")]:
-                    del st.session_state[key]
-                st.success(f"Loaded {len(answers)} answers.")
+                bump("answers")  # the widgets start over on the loaded values
+                bump("nav")
+                st.success(f"Loaded {len(answers)} answers: each section below shows them; press Next to go through.")
                 for problem in problems:
                     st.warning(problem)
 
 
+def _encode(answers: dict, step: int) -> str:
+    import base64
+    import json
+    import zlib
+
+    raw = json.dumps({"a": answers, "s": step}, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode()
+
+
+def _restore(qn) -> None:
+    """Answers survive a reload: they travel in the page's address (``?answers=...``), per browser tab."""
+    import base64
+    import binascii
+    import json
+    import zlib
+
+    if recall(ANSWERS) is not None or "answers" not in st.query_params:
+        return
+    try:
+        data = json.loads(zlib.decompress(base64.urlsafe_b64decode(st.query_params["answers"].encode())))
+        answers = {k: v for k, v in dict(data.get("a") or {}).items() if k in qn}
+        step = int(data.get("s") or 0)
+    except (ValueError, TypeError, zlib.error, binascii.Error, AttributeError):
+        return  # an edited or truncated address: start afresh
+    remember(ANSWERS, answers)
+    remember(STEP, step)
+
+
+def _keep(answers: dict, step: int) -> None:
+    encoded = _encode({k: v for k, v in answers.items() if v is not None}, step)
+    if st.query_params.get("answers") != encoded:
+        st.query_params["answers"] = encoded
+
+
+def _navigate(step: int) -> None:
+    remember(STEP, step)
+    bump("nav")
+    st.rerun()
+
+
 def _questionnaire(qn) -> bool:
     """Render the current section; True once every section is answered and the person asks for the result."""
-    from advisor.app_support import applicable_sections, missing_answers, section_questions
+    from advisor.answers import applicable_sections, section_problems, section_questions
 
     answers: dict = dict(recall(ANSWERS, {}))
     sections = applicable_sections(qn, answers)
     step = min(recall(STEP, 0), len(sections))
     if step >= len(sections):
+        _keep(answers, step)
         return True
     section = sections[step]
     st.progress(step / len(sections), text=f"Section {step + 1} of {len(sections)}: {qn.sections[section]}")
@@ -73,35 +115,33 @@ def _questionnaire(qn) -> bool:
     for question in section_questions(qn, section, answers):
         answers[question.id] = _widget(question, answers.get(question.id))
     remember(ANSWERS, answers)
+    _keep(answers, step)
 
-    missing = missing_answers(qn, section, answers)
+    token = f"{section}-{generation('nav')}"  # a double click acts on the section shown, once
     back, forward, _ = st.columns([1, 1, 4])
-    if step > 0 and back.button("Back", key="back", icon=":material/arrow_back:"):
-        remember(STEP, step - 1)
-        st.rerun()
+    if step > 0 and action("Back", key="back", token=token, container=back, icon=":material/arrow_back:"):
+        _navigate(step - 1)
     last = step == len(sections) - 1
-    if forward.button("See the recommendation" if last else "Next", key="next", type="primary",
-                      icon=":material/check:" if last else ":material/arrow_forward:"):
-        if missing:
-            st.warning("Please answer: " + "; ".join(q.text for q in missing))
+    if action("See the recommendation" if last else "Next", key="next", token=token, container=forward,
+              type="primary", icon=":material/check:" if last else ":material/arrow_forward:"):
+        problems = section_problems(qn, section, answers)
+        if problems:
+            st.warning("Before going on: " + "; ".join(problems) + ".")
         else:
             # The next run recounts the sections: these answers may make later ones apply or not.
-            remember(STEP, step + 1)
-            st.rerun()
+            _navigate(step + 1)
     return False
 
 
 def _recommendation(qn) -> None:
-    from advisor.app_support import answers_yaml
+    from advisor.answers import answers_yaml
     from advisor.questions import validate_answers
+    from ui.views import recommendation_view
 
-    answers = validate_answers(recall(ANSWERS, {}), qn)
     st.progress(1.0, text="All sections answered")
-    if st.button("Change my answers", key="restart", icon=":material/edit:"):
-        remember(STEP, 0)
-        st.rerun()
-    from advisor.app_support import recommendation_view
-
+    if action("Change my answers", key="restart", token=str(generation("nav")), icon=":material/edit:"):
+        _navigate(0)
+    answers = validate_answers(recall(ANSWERS, {}), qn)  # a problem shows above, with the button to fix it
     view = recommendation_view(answers)
     st.header(view.headline)
     st.markdown(view.summary)
@@ -119,7 +159,8 @@ def _recommendation(qn) -> None:
     if view.estimates:
         st.subheader("Estimates")
         st.caption(view.estimates_note)
-        st.dataframe(view.estimates, hide_index=True, width="stretch")
+        st.dataframe(view.estimates, hide_index=True, width="stretch",
+                     column_config={"estimate": st.column_config.TextColumn("estimate", width="large")})
     st.subheader("Next steps")
     for n, step in enumerate(view.next_steps, start=1):
         st.markdown(f"{n}. {step}")
@@ -132,7 +173,7 @@ def _recommendation(qn) -> None:
     c3.download_button("Download recommendation (JSON)", view.json, file_name="recommendation.json",
                        mime="application/json", key="dl-rec-json")
     with guard():
-        from advisor.app_support import recommendation_plan
+        from advisor.sweep_launch import recommendation_plan
 
         plan = recommendation_plan(answers, dataset=recall("dataset"), corpus=recall("corpus"),
                                    split_version=recall("split"))
@@ -140,6 +181,7 @@ def _recommendation(qn) -> None:
                            mime="application/x-yaml", key="dl-plan",
                            help="Runs as is: `advisor sweep start --plan plan.yaml`, or start it on the Sweeps page "
                                 "(\"The recommendation's plan\").")
+        link("Sweeps", "Start this plan on the Sweeps page")
 
 
 @guarded
@@ -151,6 +193,7 @@ def page() -> None:
                "You get a recommendation with its reasons, what would change it, estimates and next steps; "
                "the other pages then prove or refute it on your own data.")
     qn = load_questionnaire()
+    _restore(qn)
     _load_saved(qn)
     if _questionnaire(qn):
         _recommendation(qn)

@@ -7,6 +7,8 @@ import streamlit as st
 
 from ui import common
 from ui.common import empty_state, guard, guarded, recall, remember, workspace
+from ui.state import picker
+from ui.views import escape_markdown
 
 
 def _filters(board, runs: list[dict]) -> dict:
@@ -37,7 +39,7 @@ def _intervals_chart(rows: list[dict], metric: str):
     bars = alt.Chart(data).mark_rule(strokeWidth=3).encode(y=y, x=x, x2="high:Q", color="kind:N")
     points = alt.Chart(data).mark_point(filled=True, size=80).encode(
         y=y, x=alt.X("mean:Q", scale=alt.Scale(zero=False)), color="kind:N", tooltip=["run", "kind", "mean", "low", "high"])
-    return (bars + points).properties(title=f"{metric} with 95% bootstrap intervals")
+    return (bars + points).properties(title=f"{metric} with 95% bootstrap intervals", height=alt.Step(28))
 
 
 def _pareto_chart(rows: list[dict], front: list[dict], metric: str, cost: str):
@@ -59,18 +61,20 @@ def _pareto_chart(rows: list[dict], front: list[dict], metric: str, cost: str):
 
 
 def _decide(ws, run_ids: list[str]) -> None:
-    from advisor.app_support import decide_run, gate_preview
+    from advisor.decisions import decide_run, gate_preview
+    from ui.views import gate_headline, gate_rows
 
     st.subheader("Accept or reject a run")
     st.caption("Accepting goes through the promotion gate: the plan's thresholds, the responsible-AI checks (a failed "
                "check can be waived, with a reason) and human review where the plan asks for it. Accepted "
                "fine-tunes are copied into the registry. A reason is always required.")
-    run_id = st.selectbox("Run", run_ids, key="lb-decide-run")
+    run_id = picker("Run", run_ids, key="lb-decide-run", remember_as="decide-run")
     waivers = st.text_area("Waivers (optional, one per line: `check_name: reason`)", key="lb-waivers", height=68)
     if st.button("Check the gate", key="lb-gate", icon=":material/fact_check:"):
         with guard():
             verdict = gate_preview(ws, run_id, waivers)
-            (st.success if verdict.passed else st.warning)(verdict.summary())
+            (st.success if verdict.passed else st.warning)(gate_headline(verdict))
+            st.dataframe(gate_rows(verdict), hide_index=True, width="stretch")
     with st.form("decide-run"):
         verdict = st.radio("Decision", ["accept", "reject"], horizontal=True, key="lb-decision")
         from ui.auth import user_name
@@ -81,7 +85,8 @@ def _decide(ws, run_ids: list[str]) -> None:
         submitted = st.form_submit_button("Record decision", type="primary")
     if submitted:
         with guard():
-            st.success(decide_run(ws, run_id, verdict == "accept", by, reason, waivers), icon=":material/gavel:")
+            st.success(escape_markdown(decide_run(ws, run_id, verdict == "accept", by, reason, waivers)),
+                       icon=":material/gavel:")
 
 
 @guarded
@@ -92,9 +97,9 @@ def page() -> None:
         empty_state("No runs yet. Build a RAG baseline and evaluate it, or start a sweep: every evaluated run lands "
                     "here with its intervals.", page="RAG baseline", label="Build the RAG baseline")
         return
-    from advisor.app_support import leaderboard_table
     from studies.results.leaderboard import Leaderboard
     from studies.results.records import COST_COLUMNS
+    from ui.views import evaluation_groups, leaderboard_table
 
     board = Leaderboard(ws)  # holds no connection: every query opens and closes its own
     every = board.runs()
@@ -102,7 +107,17 @@ def page() -> None:
         empty_state("The leaderboard is empty: evaluate a system (RAG page) or run a sweep.", page="RAG baseline")
         return
     filters = _filters(board, every)
-    runs = board.runs(**filters)
+    groups = evaluation_groups(board.runs(**filters))
+    if not groups:
+        st.info("No run matches these filters.")
+        return
+    group = groups[0]
+    if len(groups) > 1:
+        group = picker("Evaluated on", groups, key="lb-group", remember_as="lb-group", ident=lambda g: g.label,
+                       help="Scores are only ranked against runs on the same split and the same number of test "
+                            "items: 3 lucky items are not 48.")
+        st.caption(f"{len(groups)} evaluation settings on this leaderboard: runs are ranked within one at a time.")
+    runs = group.runs
     metrics = board.metric_names()
     c1, c2 = st.columns(2)
     metric = c1.selectbox("Metric", metrics, key="lb-metric") if metrics else None
@@ -113,18 +128,19 @@ def page() -> None:
     if metric and table and table[0].get(metric) is not None:
         top = table[0]
         st.markdown(f"**Best on {metric}:** `{top['run']}` ({top['system'] or top['kind']}): {top[metric]:.3f} "
-                    f"{top[f'{metric} interval']}")
+                    f"{top[f'{metric} interval']} · among {len(table)} run(s) on {group.label.rsplit(' · ', 1)[0]}")
     st.dataframe(table, hide_index=True, width="stretch")
-    st.caption(f"{len(runs)} of {len(every)} runs. Click a column header to sort; intervals are 95% paired bootstrap.")
+    st.caption(f"{len(runs)} of {len(every)} runs shown. Click a column header to sort; intervals are 95% paired bootstrap.")
 
     if metric:
         tab1, tab2 = st.tabs(["Intervals", "Pareto view"])
         with tab1:
             chart = _intervals_chart(runs, metric)
             if chart is not None:
-                st.altair_chart(chart, width="stretch", height=max(160, 45 * len(runs)))
+                st.altair_chart(chart, width="stretch")
         with tab2:
-            front = board.pareto(metric, cost, **filters)
+            shown = {r["run_id"] for r in runs}
+            front = [r for r in board.pareto(metric, cost, **filters) if r["run_id"] in shown]
             chart = _pareto_chart(runs, front, metric, cost)
             if chart is not None:
                 st.altair_chart(chart, width="stretch", height=340)

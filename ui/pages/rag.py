@@ -1,27 +1,31 @@
-"""RAG baseline: build an index with a progress bar, try questions and see the retrieved chunks, evaluate."""
+"""RAG baseline: build an index (in the background, with every stage shown), try questions and see the
+retrieved chunks, evaluate on the frozen test split (in the background, leakage controlled)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from ui import common
-from ui.common import empty_state, guard, guarded, has_library, recall, remember, workspace
+from ui.common import empty_state, guard, guarded, job_panel, workspace
+from ui.state import picker, select
 
-STAGES = {"chunk": "Chunking documents", "embed": "Embedding chunks", "index": "Building the FAISS index"}
+
+def _built(job) -> None:
+    r = job.result
+    what = "Reused the identical existing index" if r.get("reused") else "Built"
+    st.success(f"{what} {r['name']}: {r['chunks']} chunks from {r['documents']} documents in {r['seconds']} s.",
+               icon=":material/check_circle:")
 
 
 def _build(ws) -> None:
-    from advisor.app_support import corpus_sources
-    from core.config import from_dict
+    from advisor.background import RAG_BUILD, start_rag_build
     from rag.config import RagConfig
+    from studies.data.sources import corpus_sources
 
     st.subheader("1. Build an index")
-    sources = corpus_sources(ws)
-    paths = [str(s.path) for s in sources]
-    wanted = recall("pick-corpus")
-    corpus = st.selectbox("Corpus", sources, index=paths.index(wanted) if wanted in paths else 0,
-                          format_func=lambda s: s.label, key="rag-corpus",
-                          help="Upload your own on the Data page; the bundled tldr pages work as a demo.")
+    corpus = picker("Corpus", corpus_sources(ws), key="rag-corpus", remember_as="pick-corpus",
+                    ident=lambda s: str(s.path), format_func=lambda s: s.label,
+                    help="Upload your own on the Data page; the bundled tldr pages work as a demo.")
     name = st.text_input("Index name", value="tldr-rag", key="rag-name",
                          help="Letters, digits, '.', '_', '-'; the index lives in <workspace>/indexes/<name>.")
     with st.expander("Settings (defaults are a good start)"):
@@ -34,27 +38,12 @@ def _build(ws) -> None:
                                  help="dense: FAISS over embeddings; bm25: lexical; hybrid: both, fused by rank.")
         embedder = st.text_input("Embedder folder (blank: all-MiniLM-L6-v2)", key="rag-embedder",
                                  help="A local sentence-transformers folder; no model hub is contacted.")
-    if not st.button("Build index", type="primary", key="rag-build"):
-        return
-    with guard():
-        from rag.corpus import load_corpus
-        from rag.index import build_index
-
-        config = from_dict(RagConfig, {"chunk_size": int(chunk_size), "chunk_overlap": int(overlap),
-                                       "retriever": retriever, "embedder": embedder or None})
-        docs = load_corpus(corpus.path)
-        enc = common.encoder(embedder or None)
-        bar = st.progress(0.0, text="Starting...")
-
-        def progress(stage: str, done: int, total: int) -> None:
-            bar.progress(min(1.0, done / total) if total else 1.0, text=f"{STAGES.get(stage, stage)}: {done}/{total}")
-
-        result = build_index(ws, name, docs, enc, config, progress=progress)
-        bar.progress(1.0, text="Done")
-        remember("index", name)
-        what = "Reused the identical existing index" if result.reused else "Built"
-        st.success(f"{what} `{name}`: {len(result.index)} chunks from {len(docs.documents)} documents "
-                   f"in {result.seconds:.1f} s.", icon=":material/check_circle:")
+    if st.button("Build index", type="primary", key="rag-build"):
+        with guard():
+            job = start_rag_build(ws, name, str(corpus.path), {"chunk_size": int(chunk_size),
+                                  "chunk_overlap": int(overlap), "retriever": retriever, "embedder": embedder or None})
+            select("index", job.params["name"])
+    job_panel(ws, RAG_BUILD, _built)
 
 
 def _indexes(ws) -> list[str]:
@@ -63,7 +52,7 @@ def _indexes(ws) -> list[str]:
     rows = list_indexes(ws)
     if rows:
         st.dataframe(rows, hide_index=True, width="stretch")
-    return [r["name"] for r in rows if "error" not in r]
+    return [r["name"] for r in rows if "error" not in r and "-eval-" not in r["name"]]
 
 
 def _try(ws, names: list[str]) -> None:
@@ -71,8 +60,7 @@ def _try(ws, names: list[str]) -> None:
     from rag.retrieve import make_retriever
 
     st.subheader("2. Try questions")
-    wanted = recall("index")
-    name = st.selectbox("Index", names, index=names.index(wanted) if wanted in names else 0, key="rag-try-index")
+    name = picker("Index", names, key="rag-try-index", remember_as="index")
     question = st.text_input("Question", key="rag-question", placeholder="e.g. list all running docker containers")
     k = st.slider("Chunks to retrieve", 1, 10, 3, key="rag-k")
     if not question:
@@ -82,6 +70,7 @@ def _try(ws, names: list[str]) -> None:
         index = open_index(ws, name)
         enc = common.encoder(index.config.embedder)
         hits = make_retriever(index, enc, index.config).search([question], k)[0]
+        st.caption(f"Retrieved from index `{name}`.")
         if not hits:
             st.warning("Nothing retrieved: the index may be empty.")
         for rank, hit in enumerate(hits, start=1):
@@ -90,40 +79,36 @@ def _try(ws, names: list[str]) -> None:
                 st.text(hit.text)
 
 
+def _evaluated(job) -> None:
+    r = job.result
+    st.success(f"Run {r['run_id']} recorded on the leaderboard ({r['n']} test items).", icon=":material/leaderboard:")
+    st.caption(f"Leakage control: {r['leakage_control']}.")
+    st.dataframe([{"metric": m, **s} for m, s in r["scores"].items()], hide_index=True)
+    common.link("Leaderboard", "See it on the leaderboard")
+
+
 def _evaluate(ws, names: list[str]) -> None:
+    from advisor.background import RAG_EVAL, start_rag_eval
+
     st.subheader("3. Evaluate on the frozen test split")
     splits = ws.names("splits")
     if not splits:
         empty_state("No frozen split yet: freeze one on the Data page, then evaluate the index on its test part.",
                     page="Data")
         return
-    if not has_library("rag.pipeline"):
-        st.info("Answer generation arrives with `rag/pipeline.py` (update the project); retrieval above works.")
-        return
-    from advisor.app_support import evaluate_rag
-
     c1, c2 = st.columns(2)
-    name = c1.selectbox("Index", names, key="rag-eval-index")
-    wanted = recall("split")
-    version = c2.selectbox("Split", splits, index=splits.index(wanted) if wanted in splits else 0, key="rag-eval-split")
+    name = picker("Index", names, key="rag-eval-index", remember_as="index", container=c1)
+    version = picker("Split", splits, key="rag-eval-split", remember_as="split", container=c2)
     limit = st.number_input("Test items (0: all)", 0, 100_000, 0, key="rag-eval-limit",
-                            help="Evaluate on the first N test items for a quick look; the leaderboard records N.")
-    st.caption("Generates an answer for every test item with the default generator (SmolLM2-135M on CPU: about "
-               "0.1-0.5 s per item) and records a leaderboard row with intervals.")
+                            help="Evaluate on the first N test items for a quick look; the leaderboard records N "
+                                 "and never ranks it against runs on another number of items.")
+    st.caption("Each test item's own example is removed from the index first (leakage control), then the default "
+               "generator (SmolLM2-135M; on a CPU about 0.1-0.5 s per item) answers every item. Runs in the "
+               "background and records a leaderboard row with intervals.")
     if st.button("Run the evaluation", type="primary", key="rag-eval"):
         with guard():
-            bar = st.progress(0.0, text="Loading the generator...")
-            generator = common.generator(None, ws)
-
-            def progress(done: int, total: int) -> None:
-                bar.progress(min(1.0, done / total) if total else 1.0, text=f"Answering test items: {done}/{total}")
-
-            result = evaluate_rag(ws, name, version, limit=int(limit) or None, generator=generator, progress=progress)
-            bar.progress(1.0, text="Done")
-            st.success(f"Run `{result.run_id}` recorded on the leaderboard.", icon=":material/leaderboard:")
-            st.dataframe([{"metric": m, "mean": s.mean, "low": s.low, "high": s.high} for m, s in result.scores.items()],
-                         hide_index=True)
-            common.link("Leaderboard", "See it on the leaderboard")
+            start_rag_eval(ws, name, version, int(limit) or None)
+    job_panel(ws, RAG_EVAL, _evaluated)
 
 
 @guarded

@@ -17,8 +17,8 @@ def _pick(ids: list[str]) -> list[str]:
 
 
 def _comparison(ws, runs: list[str]) -> None:
-    from advisor.app_support import leaderboard_table, paired_comparisons
     from studies.results.leaderboard import Leaderboard
+    from ui.views import leaderboard_table, paired_comparisons
 
     board = Leaderboard(ws)
     rows = [board.get(r) for r in runs]
@@ -33,7 +33,7 @@ def _comparison(ws, runs: list[str]) -> None:
 
 
 def _report(ws, runs: list[str]) -> None:
-    from advisor.app_support import decision_record, save_report
+    from ui.views import decision_record, save_report
 
     st.subheader("Verdict and decision record")
     rec = recall("recommendation")
@@ -64,14 +64,12 @@ def _report(ws, runs: list[str]) -> None:
         with guard():
             paths = save_report(ws, view)
             st.success("Saved: " + ", ".join(f"`{p}`" for p in paths))
-    with st.expander("Preview (Markdown, without plots)"):
-        st.markdown(view.markdown)
+    with st.expander("Preview (Markdown source, without plots)"):
+        st.code(view.markdown, language="markdown", wrap_lines=True)  # people's text shown as typed, never rendered
 
 
 @guarded
 def page() -> None:
-    from advisor.app_support import report_available
-
     st.title("Compare & report")
     ws = workspace()
     if not ws.leaderboard_path.is_file():
@@ -88,10 +86,5 @@ def page() -> None:
         return
     with guard():
         _comparison(ws, runs)
-    if not report_available():
-        st.info("The evidence-updated verdict and the downloadable decision record (Markdown / HTML) arrive with the "
-                "report module (`advisor report`), not installed in this version. The comparison above is already "
-                "computed from the frozen test split.", icon=":material/construction:")
-        return
     with guard():
         _report(ws, runs)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.common import empty_state, guard, guarded, recall, remember, workspace
+from ui.state import action, data_key
+from ui.views import neutral_text
 
 SESSION = "review-session"
 CHOICES = (("left", "Output 1 is better", ":material/looks_one:"), ("right", "Output 2 is better", ":material/looks_two:"),
@@ -15,10 +17,11 @@ CHOICES = (("left", "Output 1 is better", ":material/looks_one:"), ("right", "Ou
 def _pick_pair(ids: list[str]) -> tuple[str, str, str]:
     chosen = [i for i in recall("compare", []) if i in ids]
     c1, c2 = st.columns(2)
-    run_a = c1.selectbox("Run A", ids, index=ids.index(chosen[0]) if chosen else 0, key="rv-a")
+    run_a = c1.selectbox("Run A", ids, index=ids.index(chosen[0]) if chosen else 0, key=data_key("rv-a", *ids, *chosen))
     others = [i for i in ids if i != run_a]
     default_b = chosen[1] if len(chosen) > 1 and chosen[1] in others else None
-    run_b = c2.selectbox("Run B", others, index=others.index(default_b) if default_b else 0, key="rv-b")
+    run_b = c2.selectbox("Run B", others, index=others.index(default_b) if default_b else 0,
+                         key=data_key("rv-b", *others, *chosen))
     from ui.auth import user_name
 
     reviewer = st.text_input("Your name", value=user_name(), key="rv-name", help="Stored with each judgement; you never see the same "
@@ -26,7 +29,8 @@ def _pick_pair(ids: list[str]) -> tuple[str, str, str]:
     return run_a, run_b, reviewer
 
 
-def _review(session) -> None:
+def _review(session) -> bool:
+    """Show the current item; True once the session has no item left."""
     done = recall("review-position", 0)
     items = session.items
     if done >= len(items):
@@ -34,26 +38,31 @@ def _review(session) -> None:
         if st.button("Close session", key="rv-close"):
             remember(SESSION, None)
             st.rerun()
-        return
+        return True
     item = items[done]
     st.progress(done / len(items), text=f"Item {done + 1} of {len(items)}")
     st.markdown("**Input**")
-    st.info(item.input)
+    st.text(item.input)
     left, right = st.columns(2)
     with left:
         st.markdown("**Output 1**")
-        st.code(item.left or "(empty)", language=None, wrap_lines=True)
+        st.code(neutral_text(item.left) or "(empty)", language=None, wrap_lines=True)
     with right:
         st.markdown("**Output 2**")
-        st.code(item.right or "(empty)", language=None, wrap_lines=True)
-    comment = st.text_input("Comment (optional)", key=f"rv-comment-{done}")
+        st.code(neutral_text(item.right) or "(empty)", language=None, wrap_lines=True)
+    st.caption("Both outputs are shown without code fences, backticks or prompts, so formatting does not tell the "
+               "systems apart.")
+    token = f"{session.session_id}-{item.position}"
+    comment = st.text_input("Comment (optional)", key=f"rv-comment-{token}")
     cols = st.columns(len(CHOICES))
     for col, (choice, label, icon) in zip(cols, CHOICES):
-        if col.button(label, key=f"rv-{choice}", icon=icon, type="primary" if choice != "skip" else "secondary"):
+        if action(label, key=f"rv-{choice}", token=token, container=col, icon=icon,
+                  type="primary" if choice != "skip" else "secondary"):
             with guard():
                 session.record(item, choice, comment)
                 remember("review-position", done + 1)
                 st.rerun()
+    return False
 
 
 def _results(ws, run_a: str, run_b: str) -> None:
@@ -89,8 +98,8 @@ def page() -> None:
         empty_state("Nothing to review yet: evaluate at least two systems on the same split first.",
                     page="RAG baseline", label="Evaluate the RAG baseline")
         return
-    from studies.results.leaderboard import Leaderboard
     from studies.evaluation.run_items import predictions_path
+    from studies.results.leaderboard import Leaderboard
 
     ids = [r["run_id"] for r in Leaderboard(ws).runs() if predictions_path(ws, r["run_id"]).is_file()]
     if len(ids) < 2:
@@ -116,9 +125,12 @@ def page() -> None:
             _results(ws, run_a, run_b)
         return
     st.caption(f"Reviewer: {session.reviewer} · session {session.session_id}")
-    _review(session)
+    if _review(session):
+        with guard():
+            _results(ws, session.run_a, session.run_b)
+        return
     if st.button("Stop and show results", key="rv-stop"):
         remember(SESSION, None)
         st.rerun()
-    with guard():
-        _results(ws, session.run_a, session.run_b)
+    st.caption("Results, and which system wrote what, are shown once the session ends: seeing them while judging "
+               "would unblind the review.")

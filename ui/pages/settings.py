@@ -9,14 +9,18 @@ from ui.common import guarded, workspace
 
 @st.cache_resource(show_spinner="Checking the compute device...")
 def _device():  # torch import: once per app process
-    from advisor.app_support import device_info
+    from advisor.environment import device_info
 
     return device_info()
 
 
 @guarded
 def page() -> None:
-    from advisor.app_support import available_models, optional_packages, workspace_summary
+    from advisor.environment import (
+        available_models,
+        optional_packages,
+        workspace_summary,
+    )
 
     st.title("Settings")
     ws = workspace()

@@ -11,13 +11,22 @@ from datetime import timedelta
 
 import streamlit as st
 
-from ui.common import empty_state, guard, guarded, recall, remember, workspace
+from ui.common import empty_state, guard, guarded, recall, workspace
+from ui.state import drawn_by_page, from_timer, picker, select
+from ui.views import trial_rows
 
 REFRESH_S = 3
 
 
 def _start(ws) -> None:
-    from advisor.app_support import UPLOAD_SUFFIXES, demo_sweep_config, start_sweep, store_upload, sweep_config_from_upload
+    from advisor.sweep_launch import (
+        demo_sweep_config,
+        device_warning,
+        start_sweep,
+        sweep_config_from_file,
+        with_trials,
+    )
+    from core.uploads import UPLOAD_SUFFIXES, store_upload
 
     st.subheader("Start a sweep")
     sources = ["A plan or sweep config file", "The recommendation's plan", "A quick demo (synthetic, no model)"]
@@ -39,10 +48,10 @@ def _start(ws) -> None:
             return
         with guard():
             path = store_upload(ws, upload.name, upload.getvalue(), "plans")
-            config = sweep_config_from_upload(path, name or None, int(trials) or None)
+            config = with_trials(sweep_config_from_file(str(path), name=name or None), int(trials) or None)
     elif source == sources[1]:
         with guard():
-            from advisor.app_support import recommendation_sweep_config
+            from advisor.sweep_launch import recommendation_sweep_config
 
             config = recommendation_sweep_config(ws, recall("recommendation"), name or None, int(trials) or None,
                                                  dataset=recall("dataset"), corpus=recall("corpus"),
@@ -56,23 +65,24 @@ def _start(ws) -> None:
         return
     st.caption(f"Sweep `{config.name}`: objective {config.objective}, {config.n_trials} trials, "
                f"{config.sampler} sampler, {config.pruner} pruner, {config.direction} {config.metric}.")
+    warning = device_warning(config)
+    if warning:
+        st.warning(warning, icon=":material/memory:")
     if st.button("Start sweep", type="primary", key="sw-start", icon=":material/play_arrow:"):
-        with guard():
-            info = start_sweep(ws, config, int(workers))
-            remember("sweep", config.name)
+        with guard(), st.spinner(f"Starting `{config.name}`: creating the study, launching the workers..."):
+            info = start_sweep(ws, config, workers=int(workers))
+            select("sweep", config.name)
             st.success(f"Sweep `{config.name}` running in the background with {len(info['workers'])} worker(s) "
                        f"(pids {', '.join(str(w['pid']) for w in info['workers'])}). It keeps running if you close "
                        "this page.", icon=":material/rocket_launch:")
 
 
-def _status(ws, name: str, plots: bool) -> None:
-    from advisor.app_support import sweep_storage
+def _status(ws, name: str, plots: bool):
+    from advisor.sweep_launch import storage_for
     from studies.sweeps.status import sweep_status
-    from studies.sweeps.ingest import ingest_study
 
-    url = sweep_storage(ws, name)
-    status = sweep_status(url, name, ws)
-    ingest_study(ws, url, name)  # idempotent: completed trials become leaderboard rows once
+    url = storage_for(ws, name, None)
+    status = sweep_status(url, name, ws)  # read only: the workers put finished trials on the leaderboard
     st.progress(min(1.0, status.finished / status.n_trials) if status.n_trials else 0.0,
                 text=f"{status.finished} of {status.n_trials} trials finished"
                 + (f" · {status.finished_reason}" if status.finished_reason else ""))
@@ -91,10 +101,10 @@ def _status(ws, name: str, plots: bool) -> None:
     if status.workers and not alive and status.running and not status.complete:
         st.warning(f"No local worker is alive but trials are marked running: they are retried when a worker "
                    f"restarts. Logs: `{ws.root / 'sweeps' / name / 'logs'}`.")
-    st.dataframe([{"trial": t.number, "state": t.state, status.metric: t.value, "tokens": t.tokens,
-                   "seconds": None if t.seconds is None else round(t.seconds, 1), "why": t.reason,
-                   "retry of": t.retry_of, **t.params} for t in reversed(status.trials)],
+    st.dataframe(trial_rows(status, _running_since(url, name) if status.running else {}),
                  hide_index=True, width="stretch", height=260)
+    if status.running:
+        st.caption("Running trials show the time since they started; tokens arrive with each validation pass.")
     if plots and status.done + status.pruned >= 2:
         import optuna
 
@@ -107,15 +117,38 @@ def _status(ws, name: str, plots: bool) -> None:
                 optuna_plot(study, kind)
     elif plots:
         st.caption("Plots appear once two trials have finished.")
+    return status
+
+
+def _running_since(url: str, name: str) -> dict:
+    """When each running trial started (trial number -> datetime)."""
+    from optuna.trial import TrialState
+
+    from studies.sweeps.study import load_study
+
+    study, _ = load_study(url, name, heartbeat=False)
+    return {t.number: t.datetime_start for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+
+
+def _running(ws, name: str) -> tuple[bool, bool]:
+    """(whether the sweep still has work going on: a live local worker, or trials running or queued;
+    whether a stop was requested)."""
+    from advisor.sweep_launch import storage_for
+    from studies.sweeps.processes import local_workers
+    from studies.sweeps.status import sweep_status
+
+    status = sweep_status(storage_for(ws, name, None), name, with_trials=False)
+    alive = bool(local_workers(ws, name, alive_only=True))
+    return alive or (not status.complete and (status.running > 0 or status.waiting > 0)), status.stop_requested
 
 
 @guarded
 def page() -> None:
-    from advisor.app_support import stop_sweep, sweep_names
+    from advisor.sweep_launch import stop_sweep, sweep_names
 
     st.title("Sweeps")
     st.caption("Optuna searches LoRA (or RAG) settings; a pruner stops weak trials early. Every completed trial is "
-               "evaluated and lands on the leaderboard.")
+               "evaluated and lands on the leaderboard, whether or not this page is open.")
     ws = workspace()
     _start(ws)
 
@@ -125,19 +158,26 @@ def page() -> None:
         empty_state("No sweep yet: start one above (the demo takes about a minute), or from the command line with "
                     "`advisor sweep start --plan plan.yaml`.")
         return
-    wanted = recall("sweep")
-    name = st.selectbox("Sweep", names, index=names.index(wanted) if wanted in names else 0, key="sw-watch")
-    remember("sweep", name)
+    name = picker("Sweep", names, key="sw-watch", remember_as="sweep")
+    running, stopping = _running(ws, name)
     c1, c2, c3 = st.columns([1, 1, 2])
-    live = c1.toggle("Live", value=True, key="sw-live", help=f"Refresh every {REFRESH_S} s (reads the storage only).")
+    live = c1.toggle("Live", value=True, key="sw-live", disabled=not running,
+                     help=f"Refresh every {REFRESH_S} s while the sweep runs (reads the storage only); a finished "
+                          "sweep is drawn once.")
     plots = c2.toggle("Plots", value=True, key="sw-plots")
-    if c3.button("Stop sweep", key="sw-stop", icon=":material/stop:"):
+    if running and c3.button("Stopping..." if stopping else "Stop sweep", key=f"sw-stop-{name}", icon=":material/stop:",
+                             disabled=stopping, help="A running trial ends at its next training step."):
         with guard():
             st.info(stop_sweep(ws, name))
+    if not running:
+        c3.caption("Finished or stopped: no worker runs. Start it again above (same name) to resume a stopped sweep.")
 
-    @st.fragment(run_every=timedelta(seconds=REFRESH_S) if live else None)
+    @st.fragment(run_every=timedelta(seconds=REFRESH_S) if live and running else None)
     def watch() -> None:
         with guard():
-            _status(ws, name, plots)
+            status = _status(ws, name, plots)
+            if running and from_timer("sweeps") and status is not None and not _running(ws, name)[0]:
+                st.rerun()  # it just finished: redraw once without the timer
 
+    drawn_by_page("sweeps")
     watch()

@@ -1,0 +1,94 @@
+"""The app's long work as background jobs (see :mod:`core.jobs`): building a RAG index, evaluating one.
+
+``python -m advisor.background <job dir>`` runs one job; :func:`start_rag_build` and
+:func:`start_rag_eval` start them. Both report every stage (loading the embedder, chunking,
+embedding, leakage control, loading the generator, answering) so a page never sits on a stale bar.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from core.jobs import JobReporter, JobStatus, params_of, start_job
+from core.workspace import Workspace
+
+RAG_BUILD = "rag-build"
+RAG_EVAL = "rag-eval"
+STAGES = {"chunk": "Chunking documents", "embed": "Embedding chunks", "index": "Building the FAISS index"}
+
+
+def start_rag_build(ws: Workspace, name: str, corpus: str, config: dict[str, Any]) -> JobStatus:
+    """Build (or reuse) index ``name`` from ``corpus`` with RagConfig values ``config``, in the background."""
+    from core.config import from_dict
+    from core.workspace import safe_name
+    from rag.config import RagConfig
+
+    from_dict(RagConfig, config)  # a bad setting is refused here, before a process starts
+    return start_job(ws, RAG_BUILD, __name__, {"workspace": str(ws.root), "name": safe_name(name), "corpus": corpus,
+                                               "config": config})
+
+
+def start_rag_eval(ws: Workspace, index: str, split_version: str, limit: int | None = None) -> JobStatus:
+    """Evaluate index ``index`` on the test part of ``split_version`` in the background (leakage controlled)."""
+    return start_job(ws, RAG_EVAL, __name__, {"workspace": str(ws.root), "index": index, "split": split_version,
+                                              "limit": limit})
+
+
+def _build(job: JobReporter, p: dict[str, Any]) -> dict[str, Any]:
+    from core.config import from_dict
+    from rag.config import RagConfig
+    from rag.corpus import load_corpus
+    from rag.embedder import as_encoder
+    from rag.index import build_index
+
+    ws = Workspace.resolve(p["workspace"])
+    config = from_dict(RagConfig, p["config"])
+    job.progress("Reading the corpus")
+    docs = load_corpus(p["corpus"])
+    job.progress("Loading the embedder", message=str(config.embedder or "all-MiniLM-L6-v2"))
+    encoder = as_encoder(config.embedder)
+    result = build_index(ws, p["name"], docs, encoder, config,
+                         progress=lambda stage, done, total: job.progress(STAGES.get(stage, stage), done, total))
+    return {"name": p["name"], "chunks": len(result.index), "documents": len(docs.documents),
+            "seconds": round(result.seconds, 1), "reused": bool(result.reused)}
+
+
+def _evaluate(job: JobReporter, p: dict[str, Any]) -> dict[str, Any]:
+    from rag.retrieval_eval import prepare_eval_index
+    from studies.data.splits import load_split
+    from studies.evaluation.contract import evaluate
+    from studies.evaluation.systems import RagSystem
+
+    ws = Workspace.resolve(p["workspace"])
+    limit = p.get("limit") or None
+    job.progress("Reading the frozen split")
+    split = load_split(ws, p["split"])
+    test = split.test[:limit] if limit else split.test
+    job.progress("Leakage control: removing each test item's own example from the index")
+    prepared = prepare_eval_index(ws, p["index"], test, split.version,
+                                  progress=lambda stage, done, total: job.progress(
+                                      f"Leakage control: {STAGES.get(stage, stage).lower()}", done, total))
+    system = RagSystem(prepared.index_name, ws)
+    system.name = f"rag:{p['index']}"
+    job.progress("Loading the generator model")
+    system.generator()
+    result = evaluate(system, split, ws, limit=limit,
+                      progress=lambda done, total: job.progress("Answering test items", done, total))
+    return {"run_id": result.run_id, "n": result.n, "leakage_control": prepared.note,
+            "scores": {m: {"mean": s.mean, "low": s.low, "high": s.high} for m, s in result.scores.items()}}
+
+
+WORK = {RAG_BUILD: _build, RAG_EVAL: _evaluate}
+"""What each kind of job runs (in the job's own process)."""
+
+
+def main(folder: str) -> int:
+    job = JobReporter(folder)
+    params = params_of(folder)
+    work = WORK[job.status.kind]
+    return job.run(lambda reporter: work(reporter, params))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

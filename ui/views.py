@@ -1,0 +1,275 @@
+"""What the pages show, shaped without Streamlit: tables, a recommendation laid out, a decision record.
+
+Pages call these and render the result; keeping the shaping here makes it testable without a
+browser and shared by every page that shows the same thing (the leaderboard table on the
+Leaderboard and Compare pages, for one).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.workspace import Workspace
+
+
+def leaderboard_table(rows: list[dict], metric: str | None, cost: str = "money_usd") -> list[dict]:
+    """Leaderboard rows flattened for display: the chosen metric with its interval first, then the others."""
+    table = []
+    for r in rows:
+        metrics = r.get("metrics") or {}
+        row: dict = {"run": r["run_id"], "kind": r["kind"], "system": r.get("system") or "",
+                     "study": r.get("study") or "", "trial": r.get("trial")}
+        if metric:
+            m = metrics.get(metric) or {}
+            row[metric] = m.get("mean")
+            row[f"{metric} interval"] = (f"[{m['low']:.3f}, {m['high']:.3f}]"
+                                         if m.get("low") is not None and m.get("high") is not None else "")
+        for name in sorted(metrics):
+            if name != metric:
+                row[name] = metrics[name].get("mean")
+        row.update({"n": r.get("n_items"), "latency s": r.get("latency_s"), cost: r.get(cost),
+                    "status": r.get("status"), "by": r.get("status_by") or "", "reason": r.get("status_reason") or "",
+                    "split": r.get("split_version") or "", "created": r.get("created_at")})
+        table.append(row)
+    return table
+
+
+@dataclass
+class RecommendationView:
+    """A recommendation laid out for a page: every part in plain words, plus the downloadable forms."""
+
+    headline: str
+    summary: str
+    reasons: list[str]
+    flip: list[str]
+    risks: list[str]
+    next_steps: list[str]
+    estimates: list[dict]
+    estimates_note: str
+    markdown: str
+    json: str
+    as_dict: dict
+
+
+def recommendation_view(answers: dict) -> RecommendationView:
+    """Run the advisor on validated answers and lay the result out for the Decide page.
+
+    The one place the app turns a recommendation into what it shows (swap it for the advisor's own
+    typed view of a recommendation once that exists).
+    """
+    from advisor.recommend import recommend
+
+    return _view_of(recommend(answers))
+
+
+def readable(value: Any) -> str:
+    """One value as a person reads it: yes/no, thousands separators, short floats, lists joined."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(readable(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {readable(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _estimate_rows(estimates: dict) -> list[dict]:
+    rows = []
+    for part, label in (("training", "Training"), ("rag", "RAG")):
+        values = estimates.get(part) or {}
+        for key, value in values.items():
+            if key in ("estimate", "notes", "accuracy"):
+                continue
+            rows.append({"what": f"{label}: {key.replace('_', ' ')}", "estimate": readable(value)})
+        for note in values.get("notes") or []:
+            rows.append({"what": f"{label}: note", "estimate": str(note)})
+    return rows
+
+
+def _view_of(rec) -> RecommendationView:
+    import json
+
+    summary = (f"Confidence **{rec.confidence:.0%}**, ahead of the runner-up ({rec.runner_up}) by "
+               f"{rec.margin:g} points.")
+    if rec.method is not None:
+        summary += f" Method: **{rec.method.name.upper()}** on a {rec.method.model_size} model: {rec.method.why}."
+    reasons = [r.text for r in rec.reasons] or ["No rule fired strongly: the default (prompting first) stands."]
+    flips = [f.text for f in rec.flip]
+    risks = list(rec.risks) + [f"Prerequisite: {p}" for p in rec.prerequisites]
+    rows = _estimate_rows(rec.estimates)
+    note = str(rec.estimates.get("note", "All figures are estimates."))
+    as_dict = rec.to_dict()
+    lines = [f"# Recommendation: {rec.label}", "", summary, "", "## Why", *[f"- {r}" for r in reasons]]
+    if flips:
+        lines += ["", "## What would change it", *[f"- {f}" for f in flips]]
+    if risks:
+        lines += ["", "## Risks and prerequisites", *[f"- {r}" for r in risks]]
+    if rows:
+        lines += ["", "## Estimates", "", note, "", "| what | estimate |", "|---|---|",
+                  *[f"| {r['what']} | {r['estimate']} |" for r in rows]]
+    lines += ["", "## Next steps", *[f"{i}. {s}" for i, s in enumerate(rec.next_steps, 1)], "",
+              "## Answers", *[f"- {k}: {v}" for k, v in rec.answers.items()], ""]
+    return RecommendationView(
+        headline=rec.label, summary=summary, reasons=reasons, flip=flips, risks=risks, next_steps=list(rec.next_steps),
+        estimates=rows, estimates_note=note, markdown="\n".join(lines),
+        json=json.dumps(as_dict, indent=2, default=str, ensure_ascii=False), as_dict=as_dict)
+
+
+def paired_comparisons(ws: Workspace, runs: list[str], reference: str) -> list[dict]:
+    """Every run against ``reference`` on their shared metrics: difference with its interval, p-value, verdict."""
+    from studies.evaluation.contract import compare
+
+    rows = []
+    for run in runs:
+        if run == reference:
+            continue
+        for metric, c in compare(ws, run, reference).items():
+            verdict = {"a better": f"{run} better", "b better": f"{reference} better"}.get(c.verdict, c.verdict)
+            rows.append({"run": run, "vs": reference, "metric": metric, "difference": c.difference.mean,
+                         "95% interval": f"[{c.difference.low:+.3f}, {c.difference.high:+.3f}]",
+                         "test": c.test, "p-value": c.p_value, "verdict": verdict})
+    return rows
+
+
+@dataclass
+class ReportView:
+    """The decision record for a page: the verdict, the plots, and both downloadable forms."""
+
+    title: str
+    verdict_markdown: str
+    plots: dict[str, bytes]
+    markdown: str
+    html: str
+    record: object
+
+
+def decision_record(ws: Workspace, runs: list[str], recommendation: dict | None = None) -> ReportView:
+    """The comparison report / decision record of ``runs`` (the questionnaire's answers, when given, are the
+    initial recommendation that the evidence confirms or overturns)."""
+    from advisor.report import build_record, render_html, render_markdown
+
+    record = build_record(ws, list(runs), answers=(recommendation or {}).get("answers") or None)
+    v = record.verdict
+    lines = [f"**Verdict: {v.headline}**", ""]
+    lines += [f"- {r}" for r in v.reasons]
+    if v.open_questions:
+        lines += ["", "**Open questions**", *[f"- {q}" for q in v.open_questions]]
+    return ReportView(title=record.title, verdict_markdown="\n".join(lines), plots=dict(record.plots),
+                      markdown=render_markdown(record), html=render_html(record), record=record)
+
+
+def save_report(ws: Workspace, view: ReportView) -> list[Path]:
+    """Write the record into ``<ws>/reports/`` as Markdown (with its PNG plots) and self-contained HTML."""
+    from advisor.report import write_report
+
+    return [write_report(ws, view.record, "md"), write_report(ws, view.record, "html")]
+
+
+
+# ----------------------------------------------------------------------------- leaderboard groups
+
+
+@dataclass(frozen=True)
+class EvaluationGroup:
+    """Runs that may be ranked together: the same split and the same number of test items."""
+
+    split: str
+    n_items: int | None
+    runs: list[dict]
+
+    @property
+    def label(self) -> str:
+        items = "? items" if self.n_items is None else f"{self.n_items} items"
+        return f"split {self.split[:12] or '(none)'} · {items} · {len(self.runs)} run(s)"
+
+
+def evaluation_groups(rows: list[dict]) -> list[EvaluationGroup]:
+    """Leaderboard rows grouped by (split, item count), the group with most runs first.
+
+    Scores on different splits or item counts are not comparable (3 lucky items are not 48), so a
+    ranking and a "best" are only ever computed inside one group.
+    """
+    groups: dict[tuple[str, Any], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r.get("split_version") or "", r.get("n_items")), []).append(r)
+    out = [EvaluationGroup(split, n, runs) for (split, n), runs in groups.items()]
+    return sorted(out, key=lambda g: (-len(g.runs), -(g.n_items or 0), g.split))
+
+
+# ----------------------------------------------------------------------------- gate
+
+
+def gate_rows(verdict: Any) -> list[dict]:
+    """Every condition the promotion gate applied, as table rows (what, outcome, evidence)."""
+    from studies.governance.gate import explain
+
+    return [{"condition": line.condition, "outcome": line.outcome, "evidence": line.detail} for line in explain(verdict)]
+
+
+def gate_headline(verdict: Any) -> str:
+    """One sentence: passed or not, and whether any metric threshold was applied at all."""
+    rows = gate_rows(verdict)
+    if verdict.passed:
+        applied = sum(1 for r in rows if r["outcome"] in ("passed", "waived"))
+        head = f"Run {verdict.run_id} passes the gate ({applied} condition(s) met)."
+    else:
+        head = f"Run {verdict.run_id} does not pass the gate: {', '.join(verdict.failures)}."
+    if any(r["condition"] == "thresholds" for r in rows):
+        head += (" No metric threshold was applied: the gate did not judge its scores (start runs from a plan "
+                 "with acceptance thresholds for that).")
+    return head
+
+
+# ----------------------------------------------------------------------------- blind review
+
+_FENCE_LINE = re.compile(r"^\s*(`{3,}|~{3,})[^\n]*$", re.MULTILINE)
+_INLINE_TICKS = re.compile(r"`+")
+_PROMPT = re.compile(r"^\s*[$>]\s+", re.MULTILINE)
+
+
+def neutral_text(output: str) -> str:
+    """An output without the formatting habits that tell systems apart (code fences, backticks, shell
+    prompts, blank-line runs), so a blind reviewer judges content, not style."""
+    text = _FENCE_LINE.sub("", output or "")
+    text = _INLINE_TICKS.sub("", text)
+    text = _PROMPT.sub("", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|$~])")
+
+
+def escape_markdown(text: str) -> str:
+    """User text (a reason, a name) shown through a Markdown element as typed: no bold, links, LaTeX or colours."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text or "")
+
+
+# ----------------------------------------------------------------------------- sweeps
+
+
+def trial_rows(status: Any, running_since: dict | None = None, now: Any = None) -> list[dict]:
+    """A sweep's trials, newest first; a running trial shows how long it has run (not an empty cell) and no
+    token count until its first validation pass reports one."""
+    from datetime import datetime
+
+    now = now or datetime.now()
+    since = running_since or {}
+    rows = []
+    for t in reversed(status.trials):
+        seconds = None if t.seconds is None else round(t.seconds, 1)
+        started = since.get(t.number)
+        if t.state == "RUNNING" and started is not None:
+            seconds = round((now - started).total_seconds(), 1)
+        tokens = None if t.state == "RUNNING" and not t.tokens else t.tokens
+        rows.append({"trial": t.number, "state": t.state,
+                     status.metric: t.value, "tokens": tokens, "seconds": seconds, "why": t.reason,
+                     "retry of": t.retry_of, **t.params})
+    return rows
