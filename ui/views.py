@@ -37,32 +37,13 @@ def leaderboard_table(rows: list[dict], metric: str | None, cost: str = "money_u
     return table
 
 
-@dataclass
-class RecommendationView:
-    """A recommendation laid out for a page: every part in plain words, plus the downloadable forms."""
-
-    headline: str
-    summary: str
-    reasons: list[str]
-    flip: list[str]
-    risks: list[str]
-    next_steps: list[str]
-    estimates: list[dict]
-    estimates_note: str
-    markdown: str
-    json: str
-    as_dict: dict
-
-
-def recommendation_view(answers: dict) -> RecommendationView:
-    """Run the advisor on validated answers and lay the result out for the Decide page.
-
-    The one place the app turns a recommendation into what it shows (swap it for the advisor's own
-    typed view of a recommendation once that exists).
-    """
+def recommendation_view(answers: dict):
+    """Run the advisor on validated answers: the advisor's own typed view (``advisor.explain``), the same
+    content `advisor decide` prints, so the CLI and the app never render a recommendation differently."""
+    from advisor.explain import recommendation_view as view_of
     from advisor.recommend import recommend
 
-    return _view_of(recommend(answers))
+    return view_of(recommend(answers))
 
 
 def readable(value: Any) -> str:
@@ -78,48 +59,6 @@ def readable(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k.replace('_', ' ')} {readable(v)}" for k, v in value.items())
     return str(value)
-
-
-def _estimate_rows(estimates: dict) -> list[dict]:
-    rows = []
-    for part, label in (("training", "Training"), ("rag", "RAG")):
-        values = estimates.get(part) or {}
-        for key, value in values.items():
-            if key in ("estimate", "notes", "accuracy"):
-                continue
-            rows.append({"what": f"{label}: {key.replace('_', ' ')}", "estimate": readable(value)})
-        for note in values.get("notes") or []:
-            rows.append({"what": f"{label}: note", "estimate": str(note)})
-    return rows
-
-
-def _view_of(rec) -> RecommendationView:
-    import json
-
-    summary = (f"Confidence **{rec.confidence:.0%}**, ahead of the runner-up ({rec.runner_up}) by "
-               f"{rec.margin:g} points.")
-    if rec.method is not None:
-        summary += f" Method: **{rec.method.name.upper()}** on a {rec.method.model_size} model: {rec.method.why}."
-    reasons = [r.text for r in rec.reasons] or ["No rule fired strongly: the default (prompting first) stands."]
-    flips = [f.text for f in rec.flip]
-    risks = list(rec.risks) + [f"Prerequisite: {p}" for p in rec.prerequisites]
-    rows = _estimate_rows(rec.estimates)
-    note = str(rec.estimates.get("note", "All figures are estimates."))
-    as_dict = rec.to_dict()
-    lines = [f"# Recommendation: {rec.label}", "", summary, "", "## Why", *[f"- {r}" for r in reasons]]
-    if flips:
-        lines += ["", "## What would change it", *[f"- {f}" for f in flips]]
-    if risks:
-        lines += ["", "## Risks and prerequisites", *[f"- {r}" for r in risks]]
-    if rows:
-        lines += ["", "## Estimates", "", note, "", "| what | estimate |", "|---|---|",
-                  *[f"| {r['what']} | {r['estimate']} |" for r in rows]]
-    lines += ["", "## Next steps", *[f"{i}. {s}" for i, s in enumerate(rec.next_steps, 1)], "",
-              "## Answers", *[f"- {k}: {v}" for k, v in rec.answers.items()], ""]
-    return RecommendationView(
-        headline=rec.label, summary=summary, reasons=reasons, flip=flips, risks=risks, next_steps=list(rec.next_steps),
-        estimates=rows, estimates_note=note, markdown="\n".join(lines),
-        json=json.dumps(as_dict, indent=2, default=str, ensure_ascii=False), as_dict=as_dict)
 
 
 def paired_comparisons(ws: Workspace, runs: list[str], reference: str) -> list[dict]:

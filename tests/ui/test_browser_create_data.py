@@ -8,13 +8,13 @@ import pytest
 
 from tests.app_fixtures import FakeEncoder
 from tests.studies.data.test_creation import DOC
-from tests.ui.test_browser import TIMEOUT_MS, browser, no_exception, page, settle, shot  # noqa: F401 - fixtures
+from tests.ui.test_browser import TIMEOUT_MS, no_exception, settle, shot
 from ui.launch import chromium_available, streamlit_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(chromium_available() is not None, reason=str(chromium_available()))]
 
 
-def test_reviewer_accepts_edits_rejects_with_keys_and_a_double_click_records_one_decision(page, tmp_path, workspace):  # noqa: F811
+def test_reviewer_accepts_edits_rejects_with_keys_and_a_double_click_records_one_decision(page, tmp_path, workspace):
     from studies.data.creation.generation import GenerationRequest, generate
     from studies.data.creation.review_queue import ReviewQueue
 

@@ -11,15 +11,6 @@ from tests.studies.data.test_creation import DOC
 
 
 @pytest.fixture
-def app_ws(workspace, monkeypatch):
-    import ui.common
-
-    monkeypatch.setenv("ADVISOR_WORKSPACE", str(workspace.root))
-    monkeypatch.setattr(ui.common, "encoder", lambda spec=None: FakeEncoder())
-    return workspace
-
-
-@pytest.fixture
 def corpus(tmp_path):
     folder = tmp_path / "docs"
     folder.mkdir()

@@ -145,25 +145,16 @@ def _recommendation(qn) -> None:
     view = recommendation_view(answers)
     st.header(view.headline)
     st.markdown(view.summary)
-    st.subheader("Why")
-    for reason in view.reasons:
-        st.markdown(f"- {reason}")
-    if view.flip:
-        st.subheader("What would change it")
-        for change in view.flip:
-            st.markdown(f"- {change}")
-    if view.risks:
-        st.subheader("Risks and prerequisites")
-        for risk in view.risks:
-            st.markdown(f"- {risk}")
-    if view.estimates:
-        st.subheader("Estimates")
-        st.caption(view.estimates_note)
-        st.dataframe(view.estimates, hide_index=True, width="stretch",
-                     column_config={"estimate": st.column_config.TextColumn("estimate", width="large")})
-    st.subheader("Next steps")
-    for n, step in enumerate(view.next_steps, start=1):
-        st.markdown(f"{n}. {step}")
+    for section in view.sections():  # the same parts, in the same order, as `advisor decide` prints
+        st.subheader(section.title)
+        if section.title == "Estimates":
+            st.caption(view.estimates_note)
+            st.dataframe(view.estimates, hide_index=True, width="stretch",
+                         column_config={"estimate": st.column_config.TextColumn("estimate", width="large")})
+            continue
+        numbered = section.title == "Next steps"
+        for n, item in enumerate(section.items, start=1):
+            st.markdown(f"{n}. {item}" if numbered else f"- {item}")
     remember("recommendation", view.as_dict)
     c1, c2, c3 = st.columns(3)
     c1.download_button("Download answers (YAML)", answers_yaml(answers, qn), file_name="answers.yaml",
