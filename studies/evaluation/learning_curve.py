@@ -189,3 +189,71 @@ def measure(train_pairs: Sequence[Any], train_and_evaluate: TrainAndEvaluate, fr
         run_id = (reuse or {}).get(fraction) or train_and_evaluate(fraction, subset)
         out[fraction] = (len(subset), run_id)
     return out
+
+
+# ----------------------------------------------------------------------------- runs on a real workspace
+
+CURVE_FILE = "learning_curve.json"
+
+
+def run_learning_curve(workspace: Any, split: Any, best_run: dict[str, Any], settings: Any = None, *,
+                       fractions: Sequence[float] = FRACTIONS, limit: int | None = None, metrics: Sequence[str] | None = None,
+                       progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Retrain ``best_run``'s configuration on nested subsets of ``split.train`` and evaluate each on the test split.
+
+    The full-data point reuses ``best_run`` itself when it trained on this split. The stored curve
+    (``<ws>/runs/<best run>/learning_curve.json``) holds sizes and run ids; scores come from the leaderboard.
+    """
+    from core.atomic import atomic_write_json
+    from studies.evaluation.contract import evaluate
+    from studies.evaluation.systems import LoraSystem, record_trained_on
+    from tuning.config import TrainConfig
+    from tuning.train import train
+
+    train_config = dict((best_run.get("config") or {}).get("train_config") or {})
+    if not train_config:
+        raise EvaluationError(f"Run {best_run.get('run_id')} records no training configuration; a learning curve retrains a "
+                              "fine-tuned run (kind lora or rag+lora evaluated through `advisor eval`).")
+    config = TrainConfig.from_dict(train_config)
+    reuse = {1.0: best_run["run_id"]} if best_run.get("kind") == "lora" and best_run.get("split_version") == split.version else {}
+    base = str(best_run["run_id"])
+
+    def train_and_evaluate(fraction: float, subset: list[Any]) -> str:
+        name = f"{base}-lc{int(round(fraction * 100)):03d}"
+        if progress:
+            progress(f"training on {len(subset)} of {len(split.train)} pairs ({fraction:.0%})")
+        result = train(config, subset, split.validation, workspace, name)
+        record_trained_on(result.adapter_dir, split)
+        ev = evaluate(LoraSystem(result.adapter_dir, workspace), split, workspace, settings, limit=limit, metrics=metrics,
+                      run_id=name)
+        return ev.run_id
+
+    sizes = measure(split.train, train_and_evaluate, fractions, seed=config.seed, reuse=reuse)
+    stored = {"best_run": base, "split_version": split.version, "seed": config.seed,
+              "points": [{"fraction": f, "n": n, "run_id": rid} for f, (n, rid) in sorted(sizes.items())]}
+    atomic_write_json(workspace.path("runs", base, CURVE_FILE), stored)
+    return stored
+
+
+def load_stored_curve(workspace: Any, run_id: str) -> dict[str, Any] | None:
+    """The stored sizes and run ids of ``run_id``'s learning curve, or None when none was measured."""
+    import json
+
+    path = workspace.path("runs", run_id, CURVE_FILE)
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def curve_from_leaderboard(board: Any, stored: dict[str, Any], metric: str, target: float | None = None,
+                           target_name: str | None = None) -> LearningCurve:
+    """Points read from the leaderboard rows of the stored runs, fitted and described."""
+    points = []
+    for p in stored["points"]:
+        stats = (board.get(p["run_id"]).get("metrics") or {}).get(metric)
+        if not stats:
+            raise EvaluationError(f"Learning-curve run {p['run_id']} has no {metric!r} on the leaderboard.")
+        points.append(CurvePoint(int(p["n"]), float(stats["mean"]), float(stats["low"]), float(stats["high"]), p["run_id"]))
+    curve = learning_curve(points, metric, target, target_name, seed=int(stored.get("seed") or 0))
+    curve.config = {"best_run": stored.get("best_run")}
+    return curve
