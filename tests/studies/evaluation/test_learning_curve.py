@@ -82,3 +82,36 @@ def test_measure_trains_each_subset_once_and_reuses_the_full_run():
     out = measure(pairs(), train, reuse={1.0: "best-run"})
     assert calls == [(0.25, 30), (0.5, 60)]
     assert out[1.0] == (120, "best-run") and out[0.25] == (30, "run-0.25")
+
+
+def test_learning_curve_retrains_on_the_tiny_model(workspace, sample_pairs, tiny_model_dir):
+    """Real training on 25% and 50% subsets; the full point reuses the best run; scores read from the leaderboard."""
+    from studies.data.datasets import load_pairs
+    from studies.data.splits import make_split
+    from studies.evaluation.contract import evaluate
+    from studies.evaluation.learning_curve import curve_from_leaderboard, load_stored_curve, run_learning_curve
+    from studies.evaluation.systems import LoraSystem, record_trained_on
+    from studies.results.leaderboard import Leaderboard
+    from tuning.config import TrainConfig
+    from tuning.generate import GenerationSettings
+    from tuning.train import train
+
+    split = make_split(load_pairs(sample_pairs), seed=0)
+    config = TrainConfig(model=str(tiny_model_dir), rank=4, alpha=8, max_steps=2, micro_batch_size=4, eval_every=2,
+                         eval_examples=8, max_length=64, device="cpu", precision="fp32", save_every=100)
+    settings = GenerationSettings(max_new_tokens=4, batch_size=8)
+    full = train(config, split.train, split.validation[:8], workspace, "best")
+    record_trained_on(full.adapter_dir, split)
+    best = evaluate(LoraSystem(full.adapter_dir, workspace), split, workspace, settings, metrics=["chrf"], limit=4)
+    board = Leaderboard(workspace)
+    stored = run_learning_curve(workspace, split, board.get(best.run_id), settings, limit=4, metrics=["chrf"])
+    assert [p["fraction"] for p in stored["points"]] == [0.25, 0.5, 1.0]
+    assert stored["points"][-1]["run_id"] == best.run_id
+    ns = [p["n"] for p in stored["points"]]
+    assert ns[0] < ns[1] < ns[2] == len(split.train)
+    for p in stored["points"][:2]:
+        row = board.get(p["run_id"])
+        assert row["kind"] == "lora" and row["split_version"] == split.version and row["n_items"] == 4
+    assert load_stored_curve(workspace, best.run_id) == stored
+    curve = curve_from_leaderboard(board, stored, "chrf")
+    assert [p.n for p in curve.points] == ns and len(curve.projections) == 2 and curve.sentence
