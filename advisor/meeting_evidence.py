@@ -65,21 +65,32 @@ def _best(comparison: "RunComparison", kinds: tuple[str, ...]) -> Any:
 
 
 def measure(ws: Workspace, comparison: "RunComparison", rows: dict[str, dict[str, Any]], options: EvidenceOptions,
-            say: Callable[[str], None] = log.info) -> None:
-    """Run and store what ``options`` asks for and is not stored yet."""
+            say: Callable[[str], None] = log.info) -> dict[str, str]:
+    """Run and store what ``options`` asks for and is not stored yet; returns ``{part: why it could not be measured}``."""
     limit = comparison.n_items
-    if options.learning_curve:
-        from studies.evaluation.learning_curve import load_stored_curve, run_learning_curve
+    parts = [("learning_curve", options.learning_curve, _measure_curve), ("oracle", options.oracle, _measure_oracle),
+             ("forgetting", options.forgetting, _measure_forgetting)]
+    problems: dict[str, str] = {}
+    for name, wanted, fn in parts:
+        if not wanted:
+            continue
+        try:
+            fn(ws, comparison, rows, options, limit, say)
+        except AdvisorError as exc:  # one part that cannot be measured must not cost the whole record
+            say(f"{name.replace('_', ' ')}: not measured: {exc}")
+            problems[name] = str(exc)
+    return problems
 
-        best = _best(comparison, ("lora", "dora", "qlora"))
-        if best is not None and load_stored_curve(ws, best.run_id) is None:
-            say(f"learning curve: retraining {best.system} on 25% and 50% of the training split")
-            run_learning_curve(ws, _split(ws, comparison), rows[best.run_id], _settings(rows, best.run_id, options),
-                               limit=limit, metrics=comparison.metrics, progress=say)
-    if options.oracle:
-        _measure_oracle(ws, comparison, rows, options, limit, say)
-    if options.forgetting:
-        _measure_forgetting(ws, comparison, rows, options, say)
+
+def _measure_curve(ws: Workspace, comparison: "RunComparison", rows: dict[str, dict[str, Any]], options: EvidenceOptions,
+                   limit: int, say: Callable[[str], None]) -> None:
+    from studies.evaluation.learning_curve import load_stored_curve, run_learning_curve
+
+    best = _best(comparison, ("lora", "dora", "qlora"))
+    if best is not None and load_stored_curve(ws, best.run_id) is None:
+        say(f"learning curve: retraining {best.system} on 25% and 50% of the training split")
+        run_learning_curve(ws, _split(ws, comparison), rows[best.run_id], _settings(rows, best.run_id, options),
+                           limit=limit, metrics=comparison.metrics, progress=say)
 
 
 def _measure_oracle(ws: Workspace, comparison: "RunComparison", rows: dict[str, dict[str, Any]], options: EvidenceOptions,
@@ -107,7 +118,7 @@ def _measure_oracle(ws: Workspace, comparison: "RunComparison", rows: dict[str, 
 
 
 def _measure_forgetting(ws: Workspace, comparison: "RunComparison", rows: dict[str, dict[str, Any]], options: EvidenceOptions,
-                        say: Callable[[str], None]) -> None:
+                        limit: int, say: Callable[[str], None]) -> None:
     from studies.evaluation.forgetting import TOLERANCE, load_forgetting, measure_forgetting
     from studies.evaluation.systems import BaseModelSystem, LoraSystem
 
@@ -136,13 +147,18 @@ def _measure_forgetting(ws: Workspace, comparison: "RunComparison", rows: dict[s
 
 
 def gather(ws: Workspace, comparison: "RunComparison", rows: dict[str, dict[str, Any]], names: dict[str, str],
-           options: EvidenceOptions) -> dict[str, Any]:
-    """What is stored for the parts ``options`` asks for, as plain dicts for the templates."""
+           options: EvidenceOptions, problems: dict[str, str] | None = None) -> dict[str, Any]:
+    """What is stored for the parts ``options`` asks for, as plain dicts for the templates (``problems``: from :func:`measure`)."""
     out: dict[str, Any] = {}
+    problems = problems or {}
     if options.learning_curve:
         out["learning_curve"] = _gather_curve(ws, comparison, rows, names)
+        if "missing" in out["learning_curve"] and "learning_curve" in problems:
+            out["learning_curve"] = {"missing": problems["learning_curve"]}
     if options.oracle:
         out["oracle"] = _gather_oracle(ws, comparison, names)
+        if "missing" in out["oracle"] and "oracle" in problems:
+            out["oracle"] = {"missing": problems["oracle"]}
     if options.forgetting:
         from studies.evaluation.forgetting import load_forgetting
 

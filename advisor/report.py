@@ -182,6 +182,7 @@ def build_record(
     requests_per_day: float | None = None,
     prices: str | None = None,
     command: str = "",
+    say: Any = None,
 ) -> DecisionRecord:
     """Collect the comparison, the verdict and everything around it for the given runs.
 
@@ -221,8 +222,8 @@ def build_record(
     page = record_summary.one_page(comparison, verdict, rows, answers, requests_per_day=requests_per_day, prices=prices, command=command)
     extra: dict[str, Any] = {}
     if evidence is not None and evidence.any:
-        meeting_evidence.measure(workspace, comparison, rows, evidence)
-        extra = meeting_evidence.gather(workspace, comparison, rows, record_summary.readable_names(list(rows.values())), evidence)
+        problems = meeting_evidence.measure(workspace, comparison, rows, evidence, say=say or log.info)
+        extra = meeting_evidence.gather(workspace, comparison, rows, record_summary.readable_names(list(rows.values())), evidence, problems)
     figures = {
         "metric_intervals": plots.metric_intervals(comparison),
         "quality_vs_cost": plots.quality_vs_cost(comparison),

@@ -64,3 +64,24 @@ def test_first_screen_in_the_record(workspace, tmp_path):
     html_path = write_report(workspace, record, "html", name="modes")
     assert stat.S_IMODE(os.stat(html_path).st_mode) == stat.S_IMODE(os.stat(md_path).st_mode)
     assert "At a glance" in html_path.read_text()
+
+
+def test_report_cli_evidence_flags_and_reproduce_command(workspace):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    split = frozen_split(workspace)
+    runs = [evaluate_canned(workspace, split, "base", "base", 0.2), evaluate_canned(workspace, split, "lora:a", "lora", 0.7, seed=2)]
+    cmd = [sys.executable, "-m", "advisor", "--workspace", str(workspace.root), "report", "--runs", ",".join(runs),
+           "--forgetting", "--oracle", "--requests-per-day", "500", "--name", "ev"]
+    out = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    md = (workspace.root / "reports" / "ev" / "decision_record.md").read_text()
+    assert "500 requests/day (given)" in md
+    assert "## How much data would it take?" in md and "records no training configuration" in md  # canned LoRA: says why
+    assert "## Knowledge or behaviour?" in md and "no RAG run among the compared systems" in md
+    assert "## Forgetting" in md and "--oracle --forgetting --requests-per-day 500.0" in md
+    bad = subprocess.run(cmd[:-2] + ["--prices", str(workspace.root / "missing.json")], cwd=root, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "missing.json" in bad.stderr
