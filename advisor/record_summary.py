@@ -22,7 +22,7 @@ REQUESTS_PER_DAY = {"low": 1_000, "medium": 10_000, "high": 300_000}
 """Requests per day assumed for each questionnaire answer (the top of 'under 1,000', the middle of 1k-100k, 3x 100k)."""
 LATENCY_BUDGET_S = {"relaxed": 10.0, "interactive": 3.0, "strict": 0.5}
 """Seconds per answer (p95) allowed by each questionnaire answer."""
-BAR_WIDTH = 20
+BAR_WIDTH = 12
 FINE_TUNED = ("lora", "dora", "qlora", "full", "rag+lora")
 METHOD_WORDS = {"lora": "LoRA", "dora": "DoRA", "qlora": "QLoRA", "full": "Full fine-tune"}
 
@@ -172,8 +172,12 @@ def one_page(comparison: "RunComparison", verdict: Any, rows: dict[str, dict[str
         be = break_even(by_run[best_rag.run_id], by_run[best_ft.run_id], volume)
         notes.append(be.sentence.replace(best_rag.system, names[best_rag.run_id]).replace(best_ft.system, names[best_ft.run_id]))
     def readable(text: str) -> str:
-        for run in sorted(comparison.runs, key=lambda r: -len(r.system)):  # longest first: no name inside another
-            text = text.replace(run.system, names[run.run_id])
+        # Spec-like names (kind:args) are replaced wherever they stand, longest first so none replaces part of
+        # another; a bare word such as "base" only where it stands as a name, in parentheses.
+        for run in sorted(comparison.runs, key=lambda r: -len(r.system)):
+            old = run.system if ":" in run.system else f"({run.system})"
+            new = names[run.run_id] if ":" in run.system else f"({names[run.run_id]})"
+            text = text.replace(old, new)
         return text
 
     return OnePage(metric, comparison.n_items, comparison.part, page_rows, readable(verdict.headline),

@@ -293,6 +293,13 @@ def render_markdown(record: DecisionRecord, image_prefix: str = "") -> str:
     return _env().get_template("decision_record.md.j2").render(**_context(record, images))
 
 
+def render_first_screen(record: DecisionRecord) -> str:
+    """Just the first screen (the one-page table and the verdict sentence) as Markdown, for the app."""
+    if record.page is None:
+        return ""
+    return _env().get_template("_first_screen.md.j2").render(**_context(record, {}))
+
+
 def render_html(record: DecisionRecord) -> str:
     """Self-contained HTML: the same content as the Markdown, plots embedded as base64 data URIs.
 

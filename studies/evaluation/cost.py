@@ -183,7 +183,7 @@ def break_even(rag: ServingCost, fine_tune: ServingCost, requests_per_day: float
                          f"{fine_tune.name} is not cheaper per request than {rag.name}, so its ${training:.2f} of training never pays back.")
     requests = training / saving
     days = requests / requests_per_day if requests_per_day > 0 else None
-    when = f", about {days:,.0f} days at {requests_per_day:,.0f} requests/day" if days is not None else ""
+    when = f", about {days:,.0f} day{'' if round(days) == 1 else 's'} at {requests_per_day:,.0f} requests/day" if days is not None else ""
     return BreakEven(rag.name, fine_tune.name, training, saving, requests, days,
                      f"{fine_tune.name}'s ${training:.2f} of training pays back against {rag.name}'s longer prompts after "
                      f"{requests:,.0f} requests{when}.")
