@@ -11,22 +11,13 @@ import pytest
 
 from tests.app_fixtures import FakeEncoder, populate
 from tests.report_fixtures import evaluate_canned, frozen_split
-from ui.launch import CHROMIUM, CHROMIUM_ARGS, chromium_available, streamlit_server
+from tests.ui.test_browser import browser  # noqa: F401 - the shared headless Chromium fixture
+from ui.launch import chromium_available, streamlit_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(chromium_available() is not None, reason=str(chromium_available()))]
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 TIMEOUT_MS = 60_000
 VIEWPORT = {"width": 1280, "height": 900}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _above_the_fold(page, text: str) -> bool:
