@@ -176,6 +176,10 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     remove_stale_temporaries(target)
     tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
     try:
+        try:  # mkdtemp makes it 0700: keep the folder's mode, or what a plain mkdir would give
+            os.chmod(tmp, target.stat().st_mode & 0o7777)
+        except OSError:
+            os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
         for root, _dirs, files in os.walk(tmp):
             for name in files:

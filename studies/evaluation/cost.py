@@ -171,6 +171,11 @@ class BreakEven:
     sentence: str
 
 
+def usd(x: float) -> str:
+    """Dollars readable at any size: $0.0020, $1.25, $1,234.50."""
+    return f"${x:.4f}" if abs(x) < 0.01 else f"${x:,.2f}"
+
+
 def break_even(rag: ServingCost, fine_tune: ServingCost, requests_per_day: float) -> BreakEven:
     """Requests (and days at ``requests_per_day``) until ``fine_tune``'s build cost is repaid against ``rag``."""
     saving = rag.per_request_usd - fine_tune.per_request_usd
@@ -180,10 +185,15 @@ def break_even(rag: ServingCost, fine_tune: ServingCost, requests_per_day: float
                          f"{fine_tune.name} cost no more to build than {rag.name}: nothing to pay back.")
     if saving <= 0:
         return BreakEven(rag.name, fine_tune.name, training, saving, None, None,
-                         f"{fine_tune.name} is not cheaper per request than {rag.name}, so its ${training:.2f} of training never pays back.")
+                         f"{fine_tune.name} is not cheaper per request than {rag.name}, so its {usd(training)} of training never pays back.")
     requests = training / saving
     days = requests / requests_per_day if requests_per_day > 0 else None
-    when = f", about {days:,.0f} day{'' if round(days) == 1 else 's'} at {requests_per_day:,.0f} requests/day" if days is not None else ""
+    if days is None:
+        when = ""
+    elif days < 1:
+        when = f", within the first day at {requests_per_day:,.0f} requests/day"
+    else:
+        when = f", about {days:,.0f} day{'' if round(days) == 1 else 's'} at {requests_per_day:,.0f} requests/day"
     return BreakEven(rag.name, fine_tune.name, training, saving, requests, days,
-                     f"{fine_tune.name}'s ${training:.2f} of training pays back against {rag.name}'s longer prompts after "
+                     f"{fine_tune.name}'s {usd(training)} of training pays back against {rag.name}'s longer prompts after "
                      f"{requests:,.0f} requests{when}.")

@@ -64,6 +64,7 @@ def test_every_part_is_measured_stored_and_shown(tiny_runs, monkeypatch):
     md = render_markdown(record)
     for heading in ("## At a glance", "## How much data would it take?", "## Knowledge or behaviour?", "## Forgetting"):
         assert heading in md
+    assert "Of 4 items RAG" in md and f"{name} scores" in md
     verdict = check(ws, runs[2], record=False)
     assert ("check:forgetting" in verdict.failures) == (not result["passed"])
     # A second record measures nothing again: the stored results are read back.

@@ -63,6 +63,10 @@ def test_first_screen_in_the_record(workspace, tmp_path):
     md_path = write_report(workspace, record, "md", name="modes")
     html_path = write_report(workspace, record, "html", name="modes")
     assert stat.S_IMODE(os.stat(html_path).st_mode) == stat.S_IMODE(os.stat(md_path).st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(md_path).st_mode) == 0o666 & ~umask  # what a plain open() gives, not mkstemp's 0600
+    assert stat.S_IMODE(os.stat(md_path.parent).st_mode) == 0o777 & ~umask
     assert "At a glance" in html_path.read_text()
 
 

@@ -56,7 +56,9 @@ def test_break_even_by_hand():
     assert b.saving_per_request_usd == pytest.approx(0.0002)
     assert b.requests == pytest.approx(10_000)
     assert b.days == pytest.approx(20)
-    assert "10,000 requests" in b.sentence and "20 days" in b.sentence
+    assert "10,000 requests" in b.sentence and "20 days" in b.sentence and "$2.00 of training" in b.sentence
+    soon = break_even(rag, serving_cost(ServingProfile("LoRA", "lora", 1.0, 1.0, 60, 20, build_usd=0.002), 500, table()), 500)
+    assert "$0.0020 of training" in soon.sentence and "within the first day" in soon.sentence
 
 
 def test_break_even_never_when_fine_tune_is_not_cheaper():
