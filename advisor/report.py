@@ -48,6 +48,10 @@ class DecisionRecord:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     """Accept / reject decisions on the compared runs: who, when, why."""
     sweeps: list[dict[str, Any]] = field(default_factory=list)
+    page: Any = None
+    """The first screen (:class:`advisor.record_summary.OnePage`): readable names, metric bars, cost, p95, verdict."""
+    evidence: dict[str, Any] = field(default_factory=dict)
+    """Learning curve, oracle split, forgetting (:mod:`advisor.meeting_evidence`), where asked for."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,7 +67,15 @@ class DecisionRecord:
             "gates": self.gates,
             "decisions": self.decisions,
             "plots": sorted(self.plots),
+            "one_page": _plain(self.page),
+            "evidence": self.evidence,
         }
+
+
+def _plain(obj: Any) -> Any:
+    import dataclasses
+
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
 
 
 def _answers_in_words(answers: dict[str, Any]) -> list[dict[str, str]]:
@@ -165,8 +177,19 @@ def build_record(
     title: str | None = None,
     include_checks: bool = True,
     studies: list[str] | None = None,
+    *,
+    evidence: Any = None,
+    requests_per_day: float | None = None,
+    prices: str | None = None,
+    command: str = "",
+    say: Any = None,
 ) -> DecisionRecord:
-    """Collect the comparison, the verdict and everything around it for the given runs."""
+    """Collect the comparison, the verdict and everything around it for the given runs.
+
+    ``evidence`` (:class:`advisor.meeting_evidence.EvidenceOptions`) measures what it asks for when not
+    stored yet (training, generation), then reads it; ``requests_per_day`` and ``prices`` (a JSON price
+    table) set the cost at volume; ``command`` is the command line that reproduces the record.
+    """
     from studies.evaluation.compare import compare_runs
     from studies.results.leaderboard import Leaderboard
 
@@ -193,6 +216,14 @@ def build_record(
         }
         words = _answers_in_words(rec.answers)
     verdict = update(initial, comparison)
+    from advisor import meeting_evidence, record_summary
+
+    rows = {r.run_id: board.get(r.run_id) for r in comparison.runs}
+    page = record_summary.one_page(comparison, verdict, rows, answers, requests_per_day=requests_per_day, prices=prices, command=command)
+    extra: dict[str, Any] = {}
+    if evidence is not None and evidence.any:
+        problems = meeting_evidence.measure(workspace, comparison, rows, evidence, say=say or log.info)
+        extra = meeting_evidence.gather(workspace, comparison, rows, record_summary.readable_names(list(rows.values())), evidence, problems)
     figures = {
         "metric_intervals": plots.metric_intervals(comparison),
         "quality_vs_cost": plots.quality_vs_cost(comparison),
@@ -223,6 +254,8 @@ def build_record(
         checks=_check_results(workspace, run_ids) if include_checks else {},
         gates=_gate_results(workspace, run_ids),
         decisions=decisions,
+        page=page,
+        evidence=extra,
     )
 
 
@@ -260,6 +293,13 @@ def render_markdown(record: DecisionRecord, image_prefix: str = "") -> str:
     """Markdown; plots are referenced as ``<image_prefix><name>.png`` files written beside it."""
     images = {name: f"{image_prefix}{name}.png" for name in record.plots}
     return _env().get_template("decision_record.md.j2").render(**_context(record, images))
+
+
+def render_first_screen(record: DecisionRecord) -> str:
+    """Just the first screen (the one-page table and the verdict sentence) as Markdown, for the app."""
+    if record.page is None:
+        return ""
+    return _env().get_template("_first_screen.md.j2").render(**_context(record, {}))
 
 
 def render_html(record: DecisionRecord) -> str:

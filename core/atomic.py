@@ -81,6 +81,28 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def _umask() -> int:
+    """The process umask, read without changing it (Linux); 0o022 where it cannot be read."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def _file_mode(target: Path) -> int:
+    """The mode a plain ``open(path, 'w')`` would give: the existing file's, else 0o666 less the umask.
+
+    ``mkstemp`` makes its file 0600; without this every atomically written file would be readable by its owner only.
+    """
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Replace ``path`` with ``data`` so that readers see the old or the new content, never a mix."""
     target = Path(path)
@@ -88,6 +110,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     remove_stale_temporaries(target)
     fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, _file_mode(target))
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -153,6 +176,10 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     remove_stale_temporaries(target)
     tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
     try:
+        try:  # mkdtemp makes it 0700: keep the folder's mode, or what a plain mkdir would give
+            os.chmod(tmp, target.stat().st_mode & 0o7777)
+        except OSError:
+            os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
         for root, _dirs, files in os.walk(tmp):
             for name in files:

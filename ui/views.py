@@ -87,21 +87,38 @@ class ReportView:
     markdown: str
     html: str
     record: object
+    first_screen: str = ""
+    """The record's one-page table and verdict sentence (Markdown), plus the learning curve's sentence where stored."""
 
 
 def decision_record(ws: Workspace, runs: list[str], recommendation: dict | None = None) -> ReportView:
     """The comparison report / decision record of ``runs`` (the questionnaire's answers, when given, are the
     initial recommendation that the evidence confirms or overturns)."""
-    from advisor.report import build_record, render_html, render_markdown
+    from advisor.report import build_record, render_first_screen, render_html, render_markdown
 
     record = build_record(ws, list(runs), answers=(recommendation or {}).get("answers") or None)
+    record.evidence = _stored_evidence(ws, record)
     v = record.verdict
     lines = [f"**Verdict: {v.headline}**", ""]
     lines += [f"- {r}" for r in v.reasons]
     if v.open_questions:
         lines += ["", "**Open questions**", *[f"- {q}" for q in v.open_questions]]
+    curve = record.evidence.get("learning_curve") or {}
+    first = render_first_screen(record) + (f"\n\n**How much data would it take?** {curve['sentence']}" if curve.get("sentence") else "")
     return ReportView(title=record.title, verdict_markdown="\n".join(lines), plots=dict(record.plots),
-                      markdown=render_markdown(record), html=render_html(record), record=record)
+                      markdown=render_markdown(record), html=render_html(record), record=record, first_screen=first)
+
+
+def _stored_evidence(ws: Workspace, record: object) -> dict:
+    """The learning curve, oracle split and forgetting already stored for these runs (the app measures nothing here)."""
+    from advisor.meeting_evidence import EvidenceOptions, gather
+    from advisor.record_summary import readable_names
+    from studies.results.leaderboard import Leaderboard
+
+    board = Leaderboard(ws)
+    rows = {r.run_id: board.get(r.run_id) for r in record.comparison.runs}
+    return gather(ws, record.comparison, rows, readable_names(list(rows.values())),
+                  EvidenceOptions(learning_curve=True, oracle=True, forgetting=True))
 
 
 def save_report(ws: Workspace, view: ReportView) -> list[Path]:

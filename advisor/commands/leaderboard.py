@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", default=None, help="metric for --best/--pareto and the table (default chrf)")
     parser.add_argument("--cost", default="money_usd", help="cost column for --pareto: money_usd, latency_s, gpu_hours, cpu_hours, train_tokens")
     parser.add_argument("--limit", type=positive_int, default=50, help="rows to show (default 50)")
+    parser.add_argument("--all", dest="show_all", action="store_true",
+                        help="list every run in one table (default: only runs scored on the same split part and items; others apart)")
     parser.add_argument("--format", dest="output_format", choices=("table", "json", "csv"), default="table", help="output format")
     parser.add_argument("--export", type=path_arg, metavar="FILE", default=None, help="write every run to FILE (.csv, .parquet or .json) instead")
 
@@ -59,7 +61,15 @@ def run(args: argparse.Namespace) -> int:
     elif args.history:
         rows = board.history(args.history)
     else:
-        rows = board.runs(limit=args.limit, **filters)
+        rows = board.runs(**filters)
+    apart: dict = {}
+    if not (args.best or args.pareto or args.history or args.show_all) and args.output_format == "table":
+        from studies.results.comparable import comparable_view
+
+        view = comparable_view(rows)
+        rows, apart = view.rows, view.apart
+        if view.key is not None:
+            print(f"{view.describe()} (`--all` lists every run):")
     rows = rows[: args.limit]
     if args.output_format == "json":
         print_json(rows)
@@ -96,4 +106,7 @@ def run(args: argparse.Namespace) -> int:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
         if i == 0:
             print("  ".join("-" * w for w in widths))
+    for (version, part, n), others in sorted(apart.items()):
+        print(f"apart: {len(others)} run(s) on {n} {part} items of split {version}: " + ", ".join(r["run_id"] for r in others[:5])
+              + (" ..." if len(others) > 5 else ""))
     return 0

@@ -161,7 +161,7 @@ def check(
     details: dict[str, Any] = {"reasons": failures.reasons, "metrics_source": run.metrics_source}
     details["metrics"] = _judge_metrics(run, thresholds or {}, bound, failures)
     details["training_data"] = data_source
-    results = run_checks(items, data, checks_config)
+    results = run_checks(items, data, checks_config, run_id=run_id, workspace=ws)
     details["checks"] = [r.to_dict() for r in results]
     used = _judge_checks(results, applied_waivers, failures)
     details["unused_waivers"] = sorted(k for k, was_used in used.items() if not was_used)
@@ -222,9 +222,9 @@ def _judge_checks(results: Sequence[CheckResult], waivers: Mapping[str, str], fa
         if result.name in waivers:
             used[result.name] = True
             continue
-        failures.add(
-            f"check:{result.name}", f"value {result.value:.4g} > threshold {result.threshold:g} ({len(result.findings)} finding(s))"
-        )
+        why = f"value {result.value:.4g} > threshold {result.threshold:g} ({len(result.findings)} finding(s))"
+        run_level = [f.snippet for f in result.findings if f.where == "run"]
+        failures.add(f"check:{result.name}", f"{why}: {run_level[0]}" if run_level else why)
     return used
 
 

@@ -51,7 +51,9 @@ def _report(ws, runs: list[str]) -> None:
             remember("report-key", key)
     if view is None:
         return
-    st.markdown(view.verdict_markdown)
+    st.markdown(view.first_screen)
+    with st.expander("Why: every reason behind the verdict"):
+        st.markdown(view.verdict_markdown)
     columns = st.columns(max(1, len(view.plots)))
     for column, (name, png) in zip(columns, view.plots.items()):
         column.image(png, caption=name.replace("_", " "), width="stretch")

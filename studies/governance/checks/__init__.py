@@ -2,7 +2,7 @@
 
 :mod:`.catalog` holds the results, the configuration, the registry and the runner; the checks register
 from :mod:`.sensitive` (credentials and personal data, in outputs and data), :mod:`.dangerous`
-(dangerous commands) and :mod:`.output_quality` (refusals and empty answers, group balance), in that order.
+(dangerous commands) and :mod:`.output_quality` (refusals and empty answers, group balance) and :mod:`.forgetting` (general ability lost by fine-tuning), in that order.
 
 Documented flags on the bundled sample (data/sample/pairs.jsonl): ``curl -k`` twice
 (verification_disabled: tldr's curl page shows it) and ``40.50.60.5`` (a public address used as a
@@ -10,7 +10,7 @@ proxy example on the docker build page).
 """
 
 # Importing the check modules registers their checks, in this order (the order of CHECKS and of every listing).
-from studies.governance.checks import sensitive, dangerous, output_quality  # noqa: F401, I001
+from studies.governance.checks import sensitive, dangerous, output_quality, forgetting  # noqa: F401, I001
 from studies.governance.checks.catalog import (
     CHECKS,
     CheckInputs,

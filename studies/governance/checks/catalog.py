@@ -102,6 +102,9 @@ class CheckInputs:
     items: Sequence[RunItem]
     data: Sequence[Any] | None
     config: ChecksConfig
+    run_id: str | None = None
+    """The run judged, for checks that read what is stored beside it (``reads="run"``)."""
+    workspace: Any = None
 
 
 CheckFn = Callable[[CheckInputs, float], CheckResult]
@@ -114,7 +117,7 @@ class CheckSpec:
     """One line: what the check measures (its ``value``) and when it fails."""
     threshold: float
     reads: str
-    """``outputs`` (needs a run) or ``data`` (needs training data)."""
+    """``outputs`` (needs a run's items), ``data`` (needs training data) or ``run`` (reads files beside the run)."""
     fn: CheckFn
 
 
@@ -123,8 +126,8 @@ CHECKS: dict[str, CheckSpec] = {}
 
 def register_check(name: str, doc: str, threshold: float, reads: str) -> Callable[[CheckFn], CheckFn]:
     """Decorator: add a check to the registry."""
-    if reads not in {"outputs", "data"}:
-        raise ValueError(f"reads must be 'outputs' or 'data', got {reads!r}")
+    if reads not in {"outputs", "data", "run"}:
+        raise ValueError(f"reads must be 'outputs', 'data' or 'run', got {reads!r}")
 
     def wrap(fn: CheckFn) -> CheckFn:
         if name in CHECKS:
@@ -145,16 +148,22 @@ def run_checks(
     items: Sequence[RunItem] | None = None,
     data: Sequence[Any] | None = None,
     config: ChecksConfig | None = None,
+    *,
+    run_id: str | None = None,
+    workspace: Any = None,
 ) -> list[CheckResult]:
     """Run the selected checks over a run's items and/or training data (Pairs, dicts with input/output)."""
     config = (config or ChecksConfig()).validate()
-    inputs = CheckInputs(list(items or []), None if data is None else list(data), config)
+    inputs = CheckInputs(list(items or []), None if data is None else list(data), config, run_id, workspace)
     results = []
     for name in config.selected():
         spec = CHECKS[name]
         threshold = config.threshold(name)
         if spec.reads == "outputs" and items is None:
             results.append(CheckResult(name, True, 0.0, threshold, skipped="no run given"))
+            continue
+        if spec.reads == "run" and (run_id is None or workspace is None):
+            results.append(CheckResult(name, True, 0.0, threshold, skipped="no workspace run given"))
             continue
         results.append(spec.fn(inputs, threshold))
     return results
@@ -164,7 +173,7 @@ def run_checks_for_run(ws: Any, run_id: str, data: Sequence[Any] | None = None, 
     """Load ``run_id``'s predictions from the workspace and run the checks (training data optional)."""
     from studies.evaluation.run_items import load_run_items
 
-    return run_checks(load_run_items(ws, run_id), data, config)
+    return run_checks(load_run_items(ws, run_id), data, config, run_id=run_id, workspace=ws)
 
 
 def load_training_data(path: str) -> list[Any]:
