@@ -14,7 +14,6 @@ import pytest
 
 from tests.app_fixtures import FakeEncoder, populate
 from tests.report_fixtures import evaluate_canned, frozen_split
-from tests.ui.test_browser import browser  # noqa: F401 - the shared headless Chromium fixture
 from ui.launch import chromium_available, streamlit_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(chromium_available() is not None, reason=str(chromium_available()))]
