@@ -83,6 +83,30 @@ def print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, default=str, ensure_ascii=False))
 
 
+class ProgressBar:
+    """A tqdm bar on stderr fed by the ``progress(done, total)`` callbacks of long library calls (evaluations)."""
+
+    def __init__(self, desc: str, unit: str = "item", disable: bool = False) -> None:
+        self.desc, self.unit, self.disable = desc, unit, disable
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=self.desc, unit=self.unit, dynamic_ncols=True, disable=self.disable, file=sys.stderr)
+        self._bar.total = total
+        self._bar.n = done
+        self._bar.refresh()
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, dispatch, and turn expected failures into a message and exit code 2."""
     parser = build_parser()

@@ -18,24 +18,33 @@ DESCRIPTION = (
 )
 
 
+_DEFAULTS = {"max_new_tokens": 64, "batch_size": 16}
+"""GenerationSettings defaults, stated in the help without importing tuning (a test compares them)."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("system", metavar="SYSTEM", help="base | base:MODEL | rag:INDEX | lora:ADAPTER | rag+lora:INDEX:ADAPTER")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", metavar="FILE", help="pair data set; its seeded split's test part is evaluated")
     source.add_argument("--split", metavar="VERSION", help="a frozen split in the workspace (`advisor data splits`)")
     parser.add_argument("--seed", type=int, default=0, help="split seed with --data (default 0; must match training)")
+    from advisor.commands.data import task_options
+
+    task_options(parser)
     parser.add_argument("--part", choices=("test", "validation"), default="test", help="split part (default: test)")
     parser.add_argument("--model", default=None, help="base model / RAG generator: a local transformers folder (default SmolLM2-135M)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when available)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N items only (quick looks; not for decisions)")
-    parser.add_argument("--metrics", default=None, help="comma-separated metrics (default: all; see --list-metrics)")
+    parser.add_argument("--metrics", default=None,
+                        help="comma-separated metrics (default: the task kind's metrics, primary first; see --list-metrics)")
     parser.add_argument("--list-metrics", action="store_true", help="print the metrics and what each rewards, then exit")
-    parser.add_argument("--max-new-tokens", type=int, default=None, help="generation limit per answer (default 64)")
-    parser.add_argument("--batch-size", type=int, default=None, help="prompts decoded together (default 16)")
+    parser.add_argument("--max-new-tokens", type=int, default=None, help=f"generation limit per answer (default {_DEFAULTS['max_new_tokens']})")
+    parser.add_argument("--batch-size", type=int, default=None, help=f"prompts decoded together (default {_DEFAULTS['batch_size']})")
     parser.add_argument("--study", default=None, help="group this run under a study name on the leaderboard")
     parser.add_argument("--price-per-hour", type=float, default=None, help="USD per device-hour (default: built-in price table)")
     parser.add_argument("--no-record", action="store_true", help="store predictions but do not add a leaderboard row")
-    parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format (default text)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.list_metrics:
         from studies.evaluation.metrics import available_metrics
+        from studies.evaluation.tasks import KIND_METRICS  # noqa: F401 - registers the per-kind metrics
 
         for name, rewards in available_metrics().items():
             print(f"{name:22s} {rewards}")
@@ -57,11 +67,17 @@ def run(args: argparse.Namespace) -> int:
         from studies.data.splits import make_split, save_split
 
         split = make_split(load_pairs(args.data), seed=args.seed)
-        save_split(ws, split)
     else:
         from studies.data.splits import load_split
 
         split = load_split(ws, args.split)
+    if any(getattr(args, k, None) for k in ("task", "labels", "system_prompt")):
+        from advisor.commands.data import resolve_task_args
+
+        split.task = resolve_task_args(args, [p.output for p in split.train])
+    from studies.data.splits import save_split
+
+    save_split(ws, split)
     settings = GenerationSettings()
     if args.max_new_tokens is not None:
         settings.max_new_tokens = args.max_new_tokens
@@ -72,18 +88,49 @@ def run(args: argparse.Namespace) -> int:
         options["model"] = args.model
     system = make_system(args.system, ws, **options)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
-    result = evaluate(system, split, ws, settings, record=not args.no_record, study=args.study, part=args.part,
-                      limit=args.limit, metrics=metrics, price_per_hour=args.price_per_hour)
+    from advisor.cli import ProgressBar
+
+    bar = ProgressBar(f"eval {args.system}", disable=args.no_progress)
+    try:
+        result = evaluate(system, split, ws, settings, record=not args.no_record, study=args.study, part=args.part,
+                          limit=args.limit, metrics=metrics, price_per_hour=args.price_per_hour, progress=bar, task=split.task)
+    finally:
+        bar.close()
     if args.output_format == "json":
         out = result.to_dict()
         print_json(out)
         return 0
-    print(f"run {result.run_id}: {result.system} on split {result.split_version} ({result.part}, {result.n} items)")
+    capped = f" of {result.available}, capped by --limit" if result.available > result.n else ""
+    print(f"run {result.run_id}: {result.system} on split {result.split_version} ({result.part}, {result.n} items{capped})")
+    if result.task is not None:
+        print(f"  task {result.task.kind} ({result.task.source}); primary metric {result.primary}")
     for name, score in result.scores.items():
-        print(f"  {name:22s} {score.mean:.3f}  [{score.low:.3f}, {score.high:.3f}]")
+        mark = " (primary)" if name == result.primary else ""
+        print(f"  {name:22s} {score.mean:.3f}  [{score.low:.3f}, {score.high:.3f}]{mark}")
+    print_task_report(result.report)
     for name, why in result.skipped_metrics.items():
         print(f"  {name:22s} skipped: {why}")
     print(f"  latency {result.latency_s:.3f} s/query (p95 {result.latency_p95_s:.3f}), cost ${result.record.money_usd:.4f}")
     print(f"  predictions: {result.predictions_path}")
     print("  leaderboard: " + ("row added" if result.recorded else "not recorded (--no-record)" if args.no_record else "already there"))
     return 0
+
+
+def print_task_report(report: dict) -> None:
+    """The set-level part of a run (classification: macro-F1, baselines, non-label answers, per-class table)."""
+    if not report:
+        return
+    if "macro_f1" in report:
+        m = report["macro_f1"]
+        print(f"  {'macro_f1':22s} {m['mean']:.3f}  [{m['low']:.3f}, {m['high']:.3f}]")
+    base = report.get("baselines") or {}
+    if base:
+        maj, chance = base.get("majority_class", {}), base.get("chance", {})
+        print(f"  baselines: majority class {maj.get('label')!r} {maj.get('accuracy', 0):.3f}, chance {chance.get('accuracy', 0):.3f}")
+    if "non_label_answers" in report:
+        print(f"  answers that are no label: {report['non_label_answers']}")
+    per_class = report.get("per_class") or {}
+    if per_class:
+        print("  per class (precision / recall / support):")
+        for label, v in per_class.items():
+            print(f"    {label[:30]:30s} {v['precision']:.3f} / {v['recall']:.3f} / {v['support']}")

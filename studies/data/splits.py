@@ -24,6 +24,7 @@ from core.atomic import atomic_directory
 from core.errors import DataError, WorkspaceError
 from core.workspace import Workspace
 from studies.data.datasets import LoadedDataset, Pair
+from studies.data.kinds import TaskSpec, infer_task
 
 PARTS = ("train", "validation", "test")
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
@@ -54,6 +55,12 @@ class FrozenSplit:
     """Target shares of pairs (train, validation, test); actual shares differ by at most a group."""
     split_hash: str = ""
     """Full sha256 of the parts (the version is its prefix)."""
+    task: TaskSpec | None = None
+    """The task kind (inferred from the train part unless given); recorded in the manifest, not in the version."""
+
+    def __post_init__(self) -> None:
+        if self.task is None and self.train:
+            self.task = infer_task([p.output for p in self.train])
 
     def part(self, name: str) -> list[Pair]:
         if name not in PARTS:
@@ -81,6 +88,7 @@ class FrozenSplit:
             "group_counts": {name: len(self.groups(name)) for name in PARTS},
             "groups": {name: sorted(self.groups(name)) for name in PARTS},
             "shared_inputs": shared_inputs(self),
+            "task": self.task.to_dict() if self.task is not None else None,
         }
 
 
@@ -129,8 +137,13 @@ def make_split(
     dataset: LoadedDataset,
     seed: int = 0,
     fractions: tuple[float, float, float] | list[float] = DEFAULT_FRACTIONS,
+    task: TaskSpec | None = None,
 ) -> FrozenSplit:
-    """Split a data set by group, deterministically for a given seed; no group is in two parts."""
+    """Split a data set by group, deterministically for a given seed; no group is in two parts.
+
+    ``task`` (default: inferred from the train part) is recorded in the manifest; it does not
+    change the split version, so the same data split with another task kind is the same split.
+    """
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise DataError(f"The split seed must be an integer, but got {seed!r}.")
     fractions = check_fractions(fractions)
@@ -154,6 +167,7 @@ def make_split(
         test=parts["test"],
         fractions=fractions,
         split_hash=split_hash,
+        task=task,
     )
 
 
@@ -191,10 +205,13 @@ def save_split(workspace: Workspace, split: FrozenSplit) -> Path:
     target = workspace.path("splits", split.version)
     if target.exists():
         try:
-            load_split(workspace, split.version)
-            return target
+            stored = load_split(workspace, split.version)
         except WorkspaceError:
             pass  # damaged copy: rewrite it
+        else:
+            if split.task is not None and stored.task != split.task:
+                _write_task(target, split.task)  # the task is metadata of the split, not part of its content
+            return target
     blobs = {name: part_bytes(split.part(name)) for name in PARTS}
     manifest = split.manifest()
     manifest["files"] = {f"{name}.jsonl": hashlib.sha256(blobs[name]).hexdigest() for name in PARTS}
@@ -206,6 +223,14 @@ def save_split(workspace: Workspace, split: FrozenSplit) -> Path:
     return target
 
 
+def _write_task(folder: Path, task: TaskSpec) -> None:
+    from core.atomic import atomic_write_text
+
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    manifest["task"] = task.to_dict()
+    atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
 def list_splits(workspace: Workspace) -> list[dict[str, Any]]:
     """Manifests of the saved splits (unverified; :func:`load_split` verifies)."""
     out = []
@@ -215,7 +240,9 @@ def list_splits(workspace: Workspace) -> list[dict[str, Any]]:
             manifest = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        out.append({k: manifest.get(k) for k in ("version", "dataset_name", "dataset_hash", "seed", "counts", "created_at")})
+        item = {k: manifest.get(k) for k in ("version", "dataset_name", "dataset_hash", "seed", "counts", "created_at")}
+        item["task"] = (manifest.get("task") or {}).get("kind")
+        out.append(item)
     return out
 
 
@@ -273,6 +300,7 @@ def load_split(workspace: Workspace, version: str) -> FrozenSplit:
         test=parts["test"],
         fractions=tuple(float(fractions.get(n, d)) for n, d in zip(PARTS, DEFAULT_FRACTIONS)),  # type: ignore[arg-type]
         split_hash=manifest["split_hash"],
+        task=TaskSpec.from_dict(manifest["task"]) if isinstance(manifest.get("task"), dict) else None,
     )
     recorded = manifest.get("groups") or {}
     if any(sorted(split.groups(n)) != list(recorded.get(n, [])) for n in PARTS):

@@ -29,9 +29,10 @@ from typing import Any
 from core.atomic import atomic_write_json, atomic_write_text
 from core.errors import EvaluationError
 from core.workspace import Workspace
+from studies.data.kinds import TaskSpec, task_of_split
 from studies.evaluation import metrics as metric_registry
 from studies.evaluation import prices, provenance
-from studies.evaluation.extract import extract
+from studies.evaluation.tasks import extract_for, metrics_for, primary_metric, task_report
 from studies.evaluation.stats import Comparison, Score, interval, paired_difference
 from studies.evaluation.systems import System, system_device
 from studies.results.leaderboard import Leaderboard
@@ -74,6 +75,14 @@ class EvalResult:
     settings: dict[str, Any] = field(default_factory=dict)
     prompts_cut: int = 0
     """Items whose prompt exceeded ``max_prompt_tokens`` and lost its start (raise the limit or shorten the context)."""
+    task: TaskSpec | None = None
+    """The task the run was evaluated as (kind, labels): it chose the metrics, extraction and prompts."""
+    primary: str | None = None
+    """The task kind's primary metric."""
+    report: dict[str, Any] = field(default_factory=dict)
+    """Set-level results of the kind (classification: macro-F1, per-class table, confusion matrix, baselines)."""
+    available: int = 0
+    """Items in the split part; more than ``n`` when ``limit`` capped the evaluation."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary (what sweeps store in Optuna; includes the leaderboard row)."""
@@ -94,6 +103,10 @@ class EvalResult:
             "predictions_path": self.predictions_path,
             "settings": dict(self.settings),
             "prompts_cut": self.prompts_cut,
+            "task": self.task.to_dict() if self.task else None,
+            "primary": self.primary,
+            "report": self.report,
+            "available": self.available,
             "recorded": self.recorded,
             "record": self.record.to_dict(),
         }
@@ -175,17 +188,22 @@ def evaluate(
     run_id: str | None = None,
     price_per_hour: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    task: TaskSpec | None = None,
 ) -> EvalResult:
     """Evaluate ``system`` on one part (default: test) of a frozen ``split``; see the module docstring.
 
     ``limit`` evaluates the first N items only (sweeps on validation); ``price_per_hour`` overrides
-    the price table for the evaluation's own compute. Raises :class:`EvaluationError` when the
-    contract is broken, before any generation.
+    the price table for the evaluation's own compute. ``task`` (default: the split's, recorded in its
+    manifest or inferred from its train part) chooses the metrics (unless ``metrics`` is given), the
+    answer extraction and the prompts of systems that build them (``use_task``). Raises
+    :class:`EvaluationError` when the contract is broken, before any generation.
     """
     settings = settings or GenerationSettings()
     settings.validate()
-    names = metric_names(extra_metrics, metrics)
+    task = task or task_of_split(split)
+    names = metric_names(extra_metrics, metrics if metrics is not None else metrics_for(task))
     items = _part(split, part)
+    available = len(items)
     if limit is not None:
         if limit < 1:
             raise EvaluationError(f"`limit >= 1` must hold, but got {limit}.")
@@ -193,6 +211,9 @@ def evaluate(
     if not items:
         raise EvaluationError(f"Split {split.version} has no items in its {part} part; nothing to evaluate.")
     check_contract(system, split, part)
+    use_task = getattr(system, "use_task", None)
+    if callable(use_task):
+        use_task(task)
     if run_id is None:
         run_id = trial_run_id(study, trial) if study is not None and trial is not None else new_run_id(system.kind)
     run_dir = workspace.path("runs", run_id)
@@ -210,11 +231,14 @@ def evaluate(
             progress(len(predictions), len(inputs))
     wall = time.perf_counter() - started
 
-    extractions = [extract(p.raw) for p in predictions]
+    extractions = [extract_for(task, p.raw) for p in predictions]
     answers = [e.answer for e in extractions]
     references = [p.output for p in items]
     values, skipped = metric_registry.score_all(names, answers, references)
     scores = {name: interval(vals) for name, vals in values.items()}
+    report = task_report(task, answers, references)
+    aggregate = {"macro_f1": report["macro_f1"]} if "macro_f1" in report else {}
+    primary = primary_metric(task) if primary_metric(task) in values else None
 
     latencies = [float(p.latency_s) for p in predictions]
     prompt_tokens = sum(int(p.prompt_tokens) for p in predictions)
@@ -268,13 +292,15 @@ def evaluate(
         trial=trial,
         base_model=config.get("base_model"),
         method=config.get("method"),
-        config={**config, "generation": settings_dict, "metrics": names, "limit": limit, "prompts_cut": prompts_cut},
+        config={**config, "generation": settings_dict, "metrics": names, "limit": limit, "items_available": available,
+                "prompts_cut": prompts_cut, "task": task.to_dict(), "primary_metric": primary, "task_report": report},
+        task=task.kind,
         dataset_name=getattr(split, "dataset_name", None),
         dataset_version=getattr(split, "dataset_hash", None),
         split_version=split.version,
         split_part=part,
         n_items=len(items),
-        metrics={k: v.to_dict() for k, v in scores.items()},
+        metrics={**{k: v.to_dict() for k, v in scores.items()}, **aggregate},
         skipped_metrics=skipped,
         train_tokens=int(costs.get("train_tokens", 0) or 0),
         eval_tokens=prompt_tokens + completion_tokens,
@@ -313,6 +339,10 @@ def evaluate(
         recorded=recorded,
         settings=settings_dict,
         prompts_cut=prompts_cut,
+        task=task,
+        primary=primary,
+        report=report,
+        available=available,
     )
 
 

@@ -26,16 +26,15 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from core.atomic import atomic_write_json
 from core.errors import EvaluationError
 from core.workspace import Workspace
+from studies.data.kinds import TaskSpec
+from studies.evaluation.prompts import COMMAND_SYSTEM_PROMPT, grounded_instruction, system_prompt_for
 from tuning.generate import GenerationSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     from tuning.models import LoadedModel
 
-COMMAND_SYSTEM_PROMPT = (
-    "You are a command-line assistant. Reply with exactly one shell command that does what the user asks, "
-    "in backticks, and nothing else."
-)
-"""System prompt of the prompted base model on command tasks (the RAG pipeline has its own prompt)."""
+TASK_PROMPT = "task"
+"""``system_prompt`` default of prompted systems: the task kind's prompt (``studies.evaluation.prompts``), set by ``use_task``."""
 TRAINED_ON = "trained_on.json"
 
 
@@ -164,15 +163,21 @@ def read_trained_on(adapter_dir: str | Path, metadata: dict[str, Any] | None = N
 
 
 class BaseModelSystem:
-    """A base model prompted to answer (no retrieval, no training)."""
+    """A base model prompted to answer (no retrieval, no training).
+
+    Its system prompt is the task kind's (:meth:`use_task`, called by the evaluation contract) unless
+    one is given; before a task is known it is the command prompt (the historical default).
+    """
 
     kind = "base"
 
-    def __init__(self, workspace: Workspace, model: str | None = None, *, system_prompt: str | None = COMMAND_SYSTEM_PROMPT,
+    def __init__(self, workspace: Workspace, model: str | None = None, *, system_prompt: str | None = TASK_PROMPT,
                  device: str | None = None, loaded: "LoadedModel | None" = None) -> None:
         self.workspace = workspace
         self.model_spec = model
-        self.system_prompt = system_prompt
+        self._prompt_given = system_prompt != TASK_PROMPT
+        self.system_prompt = system_prompt if self._prompt_given else COMMAND_SYSTEM_PROMPT
+        self.task: TaskSpec | None = None
         self.device = device
         self._loaded = loaded
         self.name = "base" if model is None else f"base:{Path(model).name}"
@@ -184,6 +189,12 @@ class BaseModelSystem:
 
             self._loaded = load_base_model(self.model_spec, self.workspace, device=_device(self.device))
         return self._loaded
+
+    def use_task(self, task: TaskSpec) -> None:
+        """Prompt for ``task`` (its kind's prompt built from the data) unless a system prompt was given."""
+        self.task = task
+        if not self._prompt_given:
+            self.system_prompt = system_prompt_for(task)
 
     def config(self) -> dict[str, Any]:
         return {"base_model": self.loaded.name, "method": "prompt", "system_prompt": self.system_prompt, "model_path": self.loaded.path}
@@ -318,6 +329,14 @@ class RagSystem:
         self._generator = generator
         self._pipeline: Any = None
         self.name = f"rag:{index}"
+        self.instruction: str | None = None
+        """Grounded-prompt instruction for the task kind (None: the pipeline's own, command-style prompt)."""
+
+    def use_task(self, task: TaskSpec) -> None:
+        """Ground answers in the kind's form: no command instruction unless the kind is ``command``."""
+        self.instruction = grounded_instruction(task)
+        if self._pipeline is not None:
+            self._pipeline.instruction = self.instruction
 
     def generator(self) -> "LoadedModel":
         if self._generator is None:
@@ -333,6 +352,7 @@ class RagSystem:
 
             extra = {"encoder": self.encoder} if self.encoder is not None else {}
             self._pipeline = RagPipeline.open(self.workspace, self.index, generator=self.generator(), **extra)
+            self._pipeline.instruction = self.instruction
         return self._pipeline
 
     def config(self) -> dict[str, Any]:
@@ -353,6 +373,7 @@ class RagSystem:
             "rag": describe() if callable(describe) else None,
             "rag_config": cfg if isinstance(cfg, dict) else (str(cfg) if cfg is not None else None),
             "index_manifest": manifest,
+            "instruction": self.instruction,
         }
 
     def artifacts(self) -> dict[str, Any]:
