@@ -189,14 +189,14 @@ def _rag(workspace: Workspace, split: Any, pages: Path, s: DemoSettings, gen: An
     from rag.corpus import load_corpus
     from rag.embedder import as_encoder
     from rag.index import build_index
-    from rag.retrieval_eval import prepare_eval_index, retrieval_report
+    from rag.retrieval_eval import leakage_control, retrieval_report
     from studies.evaluation.contract import evaluate
     from studies.evaluation.systems import RagSystem
 
     encoder = as_encoder(None)
     build_index(workspace, s.index_name, load_corpus(pages), encoder)
     test = split.test[: s.test_limit] if s.test_limit else split.test
-    prepared = prepare_eval_index(workspace, s.index_name, test, split.version, encoder=encoder)
+    prepared = leakage_control(workspace, s.index_name, test, split.version, encoder=encoder)  # what the contract applies
     report = retrieval_report(workspace, prepared.index_name, test, encoder=encoder)
     say(f"   {prepared.note}")
     quality = report.get("retrieval") or {}

@@ -155,11 +155,54 @@ def prepare_eval_index(ws, name: str, test_pairs: Sequence, split_version: str, 
     removed = sum(len(a.text) != len(b.text) for a, b in zip(sorted(before.documents, key=lambda d: d.id), sorted(corpus.documents, key=lambda d: d.id)))
     config = from_dict(RagConfig, {**LEGACY_DEFAULTS, **manifest.config}) if manifest.config else RagConfig()
     enc = as_encoder(encoder if encoder is not None else config.embedder)
-    eval_name = f"{name}-eval-{split_version[:12]}"
+    eval_name = f"{name}{eval_index_suffix(split_version)}"
     build_index(ws, eval_name, corpus, enc, config, progress=progress)
     n_examples = sum(len(v) for v in drop.values())
     return PreparedEval(eval_name, n_examples,
                         f"{n_examples} test examples removed from {removed} pages (each test pair's own example; pages keep their title and description)")
+
+
+def own_examples_in_index(ws, index_name: str, pairs: Sequence) -> list[int]:
+    """Positions of the ``pairs`` whose own example (``- <input>:`` in their gold page) is still in the index."""
+    from rag.index import read_chunks
+
+    text: dict[str, list[str]] = defaultdict(list)
+    for chunk in read_chunks(ws, index_name):
+        text[chunk.doc_id].append(chunk.text)
+    joined = {doc: "\n".join(parts) for doc, parts in text.items()}
+    out = []
+    for i, pair in enumerate(pairs):
+        page = gold_doc(pair)
+        if page in joined and f"- {pair.input}:" in joined[page]:
+            out.append(i)
+    return out
+
+
+def eval_index_suffix(split_version: str) -> str:
+    return f"-eval-{split_version[:12]}"
+
+
+def leakage_control(ws, name: str, pairs: Sequence, split_version: str, encoder=None, progress=None) -> PreparedEval:
+    """The one leakage policy of every RAG evaluation: no evaluated pair may find its own example in the index.
+
+    Checked on the content: when no pair's own example is in index ``name`` (an index built without
+    them, such as a sweep's or an earlier evaluation index), it is used as it is; otherwise the
+    evaluation index of :func:`prepare_eval_index` is built (or reused) from the root index, so the
+    same items always give the same index whichever path asked. Corpora that are not tldr pages
+    with known gold pages are used as built (a knowledge corpus is where the answers belong).
+    """
+    from rag.index import CHUNKS_FILE, index_dir
+
+    if not (index_dir(ws, name) / CHUNKS_FILE).is_file():
+        return PreparedEval(name, 0, f"index {name!r} not found in the workspace: nothing to check")  # opening it will say so
+    leaked = own_examples_in_index(ws, name, pairs)
+    if not leaked:
+        return PreparedEval(name, 0, f"no evaluated item's own example is in index {name!r}: used as it is")
+    root = name
+    suffix = eval_index_suffix(split_version)
+    if name.endswith(suffix) and index_dir(ws, name[: -len(suffix)]).is_dir():
+        root = name[: -len(suffix)]
+    return prepare_eval_index(ws, root, pairs, split_version, encoder=encoder, progress=progress)
 
 
 def retrieval_report(ws, index_name: str, test_pairs: Sequence, encoder=None, ks: Sequence[int] = DEFAULT_KS) -> dict[str, object]:

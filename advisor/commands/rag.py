@@ -4,9 +4,10 @@
     advisor rag query tldr "extract a gzipped tar archive into a directory" --k 5 [--answer]
     advisor rag eval tldr --data data/sample/pairs.jsonl [--limit 50]
 
-`rag eval` splits the data as `advisor eval` does (same seed, same split version). When the corpus is
-the pages the pairs come from (tldr), it first builds an evaluation index with every test pair's own
-example removed from its page, so retrieval cannot hand the answer over verbatim; it reports test
+`rag eval` splits the data as `advisor eval` does (same seed, same split version). Leakage control is the
+evaluation contract's (`rag.retrieval_eval.leakage_control`, the same for `advisor eval rag:INDEX`, the app,
+the demo and sweeps): when the corpus is the pages the pairs come from (tldr), an evaluation index with every
+test pair's own example removed from its page is built, so retrieval cannot hand the answer over verbatim; it reports test
 inputs still found (near-)verbatim in the index, retrieval hit@k / recall@k / MRR (gold document =
 the pair's page), and records the answers through the shared evaluation contract (leaderboard row).
 """
@@ -50,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--max-new-tokens", type=int, default=None, help="generation limit per answer (default 64)")
     e.add_argument("--no-record", action="store_true", help="store predictions but add no leaderboard row")
     e.add_argument("--retrieval-only", action="store_true", help="retrieval metrics and leak report only, no generation")
+    from advisor.commands.data import task_options
+
+    task_options(e)
 
     sub.add_parser("list", help="list the indexes in the workspace")
 
@@ -142,16 +146,21 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from advisor.cli import print_json, workspace_of
-    from rag.retrieval_eval import prepare_eval_index, retrieval_report
+    from advisor.cli import ProgressBar, print_json, workspace_of
+    from rag.retrieval_eval import leakage_control, retrieval_report
     from studies.data.datasets import load_pairs
     from studies.data.splits import make_split, save_split
 
     ws = workspace_of(args)
     split = make_split(load_pairs(args.data), seed=args.seed)
+    if any(getattr(args, k, None) for k in ("task", "labels", "system_prompt")):
+        from advisor.commands.data import resolve_task_args
+
+        split.task = resolve_task_args(args, [p.output for p in split.train])
     save_split(ws, split)
     test = split.test[: args.limit] if args.limit else split.test
-    prepared = prepare_eval_index(ws, args.name, test, split.version, progress=_bar())
+    # The same policy the evaluation contract applies (it finds this index clean and uses it as it is).
+    prepared = leakage_control(ws, args.name, test, split.version, progress=_bar())
     report = retrieval_report(ws, prepared.index_name, test)
     out: dict[str, object] = {"split": split.version, "eval_index": prepared.index_name, "leakage_control": prepared.note,
                               "examples_removed": prepared.removed, **report}
@@ -163,13 +172,17 @@ def _eval(args: argparse.Namespace) -> int:
         settings = GenerationSettings()
         if args.max_new_tokens is not None:
             settings.max_new_tokens = args.max_new_tokens
-        system = RagSystem(prepared.index_name, ws, model=args.model)
-        system.name = f"rag:{args.name}"
-        result = evaluate(system, split, ws, settings, record=not args.no_record, limit=args.limit)
+        system = RagSystem(args.name, ws, model=args.model)
+        bar = ProgressBar(f"eval rag:{args.name}")
+        try:
+            result = evaluate(system, split, ws, settings, record=not args.no_record, limit=args.limit, progress=bar, task=split.task)
+        finally:
+            bar.close()
         from core.atomic import atomic_write_json
 
         atomic_write_json(ws.path("runs", result.run_id, "retrieval.json"), out)
-        out.update({"run_id": result.run_id, "recorded": result.recorded, "n": result.n,
+        out.update({"run_id": result.run_id, "recorded": result.recorded, "n": result.n, "available": result.available,
+                    "task": split.task.kind if split.task else None, "primary": result.primary,
                     "scores": {k: v.to_dict() for k, v in result.scores.items()},
                     "latency_s": result.latency_s, "predictions": result.predictions_path})
     print_json(out)

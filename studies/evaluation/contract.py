@@ -145,6 +145,14 @@ def check_contract(system: System, split: Any, part: str) -> None:
         )
 
 
+def leakage_control(system: System, items: Sequence[Any], split_version: str) -> str | None:
+    """The one place leakage control is applied: a system that retrieves (``exclude_items``) is made to
+    evaluate ``items`` without their own examples in what it retrieves from. Returns the note recorded
+    with the run (None for systems that retrieve nothing)."""
+    exclude = getattr(system, "exclude_items", None)
+    return exclude(list(items), split_version) if callable(exclude) else None
+
+
 def _part(split: Any, part: str) -> list[Any]:
     getter = getattr(split, "part", None)
     items = getter(part) if callable(getter) else getattr(split, part, None)
@@ -211,6 +219,7 @@ def evaluate(
     if not items:
         raise EvaluationError(f"Split {split.version} has no items in its {part} part; nothing to evaluate.")
     check_contract(system, split, part)
+    leakage = leakage_control(system, items, split.version)
     use_task = getattr(system, "use_task", None)
     if callable(use_task):
         use_task(task)
@@ -293,7 +302,7 @@ def evaluate(
         base_model=config.get("base_model"),
         method=config.get("method"),
         config={**config, "generation": settings_dict, "metrics": names, "limit": limit, "items_available": available,
-                "prompts_cut": prompts_cut, "task": task.to_dict(), "primary_metric": primary, "task_report": report},
+                "prompts_cut": prompts_cut, "leakage_control": leakage, "task": task.to_dict(), "primary_metric": primary, "task_report": report},
         task=task.kind,
         dataset_name=getattr(split, "dataset_name", None),
         dataset_version=getattr(split, "dataset_hash", None),

@@ -332,6 +332,20 @@ class RagSystem:
         self.instruction: str | None = None
         """Grounded-prompt instruction for the task kind (None: the pipeline's own, command-style prompt)."""
 
+    def exclude_items(self, items: Sequence[Any], split_version: str) -> str:
+        """Leakage control (called by the evaluation contract): evaluate on an index without the items' own examples.
+
+        Switches to the evaluation index of ``rag.retrieval_eval.leakage_control`` when needed; the
+        system keeps its name. Returns what was done (recorded with the run).
+        """
+        from rag.retrieval_eval import leakage_control
+
+        prepared = leakage_control(self.workspace, self.index, items, split_version, encoder=self.encoder)
+        if prepared.index_name != self.index:
+            self.index = prepared.index_name
+            self._pipeline = None
+        return prepared.note
+
     def use_task(self, task: TaskSpec) -> None:
         """Ground answers in the kind's form: no command instruction unless the kind is ``command``."""
         self.instruction = grounded_instruction(task)
