@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--study", default=None, help="group this run under a study name on the leaderboard")
     parser.add_argument("--price-per-hour", type=float, default=None, help="USD per device-hour (default: built-in price table)")
     parser.add_argument("--no-record", action="store_true", help="store predictions but do not add a leaderboard row")
+    parser.add_argument("--decoding", choices=("auto", "labels", "generate"), default="auto",
+                        help="labels: score every label (classification; the answer is always a label); generate: free "
+                             "generation; auto (default): labels for classification, else generate")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format (default text)")
 
@@ -93,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     bar = ProgressBar(f"eval {args.system}", disable=args.no_progress)
     try:
         result = evaluate(system, split, ws, settings, record=not args.no_record, study=args.study, part=args.part,
-                          limit=args.limit, metrics=metrics, price_per_hour=args.price_per_hour, progress=bar, task=split.task)
+                          limit=args.limit, metrics=metrics, price_per_hour=args.price_per_hour, progress=bar, task=split.task,
+                          decoding=args.decoding)
     finally:
         bar.close()
     if args.output_format == "json":

@@ -45,6 +45,7 @@ PREDICTIONS = "predictions.jsonl"
 RUN_FILE = "run.json"
 CHUNK = 64
 """Items per predict() call (progress is reported between chunks)."""
+DECODINGS = ("auto", "labels", "generate")
 
 
 @dataclass
@@ -197,6 +198,7 @@ def evaluate(
     price_per_hour: float | None = None,
     progress: Callable[[int, int], None] | None = None,
     task: TaskSpec | None = None,
+    decoding: str = "auto",
 ) -> EvalResult:
     """Evaluate ``system`` on one part (default: test) of a frozen ``split``; see the module docstring.
 
@@ -204,11 +206,23 @@ def evaluate(
     the price table for the evaluation's own compute. ``task`` (default: the split's, recorded in its
     manifest or inferred from its train part) chooses the metrics (unless ``metrics`` is given), the
     answer extraction and the prompts of systems that build them (``use_task``). Raises
-    :class:`EvaluationError` when the contract is broken, before any generation.
+    :class:`EvaluationError` when the contract is broken, before any generation. ``decoding``:
+    ``labels`` scores every label (classification; the answer is always a label), ``generate``
+    decodes freely, ``auto`` (default) scores labels for classification where the system can.
     """
     settings = settings or GenerationSettings()
     settings.validate()
     task = task or task_of_split(split)
+    if decoding not in DECODINGS:
+        raise EvaluationError(f"decoding must be one of {', '.join(DECODINGS)}, but got {decoding!r}.")
+    scorer = getattr(system, "score_labels", None)
+    if decoding == "labels" and (task.kind != "classification" or not task.labels or not callable(scorer)):
+        raise EvaluationError(
+            f"Label scoring needs a classification task with labels and a system that can score them; this is a {task.kind} "
+            f"task and {system.name} {'can' if callable(scorer) else 'cannot'} score labels. Use --decoding generate."
+        )
+    use_labels = decoding != "generate" and task.kind == "classification" and bool(task.labels) and callable(scorer)
+    decoding = "labels" if use_labels else "generate"
     names = metric_names(extra_metrics, metrics if metrics is not None else metrics_for(task))
     items = _part(split, part)
     available = len(items)
@@ -232,7 +246,7 @@ def evaluate(
     inputs = [p.input for p in items]
     for start in range(0, len(inputs), CHUNK):
         chunk = inputs[start : start + CHUNK]
-        out = system.predict(chunk, settings)
+        out = scorer(chunk, list(task.labels), settings) if use_labels else system.predict(chunk, settings)
         if len(out) != len(chunk):
             raise EvaluationError(f"{system.name} returned {len(out)} answers for {len(chunk)} inputs; a system must answer every input.")
         predictions.extend(out)
@@ -279,6 +293,8 @@ def evaluate(
         }
         if pred.context is not None:
             row["context"] = pred.context
+        if getattr(pred, "label_scores", None):
+            row["label_scores"] = pred.label_scores
         lines.append(json.dumps(row, ensure_ascii=False, default=str))
 
     config = system.config()
@@ -302,7 +318,7 @@ def evaluate(
         base_model=config.get("base_model"),
         method=config.get("method"),
         config={**config, "generation": settings_dict, "metrics": names, "limit": limit, "items_available": available,
-                "prompts_cut": prompts_cut, "leakage_control": leakage, "task": task.to_dict(), "primary_metric": primary, "task_report": report},
+                "prompts_cut": prompts_cut, "leakage_control": leakage, "decoding": decoding, "task": task.to_dict(), "primary_metric": primary, "task_report": report},
         task=task.kind,
         dataset_name=getattr(split, "dataset_name", None),
         dataset_version=getattr(split, "dataset_hash", None),

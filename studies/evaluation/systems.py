@@ -53,6 +53,8 @@ class Prediction:
     """RAG: the retrieved hits shown to the model (doc_id, chunk_id, score, position)."""
     truncated_prompt: bool = False
     """The prompt was longer than ``max_prompt_tokens`` and its start was cut (counted by the evaluation)."""
+    label_scores: dict[str, float] | None = None
+    """Label scoring (classification): every label's log-likelihood; ``raw`` is the most likely label."""
 
 
 @runtime_checkable
@@ -119,6 +121,19 @@ def _generate(loaded: "LoadedModel", inputs: Sequence[str], system_prompt: str |
     prompt = system_prompt if settings.system_prompt is None else None  # settings win where set
     out = generate(loaded, [_conversation(q, prompt) for q in inputs], settings)
     return [Prediction(g.text, g.seconds, g.prompt_tokens, g.completion_tokens, truncated_prompt=g.truncated_prompt) for g in out]
+
+
+def _score(loaded: "LoadedModel", conversations: Sequence[list[dict[str, str]]], labels: Sequence[str],
+           settings: GenerationSettings, retrieval: Sequence[tuple[float, list[dict[str, Any]] | None]] | None = None) -> list[Prediction]:
+    """Label scoring (``tuning.label_scoring``) as predictions: the answer is the most likely label."""
+    from tuning.label_scoring import score_labels
+
+    out = []
+    for i, s in enumerate(score_labels(loaded, conversations, labels, settings)):
+        r_s, hits = retrieval[i] if retrieval else (0.0, None)
+        out.append(Prediction(s.label, s.seconds + r_s, s.prompt_tokens, 0, r_s, hits, truncated_prompt=s.truncated_prompt,
+                              label_scores={k: round(v, 4) for k, v in s.scores.items()}))
+    return out
 
 
 def _device(device: str | None) -> str:
@@ -204,6 +219,11 @@ class BaseModelSystem:
 
     def predict(self, inputs: Sequence[str], settings: GenerationSettings) -> list[Prediction]:
         return _generate(self.loaded, inputs, self.system_prompt, settings)
+
+    def score_labels(self, inputs: Sequence[str], labels: Sequence[str], settings: GenerationSettings) -> list[Prediction]:
+        """Answer each input with its most likely label (constrained decoding)."""
+        prompt = self.system_prompt if settings.system_prompt is None else None
+        return _score(self.loaded, [_conversation(q, prompt) for q in inputs], labels, settings)
 
 
 @register_system("base")
@@ -291,6 +311,11 @@ class LoraSystem:
 
     def predict(self, inputs: Sequence[str], settings: GenerationSettings) -> list[Prediction]:
         return _generate(self.loaded, inputs, self.system_prompt, settings)
+
+    def score_labels(self, inputs: Sequence[str], labels: Sequence[str], settings: GenerationSettings) -> list[Prediction]:
+        """Answer each input with its most likely label, prompted as in training."""
+        prompt = self.system_prompt if settings.system_prompt is None else None
+        return _score(self.loaded, [_conversation(q, prompt) for q in inputs], labels, settings)
 
 
 def _train_record(workspace: Workspace, adapter_dir: Path) -> dict[str, Any]:
@@ -409,6 +434,15 @@ class RagSystem:
             out.append(Prediction(a.text, retrieval + generation, int(a.prompt_tokens), int(a.completion_tokens), retrieval, hits,
                                   truncated_prompt=bool(getattr(a, "truncated_prompt", False))))
         return out
+
+
+    def score_labels(self, inputs: Sequence[str], labels: Sequence[str], settings: GenerationSettings) -> list[Prediction]:
+        """Retrieve, build the grounded prompt, and answer with the most likely label."""
+        pipe = self.pipeline
+        hits, retrieval_s = pipe.retrieve(list(inputs))
+        convs = pipe.conversations(list(inputs), hits)
+        context = [[{k: getattr(h, k, None) for k in ("doc_id", "chunk_id", "score", "position")} for h in item] for item in hits]
+        return _score(self.generator(), convs, labels, settings, [(retrieval_s, c) for c in context])
 
 
 class RagLoraSystem(RagSystem):
