@@ -164,7 +164,7 @@ def _quiet_libraries() -> None:
 
 def _evaluate(workspace: Workspace, spec: str, split: Any, s: DemoSettings, gen: Any, say: Say, **options: Any) -> str:
     from studies.evaluation.contract import evaluate
-    from studies.evaluation.systems import make_system
+    from studies.evaluation.specs import make_system
 
     system = make_system(spec, workspace, **options)
     result = evaluate(system, split, workspace, gen, limit=s.test_limit, progress=_progress(say, spec))

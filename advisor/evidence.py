@@ -27,6 +27,8 @@ KIND_TO_OPTION = {
     "qlora": "fine-tune",
     "full": "fine-tune",
     "rag+lora": "rag+fine-tune",
+    "rag-examples": "rag",
+    "rag-examples+lora": "rag+fine-tune",
 }
 OPTION_WORDS = {
     "prompting-first": "prompting the base model",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 NAME = "eval"
-HELP = "evaluate a system (base, rag:INDEX, lora:ADAPTER, rag+lora:INDEX:ADAPTER) on the frozen test split"
+HELP = "evaluate a system (base, rag:INDEX, lora:ADAPTER, rag+lora:INDEX:ADAPTER, rag-examples[:vote], rag-examples+lora:ADAPTER) on the frozen test split"
 DESCRIPTION = (
     "Evaluate one system through the shared evaluation contract: the frozen test split of the data, the same "
     "generation settings, answer extraction and metrics for every system. Per-item predictions go to "
@@ -23,7 +23,8 @@ _DEFAULTS = {"max_new_tokens": 64, "batch_size": 16}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("system", metavar="SYSTEM", help="base | base:MODEL | rag:INDEX | lora:ADAPTER | rag+lora:INDEX:ADAPTER")
+    parser.add_argument("system", metavar="SYSTEM", help="base | base:MODEL | rag:INDEX | lora:ADAPTER | rag+lora:INDEX:ADAPTER | "
+                        "rag-examples | rag-examples:vote | rag-examples+lora:ADAPTER (nearest training pairs as examples)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", metavar="FILE", help="pair data set; its seeded split's test part is evaluated")
     source.add_argument("--split", metavar="VERSION", help="a frozen split in the workspace (`advisor data splits`)")
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name:22s} {rewards}")
         return 0
     from studies.evaluation.contract import evaluate
-    from studies.evaluation.systems import make_system
+    from studies.evaluation.specs import make_system
     from tuning.generate import GenerationSettings
 
     ws = workspace_of(args)

@@ -99,7 +99,7 @@ def _build(args: argparse.Namespace) -> int:
 
     ws = workspace_of(args)
     config = _config(args)
-    corpus = load_corpus(args.corpus)
+    corpus = _corpus_or_guidance(args.corpus)
     name = args.name or slugify(Path(args.corpus).stem, "index")
     encoder = as_encoder(config.embedder)
     result = build_index(ws, name, corpus, encoder, config, progress=None if args.no_progress else _bar(), force=args.force)
@@ -110,6 +110,30 @@ def _build(args: argparse.Namespace) -> int:
         "embedder": m.embedder, "skipped": m.corpus["skipped"],
     })
     return 0
+
+
+def _corpus_or_guidance(path: str):
+    """The corpus at ``path``; a pairs file (input/output) gets the way forward instead of "no usable document"."""
+    from core.errors import AdvisorError, RagError
+    from rag.corpus import load_corpus
+
+    try:
+        return load_corpus(path)
+    except RagError:
+        try:
+            from studies.data.datasets import load_pairs
+
+            pairs = load_pairs(path, strict=False).pairs
+        except AdvisorError:
+            pairs = []
+        if pairs:
+            raise RagError(
+                f"{path} is a pair data set ({len(pairs)} input -> output pairs), not a corpus of documents. Its training pairs are "
+                f"retrieved as few-shot examples by the example-retrieval systems, which build their index from the split "
+                f"themselves: `advisor eval rag-examples --data {path}` (or `rag-examples:vote`, `rag-examples+lora:ADAPTER`). "
+                "For document RAG, pass tldr pages.jsonl, JSONL with `id` and `text`, or a folder of .md/.txt/.rst files."
+            ) from None
+        raise
 
 
 def _query(args: argparse.Namespace) -> int:

@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if not args.no_eval:
         from studies.evaluation.contract import evaluate
-        from studies.evaluation.systems import make_system
+        from studies.evaluation.specs import make_system
 
         from advisor.cli import ProgressBar
 

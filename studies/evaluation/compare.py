@@ -24,7 +24,7 @@ from studies.results.leaderboard import Leaderboard
 
 ALPHA = 0.05
 """Significance level of the paired test that must agree with the interval before a win is called."""
-BUILD_ORDER = {"base": 0, "rag": 1, "lora": 2, "dora": 2, "qlora": 2, "full": 3, "rag+lora": 4}
+BUILD_ORDER = {"base": 0, "rag": 1, "rag-examples": 1, "lora": 2, "dora": 2, "qlora": 2, "full": 3, "rag+lora": 4, "rag-examples+lora": 4}
 """How much each kind of system costs to build and keep, simplest first (ties go to the simpler)."""
 
 

@@ -146,12 +146,12 @@ def check_contract(system: System, split: Any, part: str) -> None:
         )
 
 
-def leakage_control(system: System, items: Sequence[Any], split_version: str) -> str | None:
+def leakage_control(system: System, items: Sequence[Any], split: Any) -> str | None:
     """The one place leakage control is applied: a system that retrieves (``exclude_items``) is made to
     evaluate ``items`` without their own examples in what it retrieves from. Returns the note recorded
     with the run (None for systems that retrieve nothing)."""
     exclude = getattr(system, "exclude_items", None)
-    return exclude(list(items), split_version) if callable(exclude) else None
+    return exclude(list(items), split) if callable(exclude) else None
 
 
 def _part(split: Any, part: str) -> list[Any]:
@@ -233,7 +233,7 @@ def evaluate(
     if not items:
         raise EvaluationError(f"Split {split.version} has no items in its {part} part; nothing to evaluate.")
     check_contract(system, split, part)
-    leakage = leakage_control(system, items, split.version)
+    leakage = leakage_control(system, items, split)
     use_task = getattr(system, "use_task", None)
     if callable(use_task):
         use_task(task)

@@ -7,6 +7,8 @@ Kinds shipped: ``base`` (a prompted base model), ``lora`` (base + adapter), ``ra
 
     base | base:MODEL | lora:ADAPTER | rag:INDEX | rag+lora:INDEX:ADAPTER
 
+(``studies.evaluation.specs.make_system`` also knows the example-retrieval kinds.)
+
 Models load lazily on the first :meth:`predict`, once per system object.
 
 Training provenance: a fine-tuned system says what it trained on (:meth:`System.trained_on`:
@@ -357,7 +359,7 @@ class RagSystem:
         self.instruction: str | None = None
         """Grounded-prompt instruction for the task kind (None: the pipeline's own, command-style prompt)."""
 
-    def exclude_items(self, items: Sequence[Any], split_version: str) -> str:
+    def exclude_items(self, items: Sequence[Any], split: Any) -> str:
         """Leakage control (called by the evaluation contract): evaluate on an index without the items' own examples.
 
         Switches to the evaluation index of ``rag.retrieval_eval.leakage_control`` when needed; the
@@ -365,7 +367,7 @@ class RagSystem:
         """
         from rag.retrieval_eval import leakage_control
 
-        prepared = leakage_control(self.workspace, self.index, items, split_version, encoder=self.encoder)
+        prepared = leakage_control(self.workspace, self.index, items, split.version, encoder=self.encoder)
         if prepared.index_name != self.index:
             self.index = prepared.index_name
             self._pipeline = None

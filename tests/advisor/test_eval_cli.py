@@ -144,3 +144,8 @@ def test_real_smollm2_base_model_lands_on_the_leaderboard(tmp_path, sample_pairs
     for m in row["metrics"].values():
         assert m["low"] <= m["mean"] <= m["high"]
     assert row["metrics"]["command_program"]["mean"] > 0  # SmolLM2 names the right program at least sometimes
+
+
+def test_rag_build_of_a_pairs_file_points_to_example_retrieval(tmp_path, capsys, sample_pairs):
+    code, out, err = _cli(capsys, "--workspace", tmp_path / "ws", "rag", "build", "--corpus", sample_pairs)
+    assert code == 2 and "rag-examples" in err and "Traceback" not in err
