@@ -83,6 +83,12 @@ def print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, default=str, ensure_ascii=False))
 
 
+def default_of(config_cls: type, name: str) -> Any:
+    """The default of a config dataclass field, for help texts that state the real default (never a copy that drifts)."""
+    field = config_cls.__dataclass_fields__[name]  # type: ignore[attr-defined]
+    return field.default
+
+
 class ProgressBar:
     """A tqdm bar on stderr fed by the ``progress(done, total)`` callbacks of long library calls (evaluations)."""
 

@@ -18,11 +18,11 @@ DESCRIPTION = (
 )
 
 
-_DEFAULTS = {"max_new_tokens": 64, "batch_size": 16}
-"""GenerationSettings defaults, stated in the help without importing tuning (a test compares them)."""
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from advisor.cli import default_of
+    from tuning.generate import GenerationSettings  # light: torch loads only when generating
+
+    _DEFAULTS = {k: default_of(GenerationSettings, k) for k in ("max_new_tokens", "batch_size")}
     parser.add_argument("system", metavar="SYSTEM", help="base | base:MODEL | rag:INDEX | lora:ADAPTER | rag+lora:INDEX:ADAPTER | "
                         "rag-examples | rag-examples:vote | rag-examples+lora:ADAPTER (nearest training pairs as examples)")
     source = parser.add_mutually_exclusive_group(required=True)

@@ -21,14 +21,18 @@ HELP = "build, query and evaluate a RAG index (corpus -> chunks -> FAISS -> grou
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from advisor.cli import default_of
+    from rag.config import RagConfig
+    from tuning.generate import GenerationSettings
+
     sub = parser.add_subparsers(dest="rag_command", metavar="ACTION", required=True)
     b = sub.add_parser("build", help="chunk, embed and index a corpus into <workspace>/indexes/NAME")
     b.add_argument("--corpus", required=True, metavar="PATH", help="tldr pages.jsonl, a folder of .md/.txt/.rst, or JSONL with id + text")
     b.add_argument("--name", default=None, help="index name (default: from the corpus file name)")
     b.add_argument("--config", default=None, metavar="YAML", help="RagConfig file (fields below override it)")
     b.add_argument("--embedder", default=None, help="sentence-transformers folder (default all-MiniLM-L6-v2)")
-    b.add_argument("--chunk-size", type=int, default=None, help="target chunk size in embedder tokens (default 64)")
-    b.add_argument("--chunk-overlap", type=int, default=None, help="overlap in tokens (default 0)")
+    b.add_argument("--chunk-size", type=int, default=None, help=f"target chunk size in embedder tokens (default {default_of(RagConfig, 'chunk_size')})")
+    b.add_argument("--chunk-overlap", type=int, default=None, help=f"overlap in tokens (default {default_of(RagConfig, 'chunk_overlap')})")
     b.add_argument("--index-type", choices=("auto", "flat", "hnsw", "ivf"), default=None, help="FAISS index (default auto: by size)")
     b.add_argument("--force", action="store_true", help="rebuild even if an identical index exists")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -48,7 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--seed", type=int, default=0, help="split seed (default 0; must match the other systems)")
     e.add_argument("--limit", type=int, default=None, help="first N test items only (quick looks)")
     e.add_argument("--model", default=None, help="generator: local transformers folder (default SmolLM2-135M)")
-    e.add_argument("--max-new-tokens", type=int, default=None, help="generation limit per answer (default 64)")
+    e.add_argument("--max-new-tokens", type=int, default=None,
+                   help=f"generation limit per answer (default {default_of(GenerationSettings, 'max_new_tokens')})")
     e.add_argument("--no-record", action="store_true", help="store predictions but add no leaderboard row")
     e.add_argument("--retrieval-only", action="store_true", help="retrieval metrics and leak report only, no generation")
     from advisor.commands.data import task_options
