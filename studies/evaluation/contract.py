@@ -18,6 +18,7 @@ and ship ``EvalResult.to_dict()`` through Optuna instead.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import statistics
@@ -223,6 +224,8 @@ def evaluate(
         )
     use_labels = decoding != "generate" and task.kind == "classification" and bool(task.labels) and callable(scorer)
     decoding = "labels" if use_labels else "generate"
+    if task.kind == "structured" and task.format != "sql" and not settings.stop_after_json:
+        settings = dataclasses.replace(settings, stop_after_json=True)  # structured answers end with their object
     names = metric_names(extra_metrics, metrics if metrics is not None else metrics_for(task))
     items = _part(split, part)
     available = len(items)

@@ -52,3 +52,28 @@ def test_label_replies_end_with_the_end_of_turn_token(tiny):
     conts = continuations(tiny.tokenizer, [{"role": "user", "content": "x"}], ["pos", "positive"], GenerationSettings())
     stops = set(stop_token_ids(tiny.tokenizer))
     assert all(c[-1] in stops for c in conts) and conts[0] != conts[1]
+
+
+def test_json_closed_finds_the_end_of_the_first_object():
+    from tuning.generate import json_closed
+
+    assert not json_closed('Sure: {"a": [1, 2')
+    assert json_closed('Sure: {"a": [1, 2]} and more')
+    assert not json_closed('{"a": "a } inside a string"')
+    assert json_closed('{"a": "escaped \\" quote }"}')
+    assert json_closed("[1, [2]]") and not json_closed("no json")
+
+
+def test_generation_stops_at_the_end_of_the_object(tiny):
+    """With a stub criterion input the tiny model's rows stop as soon as their decoded text closes an object."""
+    import torch
+
+    from tuning.generate import _JsonEnd
+
+    class Tok:
+        def decode(self, ids, skip_special_tokens=True):
+            return "".join({1: "{", 2: "}", 3: "x"}[i] for i in ids)
+
+    crit = _JsonEnd(Tok(), width=1)
+    ids = torch.tensor([[0, 1, 3, 2], [0, 1, 3, 3]])
+    assert crit(ids, None).tolist() == [True, False]

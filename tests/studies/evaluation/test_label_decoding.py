@@ -46,3 +46,18 @@ def test_label_decoding_is_refused_where_it_cannot_apply(workspace, sample_pairs
         evaluate(BaseModelSystem(workspace, loaded=object()), split, workspace, decoding="labels", limit=2)
     with pytest.raises(EvaluationError, match="decoding must be one of"):
         evaluate(BaseModelSystem(workspace, loaded=object()), split, workspace, decoding="beam", limit=2)
+
+
+def test_structured_tasks_stop_at_the_end_of_the_object(workspace, tiny_model_dir):
+    from studies.data.datasets import Pair
+    from studies.data.splits import FrozenSplit
+    from studies.evaluation.systems import BaseModelSystem
+
+    train = [Pair(f"t{i}", f"person {i}", f'{{"name": "p{i}", "age": {i}}}') for i in range(12)]
+    test = [Pair(f"x{i}", f"person x{i}", f'{{"name": "x{i}", "age": {i}}}') for i in range(3)]
+    split = FrozenSplit("json000000000000", "people", "h", 0, train, [], test)
+    assert split.task.kind == "structured"
+    result = evaluate(BaseModelSystem(workspace, str(tiny_model_dir), device="cpu"), split, workspace, GenerationSettings(max_new_tokens=6))
+    assert result.record.config["generation"]["stop_after_json"] is True and result.primary == "field_f1"
+    assert set(result.scores) == {"field_f1", "json_exact", "json_parse"}
+    assert '"name" (string)' in result.record.config["system_prompt"]
