@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from studies.evaluation.metrics import _check, normalize, register
+from studies.evaluation.metrics import _check, normalize, overlap_f1, register
 
 # ----------------------------------------------------------------------------- classification
 
@@ -84,6 +84,16 @@ def _parsed(text: str) -> tuple[bool, Any]:
         return False, None
 
 
+def _parsed_pairs(predictions: Sequence[str], references: Sequence[str]) -> list[tuple[bool, Any, Any]]:
+    """``(both parse, prediction value, reference value)`` per item."""
+    _check(predictions, references)
+    out = []
+    for p, r in zip(predictions, references):
+        (ok_p, vp), (ok_r, vr) = _parsed(p), _parsed(r)
+        out.append((ok_p and ok_r, vp, vr))
+    return out
+
+
 @register("json_parse")
 class JsonParse:
     rewards = "an answer that parses as JSON (the parse rate); says nothing about its content"
@@ -100,12 +110,7 @@ class JsonExact:
     binary = True
 
     def score(self, predictions: Sequence[str], references: Sequence[str]) -> list[float]:
-        _check(predictions, references)
-        out = []
-        for p, r in zip(predictions, references):
-            (ok_p, vp), (ok_r, vr) = _parsed(p), _parsed(r)
-            out.append(float(ok_p and ok_r and canonical_json(vp) == canonical_json(vr)))
-        return out
+        return [float(ok and canonical_json(vp) == canonical_json(vr)) for ok, vp, vr in _parsed_pairs(predictions, references)]
 
 
 @register("field_f1")
@@ -114,11 +119,9 @@ class FieldF1:
     binary = False
 
     def score(self, predictions: Sequence[str], references: Sequence[str]) -> list[float]:
-        _check(predictions, references)
         out = []
-        for p, r in zip(predictions, references):
-            (ok_p, vp), (ok_r, vr) = _parsed(p), _parsed(r)
-            if not ok_p or not ok_r:
+        for ok, vp, vr in _parsed_pairs(predictions, references):
+            if not ok:
                 out.append(0.0)
                 continue
             fp, fr = fields_of(vp), fields_of(vr)
@@ -215,12 +218,4 @@ class AnswerF1:
 
     def score(self, predictions: Sequence[str], references: Sequence[str]) -> list[float]:
         _check(predictions, references)
-        out = []
-        for p, r in zip(predictions, references):
-            pt, rt = answer_tokens(p), answer_tokens(r)
-            if not pt or not rt:
-                out.append(float(pt == rt))
-                continue
-            common = sum((Counter(pt) & Counter(rt)).values())
-            out.append(0.0 if common == 0 else 2 * common / (len(pt) + len(rt)))
-        return out
+        return [overlap_f1(answer_tokens(p), answer_tokens(r)) for p, r in zip(predictions, references)]
