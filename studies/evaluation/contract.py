@@ -1,9 +1,11 @@
 """The one evaluation contract: every system, the same frozen split, settings, extraction and metrics.
 
 :func:`evaluate` refuses a system on data it trained on (its split version must match and the
-evaluated groups must not overlap its training groups), runs the system on every item of the
-split part, extracts answers with :mod:`studies.evaluation.extract`, scores every registered metric per
-item, and puts a paired-bootstrap interval on each mean. It stores, under
+evaluated groups must not overlap its training groups), applies leakage control to systems that
+retrieve (:func:`leakage_control`), prompts and decodes for the task kind (label scoring for a
+classification), runs the system on every item of the split part, extracts answers by the kind's
+rule and scores the kind's metrics per item (:mod:`studies.evaluation.tasks`), and puts a
+paired-bootstrap interval on each mean. It stores, under
 ``<ws>/runs/<run_id>/`` (atomically):
 
 - ``predictions.jsonl``: one line per item: item_id, input, group, reference, raw, answer,
