@@ -163,7 +163,7 @@ def prepare_eval_index(ws, name: str, test_pairs: Sequence, split_version: str, 
 
 
 def own_examples_in_index(ws, index_name: str, pairs: Sequence) -> list[int]:
-    """Positions of the ``pairs`` whose own example (``- <input>:`` in their gold page) is still in the index."""
+    """Positions of the ``pairs`` whose own example (``- <input>:`` then `` `<output>` `` in their gold page) is still in the index."""
     from rag.index import read_chunks
 
     text: dict[str, list[str]] = defaultdict(list)
@@ -174,7 +174,10 @@ def own_examples_in_index(ws, index_name: str, pairs: Sequence) -> list[int]:
     for i, pair in enumerate(pairs):
         page = gold_doc(pair)
         if page in joined and f"- {pair.input}:" in joined[page]:
-            out.append(i)
+            # the example itself (its intent line, then its command), not another example that shares the intent
+            own = re.escape(f"- {pair.input}:") + r"\s*" + re.escape(f"`{pair.output}`")
+            if re.search(own, joined[page]):
+                out.append(i)
     return out
 
 
