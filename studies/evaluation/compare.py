@@ -210,6 +210,8 @@ def compare_runs(
     if not chosen:
         raise EvaluationError("The runs share no metric; evaluate them through the same contract (`advisor eval`).")
     task, fmt = _task_of(rows, run_ids)
+    if task is None:
+        task, fmt = _task_of_split(workspace, str(split_version))
     source = "given"
     if primary is None:
         from studies.evaluation.tasks import primary_for_kind
@@ -269,6 +271,18 @@ def _task_of(rows: dict[str, dict[str, Any]], run_ids: list[str]) -> tuple[str |
     config = _loads(rows[run_ids[0]].get("config_json")) or rows[run_ids[0]].get("config") or {}
     task = config.get("task") if isinstance(config, dict) else None
     return next(iter(kinds)), (task or {}).get("format") if isinstance(task, dict) else None
+
+
+def _task_of_split(workspace: Workspace, version: str) -> tuple[str | None, str | None]:
+    """Runs from before task kinds were recorded: the task of their split, when it is in this workspace."""
+    from core.errors import AdvisorError
+    from studies.data.splits import load_split
+
+    try:
+        task = load_split(workspace, version).task
+    except (AdvisorError, OSError, ValueError):
+        return None, None
+    return (task.kind, task.format) if task is not None else (None, None)
 
 
 def _available(rows: dict[str, dict[str, Any]], run_ids: list[str]) -> int | None:

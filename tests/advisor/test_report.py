@@ -217,3 +217,22 @@ def test_classification_record_shows_kind_primary_baselines_and_confusion(worksp
     assert "Task kind: **classification**" in md and "Primary metric: **accuracy**" in md
     assert "Confusion matrix of lora:a" in md and "(no label)" in md and "majority class" in md
     assert record.task_reports[0]["system"] == "lora:a"
+
+
+def test_runs_without_a_task_use_their_splits_else_the_report_asks_for_a_metric(workspace):
+    import shutil
+
+    from core.errors import EvaluationError
+    from studies.evaluation.compare import compare_runs
+    from studies.results.leaderboard import Leaderboard
+
+    split = frozen_split(workspace, n_groups=10, per_group=5)
+    a = evaluate_canned(workspace, split, "base", "base", accuracy=0.2, seed=1)
+    b = evaluate_canned(workspace, split, "rag:i", "rag", accuracy=0.6, seed=2)
+    with Leaderboard(workspace).connect() as con:
+        con.execute("UPDATE runs SET task = NULL")  # as rows from before task kinds were recorded
+    assert compare_runs(workspace, [a, b]).primary == "chrf"  # the split's task (command) decides
+    shutil.rmtree(workspace.path("splits", split.version))
+    with pytest.raises(EvaluationError, match="Name the primary metric.*shared metrics"):
+        compare_runs(workspace, [a, b])
+    assert compare_runs(workspace, [a, b], primary="exact_match").primary == "exact_match"
