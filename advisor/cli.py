@@ -155,6 +155,34 @@ def print_json(obj: Any) -> None:
 _INPUT_ERRNOS = {errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM,
                  errno.ELOOP, errno.EIO, errno.EINVAL, errno.ENXIO, errno.ESPIPE}
 """OS errors that mean "this path cannot be used" (bad input, exit 2); others stay unexpected (exit 1)."""
+def default_of(config_cls: type, name: str) -> Any:
+    """The default of a config dataclass field, for help texts that state the real default (never a copy that drifts)."""
+    field = config_cls.__dataclass_fields__[name]  # type: ignore[attr-defined]
+    return field.default
+
+
+class ProgressBar:
+    """A tqdm bar on stderr fed by the ``progress(done, total)`` callbacks of long library calls (evaluations)."""
+
+    def __init__(self, desc: str, unit: str = "item", disable: bool = False) -> None:
+        self.desc, self.unit, self.disable = desc, unit, disable
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=self.desc, unit=self.unit, dynamic_ncols=True, disable=self.disable, file=sys.stderr)
+        self._bar.total = total
+        self._bar.n = done
+        self._bar.refresh()
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -173,7 +173,7 @@ def _quiet_libraries() -> None:
 
 def _evaluate(workspace: Workspace, spec: str, split: Any, s: DemoSettings, gen: Any, say: Say, **options: Any) -> str:
     from studies.evaluation.contract import evaluate
-    from studies.evaluation.systems import make_system
+    from studies.evaluation.specs import make_system
 
     system = make_system(spec, workspace, **options)
     result = evaluate(system, split, workspace, gen, limit=s.test_limit, progress=_progress(say, spec))
@@ -198,14 +198,14 @@ def _rag(workspace: Workspace, split: Any, pages: Path, s: DemoSettings, gen: An
     from rag.corpus import load_corpus
     from rag.embedder import as_encoder
     from rag.index import build_index
-    from rag.retrieval_eval import prepare_eval_index, retrieval_report
+    from rag.retrieval_eval import leakage_control, retrieval_report
     from studies.evaluation.contract import evaluate
     from studies.evaluation.systems import RagSystem
 
     encoder = as_encoder(None)
     build_index(workspace, s.index_name, load_corpus(pages), encoder)
     test = split.test[: s.test_limit] if s.test_limit else split.test
-    prepared = prepare_eval_index(workspace, s.index_name, test, split.version, encoder=encoder)
+    prepared = leakage_control(workspace, s.index_name, test, split.version, encoder=encoder)  # what the contract applies
     report = retrieval_report(workspace, prepared.index_name, test, encoder=encoder)
     say(f"   {prepared.note}")
     quality = report.get("retrieval") or {}

@@ -3,9 +3,11 @@
 Rule: a system only "beats" another when the paired interval of the difference excludes zero
 and the paired test agrees (``studies.evaluation.compare.beaten``).
 Among the runs that the best run does not beat on the primary metric, the simplest to build and
-keep wins (prompting < RAG < fine-tune < RAG + fine-tune), then the cheapest to serve; that is the
-verdict. It confirms the initial recommendation when the same option wins, overturns it when
-another option wins, and says what evidence would settle what is still open.
+keep is the leaning (prompting < RAG < fine-tune < RAG + fine-tune), then the cheapest to serve.
+The evidence is *decisive* only when every run the best does not beat belongs to that one option:
+then it confirms the initial recommendation (same option) or overturns it (another option).
+Otherwise the verdict is "inconclusive", with the number of test items that would settle it; a
+capped evaluation (fewer items than the split part holds) is said in the verdict.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ KIND_TO_OPTION = {
     "qlora": "fine-tune",
     "full": "fine-tune",
     "rag+lora": "rag+fine-tune",
+    "rag-examples": "rag",
+    "rag-examples+lora": "rag+fine-tune",
 }
 OPTION_WORDS = {
     "prompting-first": "prompting the base model",
@@ -53,6 +57,12 @@ class Verdict:
     open_questions: list[str] = field(default_factory=list)
     tied: list[str] = field(default_factory=list)
     """Runs the best run does not beat on the primary metric."""
+    metric: str = ""
+    """The primary metric the verdict follows."""
+    items_needed: int | None = None
+    """Inconclusive: about how many test items would make the closest unresolved difference clear its interval."""
+    sample: str = ""
+    """What the verdict rests on: items evaluated, and any cap."""
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -130,39 +140,39 @@ def update(initial: str | None, comparison: "RunComparison") -> Verdict:
         )
 
     evaluated = {option_of(r.kind) for r in comparison.runs}
-    nothing_separates = len(comparison.runs) > 1 and len(tied_ids) == len(comparison.runs)
-    if nothing_separates:
+    tied_options = {option_of(comparison.run(r).kind) for r in tied_ids}
+    decisive = tied_options == {final}
+    need = _items_to_settle(comparison, metric, tied_ids, best_id)
+    settle = (f"about {need} test items (now {comparison.n_items}) would settle it, if the difference is real"
+              if need is not None and need > comparison.n_items else "more test items or a stricter metric would be needed to separate them")
+    if initial is not None and initial not in evaluated:
+        status = "not-tested"
+        winner = f"{OPTION_WORDS.get(final, final)} wins" if decisive else f"none separates on {metric} ({settle})"
+        headline = f"The recommendation ({OPTION_WORDS.get(initial, initial)}) was not among the evaluated systems; of those evaluated, {winner}."
+    elif not decisive:
         status = "inconclusive"
+        others = ", ".join(comparison.run(r).system for r in tied_ids if r != best_id)
         headline = (
-            f"No system is measurably better than another on {metric}, so the evidence cannot "
-            f"{'confirm or overturn the recommendation' if initial else 'pick a winner'}; if forced, the simplest is "
-            f"{OPTION_WORDS.get(final, final)} ({chosen.system})."
+            f"Inconclusive on {metric}: {best.system} scores best, but {others} {'is' if len(tied_ids) == 2 else 'are'} within "
+            f"its interval, so the evidence cannot {'confirm or overturn the recommendation' if initial else 'pick a winner'}; "
+            f"{settle}. If forced, the simplest is {OPTION_WORDS.get(final, final)} ({chosen.system})."
         )
     elif initial is None:
         status = "no-initial"
-        headline = f"Evidence points to {OPTION_WORDS.get(final, final)} ({chosen.system})."
+        headline = f"Evidence points to {OPTION_WORDS.get(final, final)} ({chosen.system}) on {metric}."
     elif initial == final:
         status = "confirmed"
-        headline = f"The evidence confirms the recommendation: {OPTION_WORDS.get(final, final)}."
-    elif initial not in evaluated:
-        status = "not-tested"
-        headline = (
-            f"The recommendation ({OPTION_WORDS.get(initial, initial)}) was not among the evaluated systems; "
-            f"of those evaluated, {OPTION_WORDS.get(final, final)} wins."
-        )
+        headline = f"The evidence confirms the recommendation on {metric}: {OPTION_WORDS.get(final, final)}."
     else:
         status = "overturned"
         headline = (
-            f"The evidence overturns the recommendation: {OPTION_WORDS.get(final, final)} instead of "
+            f"The evidence overturns the recommendation on {metric}: {OPTION_WORDS.get(final, final)} instead of "
             f"{OPTION_WORDS.get(initial, initial)}."
         )
         init_runs = [r for r in comparison.runs if option_of(r.kind) == initial]
         if init_runs:
             top = max(init_runs, key=lambda r: r.scores[metric].mean)
-            if top.run_id in tied_ids:
-                reasons.append(f"{top.system} ({OPTION_WORDS.get(initial, initial)}) is not worse, but not better either, and costs more to build or serve.")
-            else:
-                reasons.append(f"{top.system} ({OPTION_WORDS.get(initial, initial)}) is measurably worse than {best.system}.")
+            reasons.append(f"{top.system} ({OPTION_WORDS.get(initial, initial)}) is measurably worse than {best.system}.")
 
     open_q: list[str] = []
     for rid in tied_ids:
@@ -186,6 +196,13 @@ def update(initial: str | None, comparison: "RunComparison") -> Verdict:
     missing = [o for o in SIMPLICITY if o not in evaluated]
     if missing:
         open_q.append("Not evaluated yet: " + ", ".join(OPTION_WORDS[o] for o in missing) + ".")
+    sample = f"{comparison.n_items} {comparison.part} items"
+    available = getattr(comparison, "available", None)
+    if available is not None and available > comparison.n_items:
+        sample = f"the first {comparison.n_items} of {available} {comparison.part} items (the evaluation was capped)"
+        open_q.append(f"The evaluation was capped at {comparison.n_items} of {available} {comparison.part} items: "
+                      "evaluate every system on all of them before deciding.")
+    reasons.insert(0, f"Primary metric: {metric}; evidence: {sample}.")
     return Verdict(
         initial=initial,
         final=final,
@@ -195,4 +212,20 @@ def update(initial: str | None, comparison: "RunComparison") -> Verdict:
         reasons=reasons,
         open_questions=open_q,
         tied=tied_ids,
+        metric=metric,
+        items_needed=need if status in ("inconclusive", "not-tested") else None,
+        sample=sample,
     )
+
+
+def _items_to_settle(comparison: "RunComparison", metric: str, tied_ids: list[str], best_id: str) -> int | None:
+    """Test items that would make the closest unresolved difference to the best clear its interval (None: no estimate)."""
+    needs = []
+    for rid in tied_ids:
+        if rid == best_id:
+            continue
+        d = comparison.differences[metric][rid].difference
+        need = items_needed(comparison.n_items, d.mean, d.low, d.high)
+        if need is not None:
+            needs.append(need)
+    return min(needs) if needs else None

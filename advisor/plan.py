@@ -39,6 +39,14 @@ class DataPlan:
     """A frozen split already saved in the workspace (wins over dataset + seed)."""
     corpus: str | None = None
     """Folder or JSONL of documents for RAG; None: RAG is planned but needs a corpus."""
+    task: str | None = None
+    """Task kind: classification, structured, command, short_answer or text (None: inferred from the data set)."""
+    task_evidence: str | None = None
+    """Why that kind (what `advisor data check` found in the outputs); informative only."""
+    labels: list[str] = field(default_factory=list)
+    """Classification label set (empty: the distinct training outputs)."""
+    system_prompt: str | None = None
+    """System prompt for prompted systems (None: built for the task kind from the data)."""
 
 
 @dataclass
@@ -146,6 +154,8 @@ class Plan:
         p.check(self.budget.workers >= 1, f"`budget.workers >= 1` must hold, but got {self.budget.workers}")
         p.check(self.rag.trials >= 1, f"`rag.trials >= 1` must hold, but got {self.rag.trials}")
         p.check(self.primary_metric in self.metrics, f"`primary_metric` {self.primary_metric!r} must be one of `metrics` {self.metrics}")
+        kinds = ("classification", "structured", "command", "short_answer", "text")
+        p.check(self.data.task is None or self.data.task in kinds, f"`data.task` must be one of {', '.join(kinds)}, but got {self.data.task!r}")
         p.check(self.rag.enabled or self.lora.enabled, "a plan must enable RAG, LoRA or both")
         for key, value in self.acceptance.items():
             name = key.split(":", 1)[1] if key.startswith(("min:", "max:")) else key
@@ -308,6 +318,19 @@ def _extreme_config(lora: LoraPlan, model: str, cheapest: bool) -> dict[str, Any
 
 
 # --------------------------------------------------------------------------- make_plan
+def _infer_task(path: str) -> Any:
+    """The task kind of a pairs file (None when it cannot be loaded here: the plan then says nothing about it)."""
+    from core.errors import AdvisorError
+    from studies.data.datasets import load_pairs
+    from studies.data.kinds import infer_task
+
+    try:
+        dataset = load_pairs(path, strict=False)
+        return infer_task([p.output for p in dataset.pairs]) if dataset.pairs else None
+    except AdvisorError:
+        return None
+
+
 def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str | None = None, name: str = "plan",
               calibration: Any = None) -> Plan:
     """A plan from questionnaire answers (raw or validated), an optional pairs file and corpus.
@@ -387,18 +410,30 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
             "Collect 100-200 reviewed input -> output pairs first (they are also your test set), then run `advisor plan` again."
         )
     strict = "strict" in (resolved.get("output_format") or [])
-    metrics = ["exact_match", "token_f1", "chrf"] if strict else ["chrf", "rouge_l", "token_f1"]
-    if strict and any(w in str(resolved.get("use_case", "")).lower() for w in ("command", "shell", "cli", "devops")):
-        metrics += ["command_program", "command_flags"]
-    # chrF ranks systems: graded, so it separates them at any quality level (exact match is ~0 for every
-    # small model and would call everything a tie); exact match stays reported and in the gate for strict formats.
-    primary = "chrf"
+    task = _infer_task(dataset) if dataset else None
+    if task is not None:
+        notes.append(f"Task kind {task.kind}: {task.evidence}.")
+    use_case_commands = any(w in str(resolved.get("use_case", "")).lower() for w in ("command", "shell", "cli", "devops"))
+    commands = task.kind == "command" if task is not None else use_case_commands
     level = {"low": 0.3, "medium": 0.5, "high": 0.7}[resolved.get("error_cost", "medium")]
-    acceptance = {primary: level}
-    if strict:
-        acceptance["exact_match"] = round(level / 2, 2)
-    if "command_program" in metrics:
-        acceptance["command_program"] = min(0.95, level + 0.2)
+    if task is not None and task.kind != "command":
+        from studies.evaluation.tasks import metrics_for, primary_metric
+
+        # The kind decides: its metrics, and its ONE primary metric (accuracy for classes, field F1 for JSON, ...).
+        metrics, primary = metrics_for(task), primary_metric(task)
+        acceptance = {primary: level}
+    else:
+        metrics = ["exact_match", "token_f1", "chrf"] if strict else ["chrf", "rouge_l", "token_f1"]
+        if strict and use_case_commands:
+            metrics += ["command_program", "command_flags"]
+        # chrF ranks systems: graded, so it separates them at any quality level (exact match is ~0 for every
+        # small model and would call everything a tie); exact match stays reported and in the gate for strict formats.
+        primary = "chrf"
+        acceptance = {primary: level}
+        if strict:
+            acceptance["exact_match"] = round(level / 2, 2)
+        if "command_program" in metrics:
+            acceptance["command_program"] = min(0.95, level + 0.2)
     wall = {"none": 60, "small": 240, "medium": 1440, "large": 4320}[resolved.get("training_budget", "small")]
     plan = Plan(
         name=name,
@@ -406,7 +441,9 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
         method=method,  # type: ignore[arg-type]
         device=device,
         devices=count,
-        data=DataPlan(dataset=str(dataset) if dataset else None, split_seed=0, corpus=str(corpus) if corpus else None),
+        data=DataPlan(dataset=str(dataset) if dataset else None, split_seed=0, corpus=str(corpus) if corpus else None,
+                      task=task.kind if task else None, task_evidence=task.evidence if task else None,
+                      labels=list(task.labels) if task and task.kind == "classification" else []),
         models=models,
         rag=RagPlan(enabled=rag_enabled, space=rag_space, trials=8),
         lora=LoraPlan(enabled=lora_enabled, space=space, base=base),
@@ -423,6 +460,8 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
         answers=resolved,
         notes=notes,
     )
+    if not commands:
+        plan.checks = [c for c in plan.checks if c != "dangerous_commands"]  # a shell-command check only where answers are commands
     if rec.recommendation in (R.NOT_READY, R.PROMPTING):
         plan.notes.append(f"The advice is {rec.recommendation}: this plan measures the options, but do the next steps of `advisor decide` first.")
     if rec.method:

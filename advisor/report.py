@@ -52,6 +52,8 @@ class DecisionRecord:
     """The first screen (:class:`advisor.record_summary.OnePage`): readable names, metric bars, cost, p95, verdict."""
     evidence: dict[str, Any] = field(default_factory=dict)
     """Learning curve, oracle split, forgetting (:mod:`advisor.meeting_evidence`), where asked for."""
+    task_reports: list[dict[str, Any]] = field(default_factory=list)
+    """Set-level results per run for the kind (classification: macro-F1, baselines, per-class, confusion), best first."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +71,7 @@ class DecisionRecord:
             "plots": sorted(self.plots),
             "one_page": _plain(self.page),
             "evidence": self.evidence,
+            "task_reports": self.task_reports,
         }
 
 
@@ -242,6 +245,7 @@ def build_record(
         if r.status != "candidate"
     ]
     return DecisionRecord(
+        task_reports=_task_reports(comparison),
         title=title or f"Decision record: {comparison.dataset_name or 'data set'} ({comparison.split_version})",
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         comparison=comparison,
@@ -257,6 +261,18 @@ def build_record(
         page=page,
         evidence=extra,
     )
+
+
+def _task_reports(comparison: "RunComparison") -> list[dict[str, Any]]:
+    """The stored set-level report of each run (classification), the primary metric's best run first."""
+    out = []
+    best = comparison.best.get(comparison.primary)
+    for run in sorted(comparison.runs, key=lambda r: r.run_id != best):
+        report = (run.config or {}).get("task_report") or {}
+        if report.get("per_class") is not None and "macro_f1" in report:
+            accuracy = run.scores.get("accuracy")
+            out.append({"system": run.system, "run_id": run.run_id, "report": report, "accuracy": accuracy.mean if accuracy else None})
+    return out
 
 
 def _env():

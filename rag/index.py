@@ -199,6 +199,14 @@ def _read_chunks(path: Path, name: str) -> list[Chunk]:
     return chunks
 
 
+def read_chunks(ws: Workspace, name: str) -> list[Chunk]:
+    """The chunks of an index (text and document ids) without loading FAISS or an embedder."""
+    folder = index_dir(ws, name)
+    if not (folder / CHUNKS_FILE).is_file():
+        raise RagError(f"Index {name!r} has no {CHUNKS_FILE} in {folder}; rebuild it with `advisor rag build`.")
+    return _read_chunks(folder / CHUNKS_FILE, name)
+
+
 def _build_key(encoder: Encoder, corpus: Corpus, config: RagConfig) -> dict[str, Any]:
     return {"embedder": encoder.name, "dimension": int(encoder.dimension), "corpus_hash": corpus.content_hash, **config.index_key()}
 

@@ -51,6 +51,8 @@ class RagPipeline:
         self.config.validate()
         self.generator = generator
         self.retriever: Retriever = make_retriever(index, encoder, self.config)
+        self.instruction: str | None = None
+        """The task's grounded-prompt instruction (None: the configured command-style prompt)."""
 
     @classmethod
     def open(
@@ -101,7 +103,7 @@ class RagPipeline:
         return hits, (time.perf_counter() - began) / len(questions)
 
     def conversations(self, questions: Sequence[str], hits: Sequence[Sequence[Hit]]) -> list[Conversation]:
-        return [build_conversation(q, h, self.config) for q, h in zip(questions, hits)]
+        return [build_conversation(q, h, self.config, instruction=self.instruction) for q, h in zip(questions, hits)]
 
     def answer(
         self,

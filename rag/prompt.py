@@ -119,6 +119,16 @@ def fewshot_prompt(question: str, hits: Sequence, config: RagConfig) -> Conversa
     return conv
 
 
+def grounded_prompt(question: str, hits: Sequence, config: RagConfig, instruction: str) -> Conversation:
+    """Documents then the question, under the caller's instruction (the task kind's answer rule): for any
+    corpus that is not tldr-style commands, where the command styles above would ask for a shell command."""
+    docs = _clip("\n\n".join(h.text for h in hits[: config.k]), config.max_context_tokens)
+    return [
+        {"role": "system", "content": instruction},
+        {"role": "user", "content": f"Documents:\n{docs}\n\nQuestion: {question}"},
+    ]
+
+
 PromptFn = Callable[[str, Sequence, RagConfig], Conversation]
 _STYLES: dict[str, PromptFn] = {"fewshot": fewshot_prompt, "examples": examples_prompt, "page": page_prompt}
 
@@ -127,8 +137,15 @@ def register_prompt_style(name: str, fn: PromptFn) -> None:
     _STYLES[name] = fn
 
 
-def build_conversation(question: str, hits: Sequence, config: RagConfig, style: str | None = None) -> Conversation:
-    """The grounded conversation for one question in the configured (or given) style."""
+def build_conversation(question: str, hits: Sequence, config: RagConfig, style: str | None = None,
+                       instruction: str | None = None) -> Conversation:
+    """The grounded conversation for one question in the configured (or given) style.
+
+    With an ``instruction`` (the task kind's answer rule, for tasks that are not shell commands) the
+    documents are shown under that instruction instead (:func:`grounded_prompt`).
+    """
+    if instruction:
+        return grounded_prompt(question, hits, config, instruction)
     key = style or config.prompt_style
     if key not in _STYLES:
         raise RagError(f"Unknown prompt style {key!r}; known: {', '.join(sorted(_STYLES))}.")

@@ -155,11 +155,67 @@ def prepare_eval_index(ws, name: str, test_pairs: Sequence, split_version: str, 
     removed = sum(len(a.text) != len(b.text) for a, b in zip(sorted(before.documents, key=lambda d: d.id), sorted(corpus.documents, key=lambda d: d.id)))
     config = from_dict(RagConfig, {**LEGACY_DEFAULTS, **manifest.config}) if manifest.config else RagConfig()
     enc = as_encoder(encoder if encoder is not None else config.embedder)
-    eval_name = f"{name}-eval-{split_version[:12]}"
+    eval_name = f"{name}{eval_index_suffix(split_version)}"
     build_index(ws, eval_name, corpus, enc, config, progress=progress)
     n_examples = sum(len(v) for v in drop.values())
     return PreparedEval(eval_name, n_examples,
                         f"{n_examples} test examples removed from {removed} pages (each test pair's own example; pages keep their title and description)")
+
+
+def own_examples_in_index(ws, index_name: str, pairs: Sequence) -> list[int]:
+    """Positions of the ``pairs`` whose own example (``- <input>:`` then `` `<output>` `` in their gold page) is still in the index."""
+    from rag.index import read_chunks
+
+    text: dict[str, list[str]] = defaultdict(list)
+    for chunk in read_chunks(ws, index_name):
+        text[chunk.doc_id].append(chunk.text)
+    joined = {doc: "\n".join(parts) for doc, parts in text.items()}
+    out = []
+    for i, pair in enumerate(pairs):
+        page = gold_doc(pair)
+        if page in joined and f"- {pair.input}:" in joined[page]:
+            # the example itself (its intent line, then its command), not another example that shares the intent
+            own = re.escape(f"- {pair.input}:") + r"\s*" + re.escape(f"`{pair.output}`")
+            if re.search(own, joined[page]):
+                out.append(i)
+    return out
+
+
+def eval_index_suffix(split_version: str) -> str:
+    return f"-eval-{split_version[:12]}"
+
+
+def leakage_control(ws, name: str, pairs: Sequence, split_version: str, encoder=None, progress=None) -> PreparedEval:
+    """The one leakage policy of every RAG evaluation: no evaluated pair may find its own example in the index.
+
+    Checked on the content: when no pair's own example is in index ``name`` (an index built without
+    them, such as a sweep's or an earlier evaluation index), it is used as it is; otherwise the
+    evaluation index of :func:`prepare_eval_index` is built (or reused) from the root index, so the
+    same items always give the same index whichever path asked. Corpora that are not tldr pages
+    with known gold pages are used as built (a knowledge corpus is where the answers belong).
+    """
+    from rag.index import CHUNKS_FILE, index_dir
+
+    if not (index_dir(ws, name) / CHUNKS_FILE).is_file():
+        return PreparedEval(name, 0, f"index {name!r} not found in the workspace: nothing to check")  # opening it will say so
+    leaked = own_examples_in_index(ws, name, pairs)
+    if not leaked:
+        return PreparedEval(name, 0, f"no evaluated item's own example is in index {name!r}: used as it is")
+    root = name
+    suffix = eval_index_suffix(split_version)
+    if name.endswith(suffix) and index_dir(ws, name[: -len(suffix)]).is_dir():
+        root = name[: -len(suffix)]
+    return prepare_eval_index(ws, root, pairs, split_version, encoder=encoder, progress=progress)
+
+
+def _leak_note(corpus_kind: str | None) -> str:
+    """How to read the leak counts: pairs derived from the corpus (tldr) leak through their own page; a knowledge corpus
+    is where answers belong."""
+    if corpus_kind == "tldr":
+        return ("the pairs are derived from these pages: an answer found verbatim in its own page is a leak (the evaluation "
+                "index removes each test pair's own example); inputs found in other pages are usually generic intents")
+    return ("a knowledge corpus: answers found in their own document are what retrieval is for, not a leak; only test "
+            "inputs copied verbatim into the corpus would flatter retrieval")
 
 
 def retrieval_report(ws, index_name: str, test_pairs: Sequence, encoder=None, ks: Sequence[int] = DEFAULT_KS) -> dict[str, object]:
@@ -191,6 +247,6 @@ def retrieval_report(ws, index_name: str, test_pairs: Sequence, encoder=None, ks
         "answers_verbatim_in_corpus": len(answer_leaks),
         "answers_verbatim_in_own_page": sum(1 for lk in answer_leaks if lk.doc_id == gold_doc(test_pairs[lk.item])),
         "examples": [{"input": inputs[lk.item], "chunk": lk.chunk_id, "containment": lk.containment} for lk in input_leaks[:5]],
-        "note": "inputs found in other pages are usually generic intents (e.g. 'Display help'); answers in the own page would be leaks",
+        "note": _leak_note(pipe.index.manifest.corpus.get("kind")),
     }
     return out

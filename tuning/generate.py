@@ -34,6 +34,8 @@ class GenerationSettings:
     """Longer prompts are cut from the left (the question at the end is kept)."""
     system_prompt: str | None = None
     """Prepended as a system message where a conversation has none (None: the template's default)."""
+    stop_after_json: bool = False
+    """Stop an answer once its first JSON object or array is closed (structured tasks; the evaluation sets it)."""
 
     def validate(self) -> None:
         problems = Problems("GenerationSettings")
@@ -79,6 +81,44 @@ def encode_prompts(tokenizer, conversations: Sequence[Conversation], settings: G
     return out
 
 
+def json_closed(text: str) -> bool:
+    """True once ``text`` holds a complete JSON object or array (braces balanced outside strings after the first opener)."""
+    depth = 0
+    opened = in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+            continue
+        if ch == '"' and opened:
+            in_string = True
+        elif ch in "{[":
+            depth += 1
+            opened = True
+        elif ch in "}]" and opened:
+            depth -= 1
+            if depth == 0:
+                return True
+    return False
+
+
+class _JsonEnd:
+    """A transformers stopping criterion: a row is done when its new text closes its first JSON value."""
+
+    def __init__(self, tokenizer, width: int) -> None:
+        self.tokenizer, self.width = tokenizer, width
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        done = [json_closed(self.tokenizer.decode(row[self.width :].tolist(), skip_special_tokens=True)) for row in input_ids]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
 def stop_token_ids(tokenizer) -> list[int]:
     """End-of-turn tokens: the tokenizer's eos plus the chat template's end marker where known."""
     ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
@@ -121,6 +161,11 @@ def generate(
                 input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
                 attention[row, width - len(ids) :] = 1
             began = time.perf_counter()
+            extra = {}
+            if settings.stop_after_json:
+                from transformers import StoppingCriteriaList
+
+                extra["stopping_criteria"] = StoppingCriteriaList([_JsonEnd(tokenizer, width)])
             with torch.inference_mode():
                 out = model.generate(
                     input_ids=input_ids.to(device),
@@ -131,6 +176,7 @@ def generate(
                     use_cache=True,
                     eos_token_id=stops,
                     pad_token_id=pad_id,
+                    **extra,
                 )
             per_item = (time.perf_counter() - began) / len(batch)
             for row, i in enumerate(batch):

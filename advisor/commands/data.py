@@ -35,15 +35,36 @@ def _load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-chars", type=positive_int, default=None, help="longest allowed input/output (default 20000)")
     parser.add_argument("--max-bytes", type=positive_int, default=None, help="largest allowed file (default 200000000)")
     parser.add_argument("--name", default=None, help="data set name (default: the file name)")
-    parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format (default text)")
+
+
+def task_options(parser: argparse.ArgumentParser) -> None:
+    """``--task``, ``--labels`` and ``--system-prompt``: override what the data say about the task (shared by data/eval/tune)."""
+    from studies.data.kinds import KINDS
+
+    parser.add_argument("--task", choices=KINDS, default=None,
+                        help="task kind (default: inferred from the training outputs, with the evidence shown)")
+    parser.add_argument("--labels", default=None, metavar="A,B,...",
+                        help="classification label set, comma-separated (default: the distinct training outputs)")
+    parser.add_argument("--system-prompt", default=None, metavar="TEXT",
+                        help="system prompt for prompted systems (default: built for the task kind from the data)")
+
+
+def resolve_task_args(args: argparse.Namespace, outputs):
+    """The task of ``outputs`` with the CLI overrides applied (None when the user gave nothing and nothing is to infer)."""
+    from studies.data.kinds import resolve_task
+
+    return resolve_task(list(outputs), getattr(args, "task", None), getattr(args, "labels", None), getattr(args, "system_prompt", None))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     check = sub.add_parser("check", help="validate a data set and print the readiness summary (exit 2 if invalid)")
     _load_options(check)
+    task_options(check)
     split = sub.add_parser("split", help="freeze a seeded, group-aware train/validation/test split in the workspace")
     _load_options(split)
+    task_options(split)
     split.add_argument("--seed", type=seed_int, required=True, help="seed that orders the groups")
     split.add_argument("--fractions", type=_fractions, default=(0.8, 0.1, 0.1), help="train,validation,test shares (default 0.8,0.1,0.1)")
     imp = sub.add_parser("import-tldr", help="import tldr pages (pages.jsonl or a folder of .md) as a pair data set in the workspace")
@@ -51,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     split.add_argument("--allow-unreviewed", action="store_true",
                        help="split generated pairs nobody reviewed (refused by default; recorded on every result that uses it)")
     splits = sub.add_parser("splits", help="list the frozen splits in the workspace")
-    splits.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
+    splits.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format (default text)")
     from advisor.commands.data_creation import add_subcommands
 
     add_subcommands(sub)
@@ -89,6 +110,7 @@ def _check(args: argparse.Namespace) -> int:
     dataset = _load(args, strict=False)
     summary = readiness(dataset)
     report = dataset.report
+    task = resolve_task_args(args, [p.output for p in dataset.pairs]) if dataset.pairs else None
     if args.output_format == "json":
         print_json(
             {
@@ -102,11 +124,14 @@ def _check(args: argparse.Namespace) -> int:
                 "valid": report.ok,
                 "validation": report.to_dict(),
                 "readiness": summary.to_dict(),
+                "task": task.to_dict() if task else None,
             }
         )
     else:
         print(report.render())
         print(f"version (content hash): {dataset.content_hash}")
+        if task is not None:
+            print(describe_task(task))
         print(summary.render())
         if not report.ok:
             print(f"\nINVALID: {len(report.errors)} error(s) above; fix them and run the check again.")
@@ -122,14 +147,18 @@ def _split(args: argparse.Namespace) -> int:
 
     dataset = _load(args, strict=True)
     split = make_split(dataset, seed=args.seed, fractions=args.fractions, allow_unreviewed=args.allow_unreviewed)
+    if any(getattr(args, k, None) for k in ("task", "labels", "system_prompt")):
+        split.task = resolve_task_args(args, [p.output for p in split.train])
     path = save_split(workspace_of(args), split)
     manifest = split.manifest()
     if args.output_format == "json":
         print_json({"version": split.version, "path": str(path), **{k: manifest[k] for k in
-                    ("dataset_name", "dataset_hash", "seed", "fractions", "counts", "group_counts", "shared_inputs")}})
+                    ("dataset_name", "dataset_hash", "seed", "fractions", "counts", "group_counts", "shared_inputs", "task")}})
         return 0
     print(split.version)
     print(f"split of {dataset.name} (data set {dataset.content_hash[:16]}), seed {args.seed}, written to {path}")
+    if split.task is not None:
+        print(describe_task(split.task))
     for name in ("train", "validation", "test"):
         print(f"  {name:<10} {manifest['counts'][name]:>7,} pairs in {manifest['group_counts'][name]:>6,} group(s)")
     if split.unreviewed:
@@ -167,6 +196,18 @@ def _splits(args: argparse.Namespace) -> int:
     else:
         for item in found:
             counts = item.get("counts") or {}
-            print(f"{item['version']}  {item['dataset_name']}  seed {item['seed']}  "
+            print(f"{item['version']}  {item['dataset_name']}  {item.get('task') or '?'}  seed {item['seed']}  "
                   f"train {counts.get('train')} / validation {counts.get('validation')} / test {counts.get('test')}")
     return 0
+
+
+def describe_task(task) -> str:
+    """One or two lines: the task kind, where it came from and why (the labels for a classification)."""
+    how = "given" if task.source == "given" else "inferred"
+    line = f"task kind: {task.kind} ({how}: {task.evidence}); override with --task"
+    if task.labels:
+        shown = ", ".join(task.labels[:12]) + (f", ... ({len(task.labels)} in all)" if len(task.labels) > 12 else "")
+        line += f"\n  labels: {shown}"
+    if task.schema:
+        line += "\n  schema: " + ", ".join(f"{k}: {v}" for k, v in list(task.schema.items())[:12])
+    return line

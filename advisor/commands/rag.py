@@ -4,9 +4,10 @@
     advisor rag query tldr "extract a gzipped tar archive into a directory" --k 5 [--answer]
     advisor rag eval tldr --data data/sample/pairs.jsonl [--limit 50]
 
-`rag eval` splits the data as `advisor eval` does (same seed, same split version). When the corpus is
-the pages the pairs come from (tldr), it first builds an evaluation index with every test pair's own
-example removed from its page, so retrieval cannot hand the answer over verbatim; it reports test
+`rag eval` splits the data as `advisor eval` does (same seed, same split version). Leakage control is the
+evaluation contract's (`rag.retrieval_eval.leakage_control`, the same for `advisor eval rag:INDEX`, the app,
+the demo and sweeps): when the corpus is the pages the pairs come from (tldr), an evaluation index with every
+test pair's own example removed from its page is built, so retrieval cannot hand the answer over verbatim; it reports test
 inputs still found (near-)verbatim in the index, retrieval hit@k / recall@k / MRR (gold document =
 the pair's page), and records the answers through the shared evaluation contract (leaderboard row).
 """
@@ -22,14 +23,18 @@ HELP = "build, query and evaluate a RAG index (corpus -> chunks -> FAISS -> grou
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from advisor.cli import default_of
+    from rag.config import RagConfig
+    from tuning.generate import GenerationSettings
+
     sub = parser.add_subparsers(dest="rag_command", metavar="ACTION", required=True)
     b = sub.add_parser("build", help="chunk, embed and index a corpus into <workspace>/indexes/NAME")
     b.add_argument("--corpus", type=path_arg, required=True, metavar="PATH", help="tldr pages.jsonl, a folder of .md/.txt/.rst, or JSONL with id + text")
     b.add_argument("--name", default=None, help="index name (default: from the corpus file name)")
     b.add_argument("--config", type=path_arg, default=None, metavar="YAML", help="RagConfig file (fields below override it)")
     b.add_argument("--embedder", default=None, help="sentence-transformers folder (default all-MiniLM-L6-v2)")
-    b.add_argument("--chunk-size", type=positive_int, default=None, help="target chunk size in embedder tokens (default 64)")
-    b.add_argument("--chunk-overlap", type=non_negative_int, default=None, help="overlap in tokens (default 0)")
+    b.add_argument("--chunk-size", type=positive_int, default=None, help=f"target chunk size in embedder tokens (default {default_of(RagConfig, 'chunk_size')})")
+    b.add_argument("--chunk-overlap", type=non_negative_int, default=None, help=f"overlap in tokens (default {default_of(RagConfig, 'chunk_overlap')})")
     b.add_argument("--index-type", choices=("auto", "flat", "hnsw", "ivf"), default=None, help="FAISS index (default auto: by size)")
     b.add_argument("--force", action="store_true", help="rebuild even if an identical index exists")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -50,9 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--limit", type=positive_int, default=None, help="first N test items only (quick looks)")
     e.add_argument("--allow-unreviewed", action="store_true", help="accept generated pairs nobody reviewed (recorded on the result)")
     e.add_argument("--model", default=None, help="generator: local transformers folder (default SmolLM2-135M)")
-    e.add_argument("--max-new-tokens", type=positive_int, default=None, help="generation limit per answer (default 64)")
+    e.add_argument("--max-new-tokens", type=positive_int, default=None,
+                   help=f"generation limit per answer (default {default_of(GenerationSettings, 'max_new_tokens')})")
     e.add_argument("--no-record", action="store_true", help="store predictions but add no leaderboard row")
     e.add_argument("--retrieval-only", action="store_true", help="retrieval metrics and leak report only, no generation")
+    from advisor.commands.data import task_options
+
+    task_options(e)
 
     sub.add_parser("list", help="list the indexes in the workspace")
 
@@ -92,13 +101,12 @@ def _build(args: argparse.Namespace) -> int:
 
     from advisor.cli import print_json, workspace_of
     from core.workspace import slugify
-    from rag.corpus import load_corpus
     from rag.embedder import as_encoder
     from rag.index import build_index
 
     ws = workspace_of(args)
     config = _config(args)
-    corpus = load_corpus(args.corpus)
+    corpus = _corpus_or_guidance(args.corpus)
     name = args.name or slugify(Path(args.corpus).stem, "index")
     encoder = as_encoder(config.embedder)
     result = build_index(ws, name, corpus, encoder, config, progress=None if args.no_progress else _bar(), force=args.force)
@@ -109,6 +117,30 @@ def _build(args: argparse.Namespace) -> int:
         "embedder": m.embedder, "skipped": m.corpus["skipped"],
     })
     return 0
+
+
+def _corpus_or_guidance(path: str):
+    """The corpus at ``path``; a pairs file (input/output) gets the way forward instead of "no usable document"."""
+    from core.errors import AdvisorError, RagError
+    from rag.corpus import load_corpus
+
+    try:
+        return load_corpus(path)
+    except RagError:
+        try:
+            from studies.data.datasets import load_pairs
+
+            pairs = load_pairs(path, strict=False).pairs
+        except AdvisorError:
+            pairs = []
+        if pairs:
+            raise RagError(
+                f"{path} is a pair data set ({len(pairs)} input -> output pairs), not a corpus of documents. Its training pairs are "
+                f"retrieved as few-shot examples by the example-retrieval systems, which build their index from the split "
+                f"themselves: `advisor eval rag-examples --data {path}` (or `rag-examples:vote`, `rag-examples+lora:ADAPTER`). "
+                "For document RAG, pass tldr pages.jsonl, JSONL with `id` and `text`, or a folder of .md/.txt/.rst files."
+            ) from None
+        raise
 
 
 def _query(args: argparse.Namespace) -> int:
@@ -145,16 +177,21 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from advisor.cli import print_json, workspace_of
-    from rag.retrieval_eval import prepare_eval_index, retrieval_report
+    from advisor.cli import ProgressBar, print_json, workspace_of
+    from rag.retrieval_eval import leakage_control, retrieval_report
     from studies.data.datasets import load_pairs
     from studies.data.splits import make_split, save_split
 
     ws = workspace_of(args)
     split = make_split(load_pairs(args.data), seed=args.seed, allow_unreviewed=args.allow_unreviewed)
+    if any(getattr(args, k, None) for k in ("task", "labels", "system_prompt")):
+        from advisor.commands.data import resolve_task_args
+
+        split.task = resolve_task_args(args, [p.output for p in split.train])
     save_split(ws, split)
     test = split.test[: args.limit] if args.limit else split.test
-    prepared = prepare_eval_index(ws, args.name, test, split.version, progress=_bar())
+    # The same policy the evaluation contract applies (it finds this index clean and uses it as it is).
+    prepared = leakage_control(ws, args.name, test, split.version, progress=_bar())
     report = retrieval_report(ws, prepared.index_name, test)
     out: dict[str, object] = {"split": split.version, "eval_index": prepared.index_name, "leakage_control": prepared.note,
                               "examples_removed": prepared.removed, **report}
@@ -166,13 +203,17 @@ def _eval(args: argparse.Namespace) -> int:
         settings = GenerationSettings()
         if args.max_new_tokens is not None:
             settings.max_new_tokens = args.max_new_tokens
-        system = RagSystem(prepared.index_name, ws, model=args.model)
-        system.name = f"rag:{args.name}"
-        result = evaluate(system, split, ws, settings, record=not args.no_record, limit=args.limit)
+        system = RagSystem(args.name, ws, model=args.model)
+        bar = ProgressBar(f"eval rag:{args.name}")
+        try:
+            result = evaluate(system, split, ws, settings, record=not args.no_record, limit=args.limit, progress=bar, task=split.task)
+        finally:
+            bar.close()
         from core.atomic import atomic_write_json
 
         atomic_write_json(ws.path("runs", result.run_id, "retrieval.json"), out)
-        out.update({"run_id": result.run_id, "recorded": result.recorded, "n": result.n,
+        out.update({"run_id": result.run_id, "recorded": result.recorded, "n": result.n, "available": result.available,
+                    "task": split.task.kind if split.task else None, "primary": result.primary,
                     "scores": {k: v.to_dict() for k, v in result.scores.items()},
                     "latency_s": result.latency_s, "predictions": result.predictions_path})
     print_json(out)

@@ -30,10 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps", type=positive_int, default=None, help="override the recipe's max_steps (quick runs)")
     parser.add_argument("--allow-unreviewed", action="store_true", help="accept generated pairs nobody reviewed (recorded on the result)")
     parser.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (overrides the recipe)")
+    from advisor.commands.data import task_options
+
+    task_options(parser)
     parser.add_argument("--no-eval", action="store_true", help="train and save only; skip the test-split evaluation")
     parser.add_argument("--eval-limit", type=positive_int, default=None, help="evaluate the first N test items only (quick looks; not for decisions)")
     parser.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint of this run exists")
-    parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format (default text)")
 
 
 def _progress_bar(total_hint: int | None = None):
@@ -71,10 +74,16 @@ def run(args: argparse.Namespace) -> int:
         changes["max_steps"] = args.max_steps
     if args.device is not None:
         changes["device"] = args.device
+    if args.system_prompt is not None:
+        changes["system_prompt"] = args.system_prompt  # the adapter is evaluated with the prompt it trained with
     config = config.replace(**changes)
 
     dataset = load_pairs(args.data)
     split = make_split(dataset, seed=args.seed, allow_unreviewed=args.allow_unreviewed)
+    if any(getattr(args, k, None) for k in ("task", "labels", "system_prompt")):
+        from advisor.commands.data import resolve_task_args
+
+        split.task = resolve_task_args(args, [p.output for p in split.train])
     save_split(ws, split)
     name = safe_name(args.name) if args.name else slugify(f"{dataset.name}-{config.method}")
     print(f"split {split.version}: {len(split.train)} train / {len(split.validation)} validation / {len(split.test)} test; training {name!r}")
@@ -105,11 +114,19 @@ def run(args: argparse.Namespace) -> int:
     }
     if not args.no_eval:
         from studies.evaluation.contract import evaluate
-        from studies.evaluation.systems import make_system
+        from studies.evaluation.specs import make_system
+
+        from advisor.cli import ProgressBar
 
         system = make_system(f"lora:{name}", ws, device=None if config.device == "auto" else config.device)
-        evaluated = evaluate(system, split, ws, limit=args.eval_limit)
-        out["evaluation"] = {"run_id": evaluated.run_id, "scores": {k: round(s.mean, 4) for k, s in evaluated.scores.items()}}
+        bar = ProgressBar(f"eval lora:{name}")
+        try:
+            evaluated = evaluate(system, split, ws, limit=args.eval_limit, progress=bar, task=split.task)
+        finally:
+            bar.close()
+        out["evaluation"] = {"run_id": evaluated.run_id, "task": split.task.kind if split.task else None, "primary": evaluated.primary,
+                             "n": evaluated.n, "available": evaluated.available,
+                             "scores": {k: round(s.mean, 4) for k, s in evaluated.scores.items()}}
     if args.output_format == "json":
         print_json(out)
         return 0

@@ -24,6 +24,7 @@ from core.atomic import atomic_directory
 from core.errors import DataError, WorkspaceError
 from core.workspace import Workspace
 from studies.data.datasets import LoadedDataset, Pair
+from studies.data.kinds import TaskSpec, infer_task
 
 PARTS = ("train", "validation", "test")
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
@@ -56,6 +57,12 @@ class FrozenSplit:
     """Full sha256 of the parts (the version is its prefix)."""
     unreviewed: int = 0
     """Generated pairs nobody reviewed, split anyway on the user's explicit override (0: all reviewed)."""
+    task: TaskSpec | None = None
+    """The task kind (inferred from the train part unless given); recorded in the manifest, not in the version."""
+
+    def __post_init__(self) -> None:
+        if self.task is None and self.train:
+            self.task = infer_task([p.output for p in self.train])
 
     def part(self, name: str) -> list[Pair]:
         if name not in PARTS:
@@ -84,6 +91,7 @@ class FrozenSplit:
             "groups": {name: sorted(self.groups(name)) for name in PARTS},
             "shared_inputs": shared_inputs(self),
             "unreviewed_override": self.unreviewed,
+            "task": self.task.to_dict() if self.task is not None else None,
         }
 
 
@@ -138,11 +146,14 @@ def make_split(
     seed: int = 0,
     fractions: tuple[float, float, float] | list[float] = DEFAULT_FRACTIONS,
     allow_unreviewed: bool = False,
+    task: TaskSpec | None = None,
 ) -> FrozenSplit:
     """Split a data set by group, deterministically for a given seed; no group is in two parts.
 
     Generated pairs that no person reviewed are refused (training and the frozen test split must
     rest on reviewed data) unless ``allow_unreviewed``; the override is recorded in the manifest.
+    ``task`` (default: inferred from the train part) is recorded in the manifest; it does not
+    change the split version, so the same data split with another task kind is the same split.
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise DataError(f"The split seed must be an integer, but got {seed!r}.")
@@ -174,6 +185,7 @@ def make_split(
         fractions=fractions,
         split_hash=split_hash,
         unreviewed=pending,
+        task=task,
     )
 
 
@@ -252,10 +264,13 @@ def save_split(workspace: Workspace, split: FrozenSplit) -> Path:
     target = workspace.path("splits", split.version)
     if target.exists():
         try:
-            load_split(workspace, split.version)
-            return target
+            stored = load_split(workspace, split.version)
         except WorkspaceError:
             pass  # damaged copy: rewrite it
+        else:
+            if split.task is not None and stored.task != split.task:
+                _write_task(target, split.task)  # the task is metadata of the split, not part of its content
+            return target
     blobs = {name: part_bytes(split.part(name)) for name in PARTS}
     manifest = split.manifest()
     manifest["files"] = {f"{name}.jsonl": hashlib.sha256(blobs[name]).hexdigest() for name in PARTS}
@@ -266,6 +281,14 @@ def save_split(workspace: Workspace, split: FrozenSplit) -> Path:
             (tmp / f"{name}.jsonl").write_bytes(blobs[name])
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     return target
+
+
+def _write_task(folder: Path, task: TaskSpec) -> None:
+    from core.atomic import atomic_write_text
+
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    manifest["task"] = task.to_dict()
+    atomic_write_text(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def list_splits(workspace: Workspace) -> list[dict[str, Any]]:
@@ -280,7 +303,9 @@ def list_splits(workspace: Workspace) -> list[dict[str, Any]]:
         except WorkspaceError as exc:
             damaged.append(str(exc))
             continue
-        out.append({k: manifest.get(k) for k in ("version", "dataset_name", "dataset_hash", "seed", "counts", "created_at")})
+        item = {k: manifest.get(k) for k in ("version", "dataset_name", "dataset_hash", "seed", "counts", "created_at")}
+        item["task"] = (manifest.get("task") or {}).get("kind")
+        out.append(item)
     if damaged:
         raise WorkspaceError("\n".join(damaged))
     return out
@@ -337,6 +362,7 @@ def load_split(workspace: Workspace, version: str) -> FrozenSplit:
         test=parts["test"],
         fractions=tuple(float(fractions.get(n, d)) for n, d in zip(PARTS, DEFAULT_FRACTIONS)),  # type: ignore[arg-type]
         split_hash=manifest["split_hash"],
+        task=TaskSpec.from_dict(manifest["task"]) if isinstance(manifest.get("task"), dict) else None,
     )
     split.unreviewed = unreviewed(split.train + split.validation + split.test)
     recorded = manifest.get("groups") or {}

@@ -24,7 +24,7 @@ from studies.results.leaderboard import Leaderboard
 
 ALPHA = 0.05
 """Significance level of the paired test that must agree with the interval before a win is called."""
-BUILD_ORDER = {"base": 0, "rag": 1, "lora": 2, "dora": 2, "qlora": 2, "full": 3, "rag+lora": 4}
+BUILD_ORDER = {"base": 0, "rag": 1, "rag-examples": 1, "lora": 2, "dora": 2, "qlora": 2, "full": 3, "rag+lora": 4, "rag-examples+lora": 4}
 """How much each kind of system costs to build and keep, simplest first (ties go to the simpler)."""
 
 
@@ -100,6 +100,16 @@ class RunComparison:
     examples: dict[str, list[Example]]
     dataset_name: str | None = None
     dataset_version: str | None = None
+    task: str | None = None
+    """The task kind the runs were evaluated as (None for runs from before kinds were recorded)."""
+    primary_source: str = "given"
+    """Where the primary metric came from: 'given' (plan or --metric) or 'task' (the kind's primary metric)."""
+    available: int | None = None
+    """Items in the split part; above ``n_items`` when the evaluation was capped (``limit``)."""
+
+    @property
+    def capped(self) -> bool:
+        return self.available is not None and self.available > self.n_items
 
     def run(self, run_id: str) -> RunSummary:
         return next(r for r in self.runs if r.run_id == run_id)
@@ -123,6 +133,9 @@ class RunComparison:
                     "n_items": self.n_items,
                     "metrics": self.metrics,
                     "primary": self.primary,
+                    "primary_source": self.primary_source,
+                    "task": self.task,
+                    "available": self.available,
                     "best": self.best,
                     "runs": [r.__dict__ | {"scores": {k: v.to_dict() for k, v in r.scores.items()}} for r in self.runs],
                     "differences": {
@@ -188,7 +201,24 @@ def compare_runs(
         chosen = [m for m in metric_registry.DEFAULT_METRICS if m in shared] + sorted(shared - set(metric_registry.DEFAULT_METRICS))
     if not chosen:
         raise EvaluationError("The runs share no metric; evaluate them through the same contract (`advisor eval`).")
-    primary = primary or chosen[0]
+    task, fmt = _task_of(rows, run_ids)
+    if task is None:
+        task, fmt = _task_of_split(workspace, str(split_version))
+    source = "given"
+    if primary is None:
+        from studies.evaluation.tasks import primary_for_kind
+
+        primary = primary_for_kind(task, fmt)
+        source = "task"
+        if primary is None or primary not in shared:
+            raise EvaluationError(
+                "Name the primary metric the verdict follows (`--metric`, or `primary_metric` in the plan): "
+                + (f"the runs' task kind {task!r} has primary metric {primary!r}, which they do not share"
+                   if task else "the runs do not record one shared task kind")
+                + f"; shared metrics: {', '.join(sorted(shared))}."
+            )
+        if primary not in chosen:
+            chosen = [primary] + chosen
     if primary not in chosen:
         raise EvaluationError(f"Primary metric {primary!r} is not among the compared metrics {chosen}.")
     values = {rid: {m: [float(preds[rid][i]["metrics"][m]) for i in items] for m in chosen} for rid in run_ids}
@@ -219,7 +249,42 @@ def compare_runs(
         examples=examples,
         dataset_name=first.get("dataset_name"),
         dataset_version=first.get("dataset_version"),
+        task=task,
+        primary_source=source,
+        available=_available(rows, run_ids),
     )
+
+
+def _task_of(rows: dict[str, dict[str, Any]], run_ids: list[str]) -> tuple[str | None, str | None]:
+    """The task kind (and structured format) the runs share, else (None, None)."""
+    kinds = {rows[r].get("task") for r in run_ids}
+    if len(kinds) != 1 or None in kinds:
+        return None, None
+    config = rows[run_ids[0]].get("config") or {}
+    task = config.get("task") if isinstance(config, dict) else None
+    return next(iter(kinds)), (task or {}).get("format") if isinstance(task, dict) else None
+
+
+def _task_of_split(workspace: Workspace, version: str) -> tuple[str | None, str | None]:
+    """Runs from before task kinds were recorded: the task of their split, when it is in this workspace."""
+    from core.errors import AdvisorError
+    from studies.data.splits import load_split
+
+    try:
+        task = load_split(workspace, version).task
+    except (AdvisorError, OSError, ValueError):
+        return None, None
+    return (task.kind, task.format) if task is not None else (None, None)
+
+
+def _available(rows: dict[str, dict[str, Any]], run_ids: list[str]) -> int | None:
+    """Items in the evaluated split part, as the runs recorded it (None when they did not)."""
+    found = []
+    for r in run_ids:
+        config = rows[r].get("config") or {}
+        if isinstance(config, dict) and config.get("items_available") is not None:
+            found.append(int(config["items_available"]))
+    return max(found) if found else None
 
 
 def _summary(row: dict[str, Any], per_item: dict[str, list[float]], items: list[dict[str, Any]]) -> RunSummary:

@@ -1,9 +1,11 @@
 """The one evaluation contract: every system, the same frozen split, settings, extraction and metrics.
 
 :func:`evaluate` refuses a system on data it trained on (its split version must match and the
-evaluated groups must not overlap its training groups), runs the system on every item of the
-split part, extracts answers with :mod:`studies.evaluation.extract`, scores every registered metric per
-item, and puts a paired-bootstrap interval on each mean. It stores, under
+evaluated groups must not overlap its training groups), applies leakage control to systems that
+retrieve (:func:`leakage_control`), prompts and decodes for the task kind (label scoring for a
+classification), runs the system on every item of the split part, extracts answers by the kind's
+rule and scores the kind's metrics per item (:mod:`studies.evaluation.tasks`), and puts a
+paired-bootstrap interval on each mean. It stores, under
 ``<ws>/runs/<run_id>/`` (atomically):
 
 - ``predictions.jsonl``: one line per item: item_id, input, group, reference, raw, answer,
@@ -18,6 +20,7 @@ and ship ``EvalResult.to_dict()`` through Optuna instead.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import statistics
@@ -29,10 +32,11 @@ from typing import Any
 from core.atomic import atomic_write_json, atomic_write_text
 from core.errors import EvaluationError
 from core.workspace import Workspace
+from studies.data.kinds import TaskSpec, task_of_split
 from studies.evaluation import metrics as metric_registry
 from studies.evaluation import prices, provenance
-from studies.evaluation.extract import extract
 from studies.evaluation.stats import PairedComparison, Score, interval, paired_difference
+from studies.evaluation.tasks import extract_for, metrics_for, primary_metric, task_report
 from studies.evaluation.systems import System, system_device
 from studies.results.leaderboard import Leaderboard
 from studies.results.records import RunRecord, new_run_id, trial_run_id
@@ -44,6 +48,7 @@ PREDICTIONS = "predictions.jsonl"
 RUN_FILE = "run.json"
 CHUNK = 64
 """Items per predict() call (progress is reported between chunks)."""
+DECODINGS = ("auto", "labels", "generate")
 
 
 @dataclass
@@ -74,6 +79,14 @@ class EvalResult:
     settings: dict[str, Any] = field(default_factory=dict)
     prompts_cut: int = 0
     """Items whose prompt exceeded ``max_prompt_tokens`` and lost its start (raise the limit or shorten the context)."""
+    task: TaskSpec | None = None
+    """The task the run was evaluated as (kind, labels): it chose the metrics, extraction and prompts."""
+    primary: str | None = None
+    """The task kind's primary metric."""
+    report: dict[str, Any] = field(default_factory=dict)
+    """Set-level results of the kind (classification: macro-F1, per-class table, confusion matrix, baselines)."""
+    available: int = 0
+    """Items in the split part; more than ``n`` when ``limit`` capped the evaluation."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary (what sweeps store in Optuna; includes the leaderboard row)."""
@@ -94,6 +107,10 @@ class EvalResult:
             "predictions_path": self.predictions_path,
             "settings": dict(self.settings),
             "prompts_cut": self.prompts_cut,
+            "task": self.task.to_dict() if self.task else None,
+            "primary": self.primary,
+            "report": self.report,
+            "available": self.available,
             "recorded": self.recorded,
             "record": self.record.to_dict(),
         }
@@ -130,6 +147,14 @@ def check_contract(system: System, split: Any, part: str) -> None:
             f"{system.name} trained on {len(overlap)} group(s) of the {part} part of split {split.version} (e.g. {shown}); "
             "evaluating it there would measure memorisation. Retrain it on the train part of this split only."
         )
+
+
+def leakage_control(system: System, items: Sequence[Any], split: Any) -> str | None:
+    """The one place leakage control is applied: a system that retrieves (``exclude_items``) is made to
+    evaluate ``items`` without their own examples in what it retrieves from. Returns the note recorded
+    with the run (None for systems that retrieve nothing)."""
+    exclude = getattr(system, "exclude_items", None)
+    return exclude(list(items), split) if callable(exclude) else None
 
 
 def _part(split: Any, part: str) -> list[Any]:
@@ -175,17 +200,37 @@ def evaluate(
     run_id: str | None = None,
     price_per_hour: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    task: TaskSpec | None = None,
+    decoding: str = "auto",
 ) -> EvalResult:
     """Evaluate ``system`` on one part (default: test) of a frozen ``split``; see the module docstring.
 
     ``limit`` evaluates the first N items only (sweeps on validation); ``price_per_hour`` overrides
-    the price table for the evaluation's own compute. Raises :class:`EvaluationError` when the
-    contract is broken, before any generation.
+    the price table for the evaluation's own compute. ``task`` (default: the split's, recorded in its
+    manifest or inferred from its train part) chooses the metrics (unless ``metrics`` is given), the
+    answer extraction and the prompts of systems that build them (``use_task``). Raises
+    :class:`EvaluationError` when the contract is broken, before any generation. ``decoding``:
+    ``labels`` scores every label (classification; the answer is always a label), ``generate``
+    decodes freely, ``auto`` (default) scores labels for classification where the system can.
     """
     settings = settings or GenerationSettings()
     settings.validate()
-    names = metric_names(extra_metrics, metrics)
+    task = task or task_of_split(split)
+    if decoding not in DECODINGS:
+        raise EvaluationError(f"decoding must be one of {', '.join(DECODINGS)}, but got {decoding!r}.")
+    scorer = getattr(system, "score_labels", None)
+    if decoding == "labels" and (task.kind != "classification" or not task.labels or not callable(scorer)):
+        raise EvaluationError(
+            f"Label scoring needs a classification task with labels and a system that can score them; this is a {task.kind} "
+            f"task and {system.name} {'can' if callable(scorer) else 'cannot'} score labels. Use --decoding generate."
+        )
+    use_labels = decoding != "generate" and task.kind == "classification" and bool(task.labels) and callable(scorer)
+    decoding = "labels" if use_labels else "generate"
+    if task.kind == "structured" and task.format != "sql" and not settings.stop_after_json:
+        settings = dataclasses.replace(settings, stop_after_json=True)  # structured answers end with their object
+    names = metric_names(extra_metrics, metrics if metrics is not None else metrics_for(task))
     items = _part(split, part)
+    available = len(items)
     if limit is not None:
         if limit < 1:
             raise EvaluationError(f"`limit >= 1` must hold, but got {limit}.")
@@ -193,6 +238,10 @@ def evaluate(
     if not items:
         raise EvaluationError(f"Split {split.version} has no items in its {part} part; nothing to evaluate.")
     check_contract(system, split, part)
+    leakage = leakage_control(system, items, split)
+    use_task = getattr(system, "use_task", None)
+    if callable(use_task):
+        use_task(task)
     if run_id is None:
         run_id = trial_run_id(study, trial) if study is not None and trial is not None else new_run_id(system.kind)
     run_dir = workspace.path("runs", run_id)
@@ -202,7 +251,7 @@ def evaluate(
     inputs = [p.input for p in items]
     for start in range(0, len(inputs), CHUNK):
         chunk = inputs[start : start + CHUNK]
-        out = system.predict(chunk, settings)
+        out = scorer(chunk, list(task.labels), settings) if use_labels else system.predict(chunk, settings)
         if len(out) != len(chunk):
             raise EvaluationError(f"{system.name} returned {len(out)} answers for {len(chunk)} inputs; a system must answer every input.")
         predictions.extend(out)
@@ -210,11 +259,14 @@ def evaluate(
             progress(len(predictions), len(inputs))
     wall = time.perf_counter() - started
 
-    extractions = [extract(p.raw) for p in predictions]
+    extractions = [extract_for(task, p.raw) for p in predictions]
     answers = [e.answer for e in extractions]
     references = [p.output for p in items]
     values, skipped = metric_registry.score_all(names, answers, references)
     scores = {name: interval(vals) for name, vals in values.items()}
+    report = task_report(task, answers, references)
+    aggregate = {"macro_f1": report["macro_f1"]} if "macro_f1" in report else {}
+    primary = primary_metric(task) if primary_metric(task) in values else None
 
     latencies = [float(p.latency_s) for p in predictions]
     prompt_tokens = sum(int(p.prompt_tokens) for p in predictions)
@@ -246,6 +298,8 @@ def evaluate(
         }
         if pred.context is not None:
             row["context"] = pred.context
+        if getattr(pred, "label_scores", None):
+            row["label_scores"] = pred.label_scores
         lines.append(json.dumps(row, ensure_ascii=False, default=str))
 
     config = system.config()
@@ -268,14 +322,17 @@ def evaluate(
         trial=trial,
         base_model=config.get("base_model"),
         method=config.get("method"),
-        config={**config, "generation": settings_dict, "metrics": names, "limit": limit, "prompts_cut": prompts_cut,
+        config={**config, "generation": settings_dict, "metrics": names, "limit": limit, "items_available": available,
+                "prompts_cut": prompts_cut, "leakage_control": leakage, "decoding": decoding, "task": task.to_dict(),
+                "primary_metric": primary, "task_report": report,
                 **({"unreviewed_override": split.unreviewed} if getattr(split, "unreviewed", 0) else {})},
+        task=task.kind,
         dataset_name=getattr(split, "dataset_name", None),
         dataset_version=getattr(split, "dataset_hash", None),
         split_version=split.version,
         split_part=part,
         n_items=len(items),
-        metrics={k: v.to_dict() for k, v in scores.items()},
+        metrics={**{k: v.to_dict() for k, v in scores.items()}, **aggregate},
         skipped_metrics=skipped,
         train_tokens=int(costs.get("train_tokens", 0) or 0),
         eval_tokens=prompt_tokens + completion_tokens,
@@ -314,6 +371,10 @@ def evaluate(
         recorded=recorded,
         settings=settings_dict,
         prompts_cut=prompts_cut,
+        task=task,
+        primary=primary,
+        report=report,
+        available=available,
     )
 
 

@@ -124,19 +124,15 @@ class TokenF1:
 
     def score(self, predictions: Sequence[str], references: Sequence[str]) -> list[float]:
         _check(predictions, references)
-        out = []
-        for p, r in zip(predictions, references):
-            pt, rt = tokens(p), tokens(r)
-            if not pt or not rt:
-                out.append(float(pt == rt))
-                continue
-            common = sum((Counter(pt) & Counter(rt)).values())
-            if common == 0:
-                out.append(0.0)
-                continue
-            precision, recall = common / len(pt), common / len(rt)
-            out.append(2 * precision * recall / (precision + recall))
-        return out
+        return [overlap_f1(tokens(p), tokens(r)) for p, r in zip(predictions, references)]
+
+
+def overlap_f1(predicted: Sequence[str], reference: Sequence[str]) -> float:
+    """F1 of the multiset overlap of two token lists (1 when both are empty, 0 when one is)."""
+    if not predicted or not reference:
+        return float(list(predicted) == list(reference))
+    common = sum((Counter(predicted) & Counter(reference)).values())
+    return 0.0 if common == 0 else 2 * common / (len(predicted) + len(reference))
 
 
 @register("chrf")

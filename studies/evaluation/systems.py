@@ -7,6 +7,8 @@ Kinds shipped: ``base`` (a prompted base model), ``lora`` (base + adapter), ``ra
 
     base | base:MODEL | lora:ADAPTER | rag:INDEX | rag+lora:INDEX:ADAPTER
 
+(``studies.evaluation.specs.make_system`` also knows the example-retrieval kinds.)
+
 Models load lazily on the first :meth:`predict`, once per system object.
 
 Training provenance: a fine-tuned system says what it trained on (:meth:`System.trained_on`:
@@ -26,16 +28,15 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from core.atomic import atomic_write_json
 from core.errors import EvaluationError
 from core.workspace import Workspace
+from studies.data.kinds import TaskSpec
+from studies.evaluation.prompts import COMMAND_SYSTEM_PROMPT, grounded_instruction, system_prompt_for
 from tuning.generate import GenerationSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     from tuning.models import LoadedModel
 
-COMMAND_SYSTEM_PROMPT = (
-    "You are a command-line assistant. Reply with exactly one shell command that does what the user asks, "
-    "in backticks, and nothing else."
-)
-"""System prompt of the prompted base model on command tasks (the RAG pipeline has its own prompt)."""
+TASK_PROMPT = "task"
+"""``system_prompt`` default of prompted systems: the task kind's prompt (``studies.evaluation.prompts``), set by ``use_task``."""
 TRAINED_ON = "trained_on.json"
 
 
@@ -54,6 +55,8 @@ class Prediction:
     """RAG: the retrieved hits shown to the model (doc_id, chunk_id, score, position)."""
     truncated_prompt: bool = False
     """The prompt was longer than ``max_prompt_tokens`` and its start was cut (counted by the evaluation)."""
+    label_scores: dict[str, float] | None = None
+    """Label scoring (classification): every label's log-likelihood; ``raw`` is the most likely label."""
 
 
 @runtime_checkable
@@ -122,6 +125,19 @@ def _generate(loaded: "LoadedModel", inputs: Sequence[str], system_prompt: str |
     return [Prediction(g.text, g.seconds, g.prompt_tokens, g.completion_tokens, truncated_prompt=g.truncated_prompt) for g in out]
 
 
+def _score(loaded: "LoadedModel", conversations: Sequence[list[dict[str, str]]], labels: Sequence[str],
+           settings: GenerationSettings, retrieval: Sequence[tuple[float, list[dict[str, Any]] | None]] | None = None) -> list[Prediction]:
+    """Label scoring (``tuning.label_scoring``) as predictions: the answer is the most likely label."""
+    from tuning.label_scoring import score_labels
+
+    out = []
+    for i, s in enumerate(score_labels(loaded, conversations, labels, settings)):
+        r_s, hits = retrieval[i] if retrieval else (0.0, None)
+        out.append(Prediction(s.label, s.seconds + r_s, s.prompt_tokens, 0, r_s, hits, truncated_prompt=s.truncated_prompt,
+                              label_scores={k: round(v, 4) for k, v in s.scores.items()}))
+    return out
+
+
 def _device(device: str | None) -> str:
     if device and device != "auto":
         return device
@@ -164,15 +180,21 @@ def read_trained_on(adapter_dir: str | Path, metadata: dict[str, Any] | None = N
 
 
 class BaseModelSystem:
-    """A base model prompted to answer (no retrieval, no training)."""
+    """A base model prompted to answer (no retrieval, no training).
+
+    Its system prompt is the task kind's (:meth:`use_task`, called by the evaluation contract) unless
+    one is given; before a task is known it is the command prompt (the historical default).
+    """
 
     kind = "base"
 
-    def __init__(self, workspace: Workspace, model: str | None = None, *, system_prompt: str | None = COMMAND_SYSTEM_PROMPT,
+    def __init__(self, workspace: Workspace, model: str | None = None, *, system_prompt: str | None = TASK_PROMPT,
                  device: str | None = None, loaded: "LoadedModel | None" = None) -> None:
         self.workspace = workspace
         self.model_spec = model
-        self.system_prompt = system_prompt
+        self._prompt_given = system_prompt != TASK_PROMPT
+        self.system_prompt = system_prompt if self._prompt_given else COMMAND_SYSTEM_PROMPT
+        self.task: TaskSpec | None = None
         self.device = device
         self.model_if_loaded = loaded
         """The model once loaded (None before the first use): read without loading by :func:`system_device`."""
@@ -186,6 +208,12 @@ class BaseModelSystem:
             self.model_if_loaded = load_base_model(self.model_spec, self.workspace, device=_device(self.device))
         return self.model_if_loaded
 
+    def use_task(self, task: TaskSpec) -> None:
+        """Prompt for ``task`` (its kind's prompt built from the data) unless a system prompt was given."""
+        self.task = task
+        if not self._prompt_given:
+            self.system_prompt = system_prompt_for(task)
+
     def config(self) -> dict[str, Any]:
         return {"base_model": self.loaded.name, "method": "prompt", "system_prompt": self.system_prompt, "model_path": self.loaded.path}
 
@@ -194,6 +222,11 @@ class BaseModelSystem:
 
     def predict(self, inputs: Sequence[str], settings: GenerationSettings) -> list[Prediction]:
         return _generate(self.loaded, inputs, self.system_prompt, settings)
+
+    def score_labels(self, inputs: Sequence[str], labels: Sequence[str], settings: GenerationSettings) -> list[Prediction]:
+        """Answer each input with its most likely label (constrained decoding)."""
+        prompt = self.system_prompt if settings.system_prompt is None else None
+        return _score(self.loaded, [_conversation(q, prompt) for q in inputs], labels, settings)
 
 
 @register_system("base")
@@ -282,6 +315,11 @@ class LoraSystem:
     def predict(self, inputs: Sequence[str], settings: GenerationSettings) -> list[Prediction]:
         return _generate(self.loaded, inputs, self.system_prompt, settings)
 
+    def score_labels(self, inputs: Sequence[str], labels: Sequence[str], settings: GenerationSettings) -> list[Prediction]:
+        """Answer each input with its most likely label, prompted as in training."""
+        prompt = self.system_prompt if settings.system_prompt is None else None
+        return _score(self.loaded, [_conversation(q, prompt) for q in inputs], labels, settings)
+
 
 def _train_record(workspace: Workspace, adapter_dir: Path) -> dict[str, Any]:
     try:
@@ -320,6 +358,28 @@ class RagSystem:
         """The generator once loaded (None before the first use): read without loading by :func:`system_device`."""
         self._pipeline: Any = None
         self.name = f"rag:{index}"
+        self.instruction: str | None = None
+        """Grounded-prompt instruction for the task kind (None: the pipeline's own, command-style prompt)."""
+
+    def exclude_items(self, items: Sequence[Any], split: Any) -> str:
+        """Leakage control (called by the evaluation contract): evaluate on an index without the items' own examples.
+
+        Switches to the evaluation index of ``rag.retrieval_eval.leakage_control`` when needed; the
+        system keeps its name. Returns what was done (recorded with the run).
+        """
+        from rag.retrieval_eval import leakage_control
+
+        prepared = leakage_control(self.workspace, self.index, items, split.version, encoder=self.encoder)
+        if prepared.index_name != self.index:
+            self.index = prepared.index_name
+            self._pipeline = None
+        return prepared.note
+
+    def use_task(self, task: TaskSpec) -> None:
+        """Ground answers in the kind's form: no command instruction unless the kind is ``command``."""
+        self.instruction = grounded_instruction(task)
+        if self._pipeline is not None:
+            self._pipeline.instruction = self.instruction
 
     def generator(self) -> "LoadedModel":
         if self.generator_if_loaded is None:
@@ -335,6 +395,7 @@ class RagSystem:
 
             extra = {"encoder": self.encoder} if self.encoder is not None else {}
             self._pipeline = RagPipeline.open(self.workspace, self.index, generator=self.generator(), **extra)
+            self._pipeline.instruction = self.instruction
         return self._pipeline
 
     def config(self) -> dict[str, Any]:
@@ -355,6 +416,7 @@ class RagSystem:
             "rag": describe() if callable(describe) else None,
             "rag_config": cfg if isinstance(cfg, dict) else (str(cfg) if cfg is not None else None),
             "index_manifest": manifest,
+            "instruction": self.instruction,
         }
 
     def artifacts(self) -> dict[str, Any]:
@@ -376,6 +438,15 @@ class RagSystem:
             out.append(Prediction(a.text, retrieval + generation, int(a.prompt_tokens), int(a.completion_tokens), retrieval, hits,
                                   truncated_prompt=bool(getattr(a, "truncated_prompt", False))))
         return out
+
+
+    def score_labels(self, inputs: Sequence[str], labels: Sequence[str], settings: GenerationSettings) -> list[Prediction]:
+        """Retrieve, build the grounded prompt, and answer with the most likely label."""
+        pipe = self.pipeline
+        hits, retrieval_s = pipe.retrieve(list(inputs))
+        convs = pipe.conversations(list(inputs), hits)
+        context = [[{k: getattr(h, k, None) for k in ("doc_id", "chunk_id", "score", "position")} for h in item] for item in hits]
+        return _score(self.generator(), convs, labels, settings, [(retrieval_s, c) for c in context])
 
 
 class RagLoraSystem(RagSystem):

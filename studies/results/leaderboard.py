@@ -395,7 +395,8 @@ class Leaderboard:
 
     @staticmethod
     def _where(filters: dict[str, Any], alias: str = "r") -> tuple[str, list[Any]]:
-        allowed = {"kind", "study", "status", "dataset_name", "dataset_version", "split_version", "base_model", "method", "system"}
+        allowed = {"kind", "study", "status", "dataset_name", "dataset_version", "split_version", "split_part", "task",
+                   "base_model", "method", "system"}
         clauses, params = [], []
         for key, value in filters.items():
             if value is None:
@@ -442,15 +443,31 @@ class Leaderboard:
             return sorted(metric_columns(con))
 
     def best_per_kind(self, metric: str, **filters: Any) -> list[dict[str, Any]]:
-        """The highest-scoring run of each kind on ``metric`` (ties: the earlier run)."""
+        """The highest-scoring run of each kind on ``metric`` (ties: the earlier run), within one data set and split.
+
+        Scores on different data sets or splits are not comparable, so the best is taken per
+        (data set, split version, split part, kind): filter by ``split_version`` (and ``split_part``)
+        to get one row per kind; :meth:`splits` lists what there is.
+        """
         where, params = self._where(filters)
         cond = f"{where} AND r.{{col}} IS NOT NULL" if where else " WHERE r.{col} IS NOT NULL"
         sql = (
             "SELECT r.*, r.{col} AS quality, r.{col}_low AS quality_low, r.{col}_high AS quality_high FROM runs r "
             "WHERE r.run_id IN (SELECT arg_max(r.run_id, struct_pack(q := r.{col}, t := -epoch_us(r.created_at))) "
-            f"FROM runs r{cond} GROUP BY r.kind) ORDER BY quality DESC, r.kind"
+            f"FROM runs r{cond} GROUP BY r.dataset_name, r.split_version, r.split_part, r.kind) "
+            "ORDER BY r.dataset_name NULLS LAST, r.split_version NULLS LAST, r.split_part, quality DESC, r.kind"
         )
         return self._query(sql, params, metric=metric)
+
+    def splits(self, **filters: Any) -> list[dict[str, Any]]:
+        """The (data set, split version, part, task) combinations on the board, most recent first, with run counts."""
+        where, params = self._where(filters)
+        sql = (
+            "SELECT r.dataset_name, r.split_version, r.split_part, any_value(r.task) AS task, count(*) AS runs, "
+            f"max(r.created_at) AS last_run FROM runs r{where} GROUP BY r.dataset_name, r.split_version, r.split_part "
+            "ORDER BY last_run DESC"
+        )
+        return self._query(sql, params)
 
     def pareto(self, metric: str, cost: str = "money_usd", **filters: Any) -> list[dict[str, Any]]:
         """Runs not beaten on both ``metric`` (higher is better) and ``cost`` (lower is better), cheapest first.

@@ -64,6 +64,8 @@ class RunRecord:
     split_version: str | None = None
     split_part: str = "test"
     n_items: int = 0
+    task: str | None = None
+    """The task kind the run was evaluated as (classification, structured, command, short_answer, text)."""
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     """``{metric: {"mean", "low", "high", "n"}}`` with the bootstrap interval."""
     skipped_metrics: dict[str, str] = field(default_factory=dict)

@@ -205,6 +205,15 @@ CREATE TABLE IF NOT EXISTS gate_waivers (
 the same item of a pair twice; skips are stored too), every gate verdict and every waiver with its reason.
 Workspaces older than this migration had these tables created outside the migrations by the review code;
 ``IF NOT EXISTS`` keeps their rows: the definitions are the same."""
+_V7 = """
+ALTER TABLE runs ADD COLUMN task VARCHAR;
+CREATE INDEX runs_task ON runs (task);
+CREATE INDEX runs_dataset_split ON runs (dataset_name, split_version, split_part);
+"""
+
+
+"""Version 7: the task kind of every run (classification, structured, command, short_answer, text), and indexes for
+the data set / split / part filters. Rows from before stay NULL (unknown kind). Independent of version 6."""
 
 
 MIGRATIONS: dict[int, Any] = {
@@ -214,6 +223,7 @@ MIGRATIONS: dict[int, Any] = {
     4: _migrate_v4,
     5: lambda con: con.execute(_V5),
     6: lambda con: con.execute(_V6),
+    7: lambda con: con.execute(_V7),
 }
 
 
@@ -224,7 +234,7 @@ RUN_COLUMNS = (
     "run_id kind system study trial base_model method config_json dataset_name dataset_version split_version "
     "split_part n_items latency_s money_usd status created_at train_tokens eval_tokens cpu_hours gpu_hours "
     "latency_p95_s skipped_json artifacts_json code_version environment_json updated_at status_by status_reason "
-    "status_at registry_path"
+    "status_at registry_path task"
 ).split()
 
 
@@ -242,18 +252,30 @@ def schema_version(con: "duckdb.DuckDBPyConnection") -> int:
     return int(con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0])
 
 
+def applied_versions(con: "duckdb.DuckDBPyConnection") -> set[int]:
+    """The migrations recorded in ``schema_migrations`` (empty for a new database)."""
+    if schema_version(con) == 0:
+        return set()
+    return {int(r[0]) for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+
+
 def migrate(con: "duckdb.DuckDBPyConnection") -> int:
-    """Apply every missing migration in one transaction; returns the version reached."""
+    """Apply every missing migration, in version order, in one transaction; returns the version reached.
+
+    Missing means not recorded, not merely above the highest recorded version: migrations written on
+    parallel branches (6 and 7) each apply once, whichever was recorded first.
+    """
     current = schema_version(con)
     if current > SCHEMA_VERSION:
         raise LeaderboardError(
             f"The leaderboard file has schema version {current}, newer than this code ({SCHEMA_VERSION}). "
             "Upgrade the advisor package to read it."
         )
-    if current == SCHEMA_VERSION:
+    missing = sorted(set(MIGRATIONS) - applied_versions(con))
+    if not missing:
         return current
     with transaction(con):
-        for version in range(current + 1, SCHEMA_VERSION + 1):
+        for version in missing:
             MIGRATIONS[version](con)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, utc_now()])
     return SCHEMA_VERSION

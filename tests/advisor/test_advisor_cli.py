@@ -198,3 +198,30 @@ def test_interactive_mode_through_a_pseudo_terminal(tmp_path):
 def test_interactive_mode_reports_early_end_of_input():
     out = advisor("decide", input="x\n1\n")
     assert out.returncode == 2 and "Input ended before question" in out.stderr
+
+
+def test_help_texts_state_the_real_config_defaults():
+    import re
+
+    from advisor.cli import build_parser
+    from rag.config import RagConfig
+    from tuning.generate import GenerationSettings
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices
+
+    def help_of(cmd, flag, action=None):
+        p = sub[cmd]
+        if action:
+            p = next(a for a in p._actions if a.dest == f"{cmd}_command").choices[action]
+        return next(a.help for a in p._actions if flag in a.option_strings)
+
+    def default(text):
+        return re.search(r"default (\d+)", text).group(1)
+
+    g = GenerationSettings()
+    assert default(help_of("eval", "--max-new-tokens")) == str(g.max_new_tokens)
+    assert default(help_of("eval", "--batch-size")) == str(g.batch_size)
+    assert default(help_of("rag", "--max-new-tokens", "eval")) == str(g.max_new_tokens)
+    assert default(help_of("rag", "--chunk-size", "build")) == str(RagConfig().chunk_size)
+    assert default(help_of("rag", "--chunk-overlap", "build")) == str(RagConfig().chunk_overlap)

@@ -104,3 +104,29 @@ def test_import_tldr(tmp_path, sample_pages):
     assert refused.returncode == 2 and "not tldr" in refused.stderr
     unsafe = advisor("data", "import-tldr", str(sample_pages), "--name", "../escape", workspace=ws)
     assert unsafe.returncode == 2 and "Traceback" not in unsafe.stderr
+
+
+def _tickets(tmp_path: Path) -> Path:
+    path = tmp_path / "tickets.jsonl"
+    labels = ["billing", "outage", "feature request"]
+    path.write_text("".join(json.dumps({"input": f"ticket number {i} text", "output": labels[i % 3]}) + "\n" for i in range(60)))
+    return path
+
+
+def test_check_and_split_show_the_task_kind_with_evidence_and_take_overrides(tmp_path):
+    path = _tickets(tmp_path)
+    out = advisor("data", "check", str(path), workspace=tmp_path / "ws")
+    assert out.returncode == 0, out.stderr
+    assert "task kind: classification (inferred: 3 distinct outputs over 60 pairs" in out.stdout
+    assert "labels: billing, outage, feature request" in out.stdout
+    js = json.loads(advisor("data", "check", str(path), "--task", "text", "--format", "json", workspace=tmp_path / "ws").stdout)
+    assert js["task"]["kind"] == "text" and js["task"]["source"] == "given"
+    split = advisor("data", "split", str(path), "--seed", "1", "--labels", "billing,outage,feature request,other",
+                    "--format", "json", workspace=tmp_path / "ws")
+    assert split.returncode == 0, split.stderr
+    task = json.loads(split.stdout)["task"]
+    assert task["kind"] == "classification" and task["labels"][-1] == "other" and task["source"] == "given"
+    listing = advisor("data", "splits", workspace=tmp_path / "ws")
+    assert "classification" in listing.stdout
+    bad = advisor("data", "check", str(path), "--task", "regression", workspace=tmp_path / "ws")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr

@@ -144,3 +144,35 @@ def test_real_smollm2_base_model_lands_on_the_leaderboard(tmp_path, sample_pairs
     for m in row["metrics"].values():
         assert m["low"] <= m["mean"] <= m["high"]
     assert row["metrics"]["command_program"]["mean"] > 0  # SmolLM2 names the right program at least sometimes
+
+
+def test_rag_build_of_a_pairs_file_points_to_example_retrieval(tmp_path, capsys, sample_pairs):
+    code, out, err = _cli(capsys, "--workspace", tmp_path / "ws", "rag", "build", "--corpus", sample_pairs)
+    assert code == 2 and "rag-examples" in err and "Traceback" not in err
+
+
+def test_leaderboard_shows_and_filters_task_data_set_and_part_and_best_stays_in_one_split(tmp_path, capsys):
+    from core.workspace import Workspace
+    from studies.results.leaderboard import Leaderboard
+    from studies.results.records import RunRecord
+
+    ws = Workspace.resolve(tmp_path / "ws").ensure()
+
+    def run(rid, kind, dataset, split, mean, task):
+        return RunRecord(run_id=rid, kind=kind, system=kind, dataset_name=dataset, split_version=split, split_part="test", task=task,
+                         n_items=20, metrics={"accuracy": {"mean": mean, "low": mean - 0.1, "high": mean + 0.1, "n": 20}})
+
+    board = Leaderboard(ws)
+    board.ingest([run("old-base", "base", "docs", "s2aaaaaa", 0.9, "short_answer")])
+    board.ingest([run("t-base", "base", "tickets", "s1bbbbbb", 0.3, "classification"),
+                  run("t-lora", "lora", "tickets", "s1bbbbbb", 0.6, "classification")])
+    code, out, err = _cli(capsys, "--workspace", ws.root, "leaderboard", "--task", "classification")
+    assert code == 0 and "t-lora" in out and "old-base" not in out and "tickets" in out and "s1bbbbbb/test" in out
+    assert "accuracy" in out.splitlines()[0]  # the kind's primary metric is the default column
+    code, out, err = _cli(capsys, "--workspace", ws.root, "leaderboard", "--best", "--format", "json")
+    rows = json.loads(out)
+    assert {r["run_id"] for r in rows} <= {"t-base", "t-lora", "old-base"} and len({r["split_version"] for r in rows}) == 1
+    assert "compares within one data set and split" in err
+    code, out, err = _cli(capsys, "--workspace", ws.root, "leaderboard", "--best", "--split", "s2aaaaaa", "--metric", "accuracy",
+                          "--format", "json")
+    assert [r["run_id"] for r in json.loads(out)] == ["old-base"]

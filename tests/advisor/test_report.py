@@ -41,7 +41,8 @@ def test_numbers_match_the_leaderboard(workspace, three_runs):
 
 
 def test_verdict_follows_the_intervals(workspace, three_runs):
-    """RAG and LoRA within noise: the simpler RAG wins; base is beaten, not tied."""
+    """RAG and LoRA within noise: neither confirmed nor overturned (inconclusive, leaning to the simpler RAG),
+    with the items that would settle it; base is beaten, not tied."""
     from advisor.evidence import update
     from studies.evaluation.compare import compare_runs
 
@@ -51,11 +52,41 @@ def test_verdict_follows_the_intervals(workspace, three_runs):
     assert rag in tied and lora in tied and base not in tied
     verdict = update("fine-tune", comp)
     assert verdict.final == "rag"
-    assert verdict.status == "overturned"
+    assert verdict.status == "inconclusive" and "Inconclusive on exact_match" in verdict.headline
     assert any("within" in r for r in verdict.reasons)
-    assert update("rag", comp).status == "confirmed"
+    assert update("rag", comp).status == "inconclusive"  # the leaning is not a confirmation
     # an unresolved difference comes with what would settle it
     assert any("test items" in q or "separate" in q for q in verdict.open_questions)
+    if verdict.items_needed is not None:
+        assert verdict.items_needed > comp.n_items and str(verdict.items_needed) in verdict.headline
+    assert verdict.metric == "exact_match" and verdict.reasons[0].startswith("Primary metric: exact_match")
+
+
+def test_a_decisive_win_confirms_or_overturns_and_a_cap_is_stated(workspace):
+    from advisor.evidence import update
+    from studies.evaluation.compare import compare_runs
+
+    split = frozen_split(workspace, n_groups=30, per_group=10)
+    base = evaluate_canned(workspace, split, "base", "base", accuracy=0.05, seed=1)
+    rag = evaluate_canned(workspace, split, "rag:idx", "rag", accuracy=0.90, seed=2)
+    comp = compare_runs(workspace, [base, rag], primary="exact_match")
+    assert update("rag", comp).status == "confirmed"
+    assert update("prompting-first", comp).status == "overturned"
+    assert update(None, comp).status == "no-initial"
+    assert update("fine-tune", comp).status == "not-tested"
+    assert comp.available == len(split.test) and not comp.capped
+    comp.available = comp.n_items + 46  # as if the runs had been capped by --limit
+    capped = update("rag", comp)
+    assert "capped" in capped.sample and any("capped" in q for q in capped.open_questions)
+
+
+def test_the_primary_metric_comes_from_the_task_never_the_first_shared(workspace, three_runs):
+    from studies.evaluation.compare import compare_runs
+
+    _split, base, rag, lora = three_runs
+    comp = compare_runs(workspace, [base, rag, lora])
+    assert comp.task == "command" and comp.primary == "chrf" and comp.primary_source == "task"
+    assert compare_runs(workspace, [base, rag], primary="exact_match").primary_source == "given"
 
 
 def test_clear_difference_is_called_a_win(workspace):
@@ -159,3 +190,47 @@ def test_sweep_history_plot_renders_and_joins_the_record(workspace, three_runs):
     assert "sweep_history_sweep-a" in record.plots
     assert "sweep_history_sweep-a.png" in render_markdown(record)
     assert render_html(record).count("data:image/png;base64,") == 4
+
+
+def test_classification_record_shows_kind_primary_baselines_and_confusion(workspace):
+    from advisor.report import build_record, render_markdown
+    from studies.data.datasets import LoadedDataset, Pair
+    from studies.data.splits import make_split, save_split
+    from studies.data.validation import ValidationReport
+    from studies.evaluation.contract import evaluate
+    from tests.report_fixtures import CannedSystem
+
+    labels = ["bug", "feature", "question"]
+    pairs = [Pair(f"p{i}", f"ticket text {i}", labels[i % 3], group=f"g{i}") for i in range(120)]
+    report = ValidationReport(source="x", format="jsonl", records=len(pairs), valid=len(pairs))
+    split = make_split(LoadedDataset("tickets", pairs, report, "h", "x"), seed=0)
+    save_split(workspace, split)
+    right = {p.input: p.output for p in split.test}
+    wrong = {p.input: "bug" for p in split.test}
+    a = evaluate(CannedSystem("lora:a", "lora", right), split, workspace).run_id
+    b = evaluate(CannedSystem("base", "base", wrong), split, workspace).run_id
+    record = build_record(workspace, [a, b], include_checks=False)
+    assert record.comparison.task == "classification" and record.comparison.primary == "accuracy"
+    md = render_markdown(record)
+    assert "Task kind: **classification**" in md and "Primary metric: **accuracy**" in md
+    assert "Confusion matrix of lora:a" in md and "(no label)" in md and "majority class" in md
+    assert record.task_reports[0]["system"] == "lora:a"
+
+
+def test_runs_without_a_task_use_their_splits_else_the_report_asks_for_a_metric(workspace):
+    import shutil
+
+    from core.errors import EvaluationError
+    from studies.evaluation.compare import compare_runs
+    from studies.results.leaderboard import Leaderboard
+
+    split = frozen_split(workspace, n_groups=10, per_group=5)
+    a = evaluate_canned(workspace, split, "base", "base", accuracy=0.2, seed=1)
+    b = evaluate_canned(workspace, split, "rag:i", "rag", accuracy=0.6, seed=2)
+    with Leaderboard(workspace).connect() as con:
+        con.execute("UPDATE runs SET task = NULL")  # as rows from before task kinds were recorded
+    assert compare_runs(workspace, [a, b]).primary == "chrf"  # the split's task (command) decides
+    shutil.rmtree(workspace.path("splits", split.version))
+    with pytest.raises(EvaluationError, match="Name the primary metric.*shared metrics"):
+        compare_runs(workspace, [a, b])
+    assert compare_runs(workspace, [a, b], primary="exact_match").primary == "exact_match"

@@ -395,3 +395,25 @@ def test_eval_index_removes_test_examples(workspace, sample_pages):
     assert report["leaks"]["answers_verbatim_in_own_page"] == 0 and report["questions_with_gold"] == 2
     full = retrieval_report(workspace, "s", test, encoder=enc)
     assert full["leaks"]["answers_verbatim_in_own_page"] == 2
+
+
+def test_leakage_control_finds_own_examples_and_is_idempotent(workspace, sample_pairs, sample_pages):
+    from rag.corpus import load_corpus
+    from rag.index import build_index
+    from rag.retrieval_eval import leakage_control, own_examples_in_index
+    from studies.data.datasets import load_pairs
+    from studies.data.splits import make_split
+
+    split = make_split(load_pairs(sample_pairs), seed=0)
+    test = split.test[:10]
+    enc = FakeEncoder()
+    build_index(workspace, "pages", load_corpus(sample_pages), enc)
+    assert own_examples_in_index(workspace, "pages", test) == list(range(10))
+    assert own_examples_in_index(workspace, "pages", split.train[:0]) == []
+    first = leakage_control(workspace, "pages", test, split.version, encoder=enc)
+    assert first.index_name.startswith("pages-eval-") and first.removed == 10
+    assert own_examples_in_index(workspace, first.index_name, test) == []
+    again = leakage_control(workspace, first.index_name, test, split.version, encoder=enc)
+    assert again.index_name == first.index_name and again.removed == 0 and "used as it is" in again.note
+    wider = leakage_control(workspace, first.index_name, split.test[:20], split.version, encoder=enc)
+    assert wider.index_name == first.index_name and own_examples_in_index(workspace, wider.index_name, split.test[:20]) == []

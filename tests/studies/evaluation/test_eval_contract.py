@@ -154,3 +154,55 @@ def test_prompts_cut_at_max_prompt_tokens_are_counted_and_reported(split, worksp
     assert 0 < result.prompts_cut < len(split.test)
     assert result.record.config["prompts_cut"] == result.prompts_cut and result.to_dict()["prompts_cut"] == result.prompts_cut
     assert "max_prompt_tokens" in caplog.text and f"{result.prompts_cut} of {len(split.test)}" in caplog.text
+
+
+class Labeller:
+    """Answers a fixed label per input (a prompted classifier stand-in); records the task it was given."""
+
+    kind = "base"
+    name = "labeller"
+
+    def __init__(self, answers):
+        self.answers, self.task = answers, None
+
+    def use_task(self, task):
+        self.task = task
+
+    def config(self):
+        return {"base_model": "none", "method": "prompt"}
+
+    def trained_on(self):
+        return None
+
+    def predict(self, inputs, settings):
+        return [Prediction(self.answers.get(q, "I'm sorry for any confusion"), 0.01, 10, 2) for q in inputs]
+
+
+def _classification_split():
+    from studies.data.datasets import Pair
+    from studies.data.splits import FrozenSplit
+
+    labels = ["red", "green", "blue"]
+    train = [Pair(f"t{i}", f"train item {i}", labels[i % 3]) for i in range(30)]
+    test = [Pair(f"x{i}", f"test item {i}", labels[i % 3]) for i in range(9)]
+    return FrozenSplit("cls0000000000000", "colours", "hash", 0, train, [], test)
+
+
+def test_a_classification_split_gets_its_kind_metrics_report_and_cap(workspace):
+    split = _classification_split()
+    assert split.task.kind == "classification"
+    answers = {p.input: (p.output if i < 6 else "Blue.") for i, p in enumerate(split.test)}
+    answers[split.test[0].input] = "nonsense"
+    system = Labeller(answers)
+    result = evaluate(system, split, workspace, GenerationSettings(max_new_tokens=4), limit=8)
+    assert system.task is split.task
+    assert result.primary == "accuracy" and list(result.scores) == ["accuracy"]
+    assert result.n == 8 and result.available == 9
+    # items 1..5 right, item 0 no label, items 6, 7 answer blue (refs red, green): 5 of 8
+    assert result.scores["accuracy"].mean == pytest.approx(5 / 8)
+    assert result.report["non_label_answers"] == 1
+    row = Leaderboard(workspace).get(result.run_id)
+    assert row["task"] == "classification" and row["dataset_name"] == "colours" and row["n_items"] == 8
+    assert "macro_f1" in row["metrics"] and row["config"]["items_available"] == 9 and row["config"]["primary_metric"] == "accuracy"
+    assert Leaderboard(workspace).runs(task="classification", split_part="test")[0]["run_id"] == result.run_id
+    assert Leaderboard(workspace).runs(task="command") == []

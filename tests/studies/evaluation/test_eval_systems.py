@@ -176,7 +176,9 @@ def test_real_rag_pipeline_through_the_contract(workspace, split, tiny_model_dir
     system = RagSystem("sample", workspace, model=str(tiny_model_dir), device="cpu", encoder=FakeEncoder())
     result = evaluate(system, split, workspace, SETTINGS, metrics=FAST, limit=3)
     row = Leaderboard(workspace).get(result.run_id)
-    assert row["kind"] == "rag" and row["config"]["rag"]["index"] == "sample" and row["config"]["index_manifest"]
+    assert row["kind"] == "rag" and row["config"]["index_manifest"] and row["system"] == "rag:sample"
+    # the contract's leakage control: the evaluated items' own examples were removed from their pages
+    assert row["config"]["rag"]["index"].startswith("sample-eval-") and "removed" in row["config"]["leakage_control"]
     item = read_predictions(workspace, result.run_id)[0]
     assert item["context"] and item["context"][0]["doc_id"] and item["retrieval_s"] > 0
 

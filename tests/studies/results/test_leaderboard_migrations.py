@@ -129,3 +129,34 @@ def test_v5_file_without_review_tables_gets_them(tmp_path):
     assert not REVIEW_TABLES & _tables(path)
     Leaderboard(path).count()
     assert REVIEW_TABLES <= _tables(path)
+def test_migration_7_adds_the_task_column_and_applies_once_even_without_6(tmp_path):
+    from studies.results.schema import MIGRATIONS, applied_versions
+
+    path = _v1_file(tmp_path)
+    board = Leaderboard(path)
+    board.runs()
+    con = duckdb.connect(str(path), read_only=True)
+    applied = applied_versions(con)
+    columns = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'").fetchall()}
+    con.close()
+    assert 7 in applied and applied == set(MIGRATIONS) and "task" in columns
+    assert all(r["task"] is None for r in board.runs())  # old rows: kind unknown
+
+
+def _scored(run_id, kind, dataset, split, mean, task="classification"):
+    return RunRecord(run_id=run_id, kind=kind, dataset_name=dataset, split_version=split, split_part="test", task=task,
+                     n_items=10, metrics={"accuracy": {"mean": mean, "low": mean - 0.1, "high": mean + 0.1, "n": 10}})
+
+
+def test_best_per_kind_never_compares_across_data_sets_or_splits():
+    board = Leaderboard(":memory:")
+    board.ingest([
+        _scored("a-base", "base", "topics", "s1", 0.2), _scored("a-lora", "lora", "topics", "s1", 0.6),
+        _scored("b-base", "base", "docs", "s2", 0.9, task="short_answer"),
+    ])
+    rows = board.best_per_kind("accuracy")
+    assert {(r["dataset_name"], r["kind"]) for r in rows} == {("topics", "base"), ("topics", "lora"), ("docs", "base")}
+    one = board.best_per_kind("accuracy", split_version="s1")
+    assert [r["run_id"] for r in one] == ["a-lora", "a-base"]
+    assert [r["run_id"] for r in board.runs(task="short_answer")] == ["b-base"]
+    assert {(s["split_version"], s["task"], s["runs"]) for s in board.splits()} == {("s1", "classification", 2), ("s2", "short_answer", 1)}
