@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from advisor.cli import path_arg
+from advisor.cli import bounded_float, path_arg, positive_float
 
 NAME = "report"
 HELP = "compare leaderboard runs and write the decision record (Markdown or self-contained HTML)"
@@ -28,8 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="oracle-context run (gold document in the prompt) beside RAG and no context: retrieval vs reading failures")
     evidence.add_argument("--forgetting", action="store_true",
                           help="score every fine-tuned run and its base model on the shipped general held-out set")
-    evidence.add_argument("--forgetting-tolerance", type=float, help="largest acceptable drop on the general set (default 0.05)")
-    evidence.add_argument("--requests-per-day", type=float, help="volume for the cost (default: from --answers, else 10,000)")
+    evidence.add_argument("--forgetting-tolerance", type=bounded_float(0.0, 1.0, low_open=False), help="largest acceptable drop on the general set (default 0.05)")
+    evidence.add_argument("--requests-per-day", type=positive_float, help="volume for the cost (default: from --answers, else 10,000)")
     evidence.add_argument("--prices", help="JSON price table: {\"per_hour\": {DEVICE: USD}, \"api\": {NAME: {\"input\": USD/1M, \"output\": USD/1M}}}")
 
 
