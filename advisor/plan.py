@@ -51,6 +51,9 @@ class RagPlan:
     """Search space over RagConfig fields (chunk_size, chunk_overlap, top_k, embedder, ...)."""
     trials: int = 8
     """RAG configurations to evaluate."""
+    tune_embedder: bool = False
+    """Also fine-tune the embedder on the train pairs (`advisor rag tune-embedder`) and add it to `space.embedder`:
+    retrieval that learns the team's vocabulary while the facts stay in the documents (a system of its own)."""
 
 
 @dataclass
@@ -419,7 +422,7 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
         devices=count,
         data=DataPlan(dataset=str(dataset) if dataset else None, split_seed=0, corpus=str(corpus) if corpus else None),
         models=models,
-        rag=RagPlan(enabled=rag_enabled, space=rag_space, trials=8),
+        rag=RagPlan(enabled=rag_enabled, space=rag_space, trials=8, tune_embedder=rag_enabled and pairs_bucket not in ("none",)),
         lora=LoraPlan(enabled=lora_enabled, space=space, base=base),
         budget=Budget(
             trials=6 if cpu else 12 if small_data else 24,
@@ -442,6 +445,12 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
         plan.notes.append("No data set given: set data.dataset (a pairs file) before running the sweep.")
     if rag_enabled and not corpus:
         plan.notes.append("No corpus given: set data.corpus (documents folder or JSONL) before building the RAG baseline.")
+    if plan.rag.tune_embedder:
+        plan.notes.append(
+            "RAG with a fine-tuned embedder is planned as a system of its own: build the index, then "
+            "`advisor rag tune-embedder --data DATASET --index INDEX --name tuned` (train pages only; validation and test "
+            "documents are never trained on) and add `tuned` to rag.space.embedder."
+        )
     refusal = plan.feasibility() if plan.lora.enabled else None
     if refusal:
         raise ConfigError(

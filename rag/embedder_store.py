@@ -39,6 +39,8 @@ class EmbedderManifest:
     """seconds, pairs_per_s, steps, loss."""
     files: dict[str, str] = field(default_factory=dict)
     """relative path -> sha256 of every file of the folder except this manifest."""
+    trained_groups: list[str] = field(default_factory=list)
+    """Groups (``Pair.group_key``) of the training pairs: the evaluation contract refuses a test part that shares one."""
     created_at: str = ""
     format_version: int = FORMAT_VERSION
 

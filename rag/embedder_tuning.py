@@ -74,6 +74,8 @@ class TrainingExample:
     positive: str
     negatives: list[str]
     doc_id: str
+    group: str = ""
+    """The pair's group key (recorded in the manifest for the evaluation contract)."""
 
 
 @dataclass
@@ -173,7 +175,7 @@ def build_examples(
             if len(negatives) < config.hard_negatives:
                 skipped["too few hard negatives"] = skipped.get("too few hard negatives", 0) + 1
                 continue
-            examples.append(TrainingExample(config.query_prefix + pair.input, positive, negatives, doc))
+            examples.append(TrainingExample(config.query_prefix + pair.input, positive, negatives, doc, pair.group_key))
         if progress is not None:
             progress("mine hard negatives", min(start + block, len(usable)), len(usable))
     return TuningData(examples, len(held_out), skipped)
@@ -286,6 +288,7 @@ def tune_embedder(
                   "held_out_documents": data.held_out_docs, "skipped": data.skipped, "index": index_name,
                   "index_corpus_hash": pipe.index.manifest.corpus.get("hash")},
             hyperparameters=to_dict(config), training=asdict(stats), files=folder_files(tmp),
+            trained_groups=sorted({e.group for e in data.examples}),
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
         atomic_write_json(tmp / MANIFEST, manifest.to_dict())

@@ -97,15 +97,16 @@ class RagPipeline:
             "embedder_manifest": self.embedder_manifest(),
         }
 
-    def embedder_manifest(self) -> dict[str, object] | None:
-        """The fine-tuned embedder's manifest when this index uses one (None for a stock embedder)."""
+    def embedder_manifest(self, with_groups: bool = False) -> dict[str, object] | None:
+        """The fine-tuned embedder's manifest when this index uses one (None for a stock embedder);
+        ``with_groups``: only its split version and the groups it trained on (for the evaluation contract)."""
         from rag.embedder_store import is_tuned_folder, read_manifest
 
         path = getattr(getattr(self.encoder, "model", None), "advisor_folder", None)
         if path is None or not is_tuned_folder(path):
             return None
         m = read_manifest(path)
-        return {"name": m.name, "fingerprint": m.fingerprint, "base": m.base, "data": m.data,
+        return {"split_version": m.data.get("split_version"), "groups": m.trained_groups} if with_groups else {"name": m.name, "fingerprint": m.fingerprint, "base": m.base, "data": m.data,
                 "hyperparameters": m.hyperparameters, "training": m.training}
 
     def retrieve(self, questions: Sequence[str], k: int | None = None) -> tuple[list[list[Hit]], float]:

@@ -359,7 +359,11 @@ class RagSystem:
         return {"index_dir": str(self.workspace.path("indexes", self.index))}
 
     def trained_on(self) -> tuple[str, set[str]] | None:
-        return None
+        """A fine-tuned embedder learned from pairs: its split and groups (a stock embedder learned nothing)."""
+        tuned = getattr(self.pipeline, "embedder_manifest", lambda **_: None)(with_groups=True)
+        if not tuned or not tuned.get("split_version"):
+            return None
+        return str(tuned["split_version"]), set(tuned.get("groups") or [])
 
     def predict(self, inputs: Sequence[str], settings: GenerationSettings) -> list[Prediction]:
         answers = self.pipeline.answer(list(inputs), settings)
