@@ -346,11 +346,13 @@ class RagSystem:
         if manifest is not None and not isinstance(manifest, dict):
             manifest = getattr(manifest, "__dict__", str(manifest))
         describe = getattr(pipe, "describe", None)
+        described = describe() if callable(describe) else None
+        tuned = isinstance(described, dict) and described.get("embedder_manifest")
         return {
             "base_model": self.generator().name,
-            "method": "rag",
+            "method": "rag+tuned-embedder" if tuned else "rag",
             "index": self.index,
-            "rag": describe() if callable(describe) else None,
+            "rag": described,
             "rag_config": cfg if isinstance(cfg, dict) else (str(cfg) if cfg is not None else None),
             "index_manifest": manifest,
         }

@@ -222,3 +222,30 @@ def test_cli_tune_embedder_help_and_bad_input(tmp_path):
                           str(ROOT / "data/sample/pairs.jsonl"), "--index", "missing", "--name", "x", "--batch-size", "1"],
                          cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 2 and "batch_size" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_rag_row_records_the_tuned_embedder_and_the_contract_checks_its_groups(tuned, sample_pages, sample_pairs):
+    from types import SimpleNamespace
+
+    from core.errors import EvaluationError
+    from rag.corpus import load_corpus
+    from rag.embedder import as_encoder
+    from rag.index import build_index
+    from studies.data.datasets import load_pairs
+    from studies.data.splits import make_split
+    from studies.evaluation.contract import check_contract
+    from studies.evaluation.systems import RagSystem
+
+    ws, result, _stages = tuned
+    build_index(ws, "ft-idx", load_corpus(sample_pages), as_encoder("ft", ws=ws), RagConfig(embedder="ft"))
+    system = RagSystem("ft-idx", ws, generator=SimpleNamespace(name="gen"))
+    config = system.config()
+    assert config["method"] == "rag+tuned-embedder"
+    assert config["rag"]["embedder_manifest"]["fingerprint"] == result.manifest["fingerprint"]
+    split = _split(sample_pairs)
+    version, groups = system.trained_on()
+    assert version == split.version and groups and groups <= split.groups("train")
+    check_contract(system, split, "test")  # trained on train groups only: accepted
+    other = make_split(load_pairs(sample_pairs), seed=1)
+    with pytest.raises(EvaluationError):
+        check_contract(system, other, "test")
