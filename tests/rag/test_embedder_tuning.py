@@ -264,3 +264,28 @@ def test_cli_build_with_a_workspace_embedder_and_list(tuned, sample_pages):
     (Path(result.path) / "model.safetensors").write_bytes(b"corrupt")
     out = subprocess.run([*base, "build", "--corpus", str(sample_pages), "--name", "cli-ft2", "--embedder", "ft"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 2 and "checksum does not match" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_local_cross_encoder_reranks(workspace, sample_pages, tmp_path):
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from rag.corpus import load_corpus
+    from rag.embedder import resolve_embedder
+    from rag.index import build_index
+    from rag.pipeline import RagPipeline
+
+    _name, minilm = resolve_embedder(None)
+    folder = tmp_path / "tiny-cross-encoder"
+    tokenizer = AutoTokenizer.from_pretrained(minilm)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, num_labels=1)
+    BertForSequenceClassification(config).save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    enc = FakeEncoder()
+    build_index(workspace, "tl", load_corpus(sample_pages), enc, RagConfig())
+    pipe = RagPipeline.open(workspace, "tl", encoder=enc, config=RagConfig(reranker=str(folder), rerank_candidates=5))
+    assert pipe.retriever.name == "hybrid+rerank" and "cross-encoder" in pipe.rerank_note
+    hits, _s = pipe.retrieve(["extract a tar archive"], k=3)
+    assert len(hits[0]) == 3 and pipe.describe()["reranker"] == str(folder)
