@@ -239,6 +239,9 @@ def train_embedder(model: Any, examples: Sequence[TrainingExample], config: Embe
             model=model, args=trainer_arguments(tmp, config, disable_tqdm=not show_bar),
             train_dataset=examples_dataset(examples), loss=MultipleNegativesRankingLoss(model), callbacks=[_Progress()],
         )
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)  # it prints log dicts to stdout, where the CLI writes its JSON
         began = time.perf_counter()
         out = trainer.train()
         seconds = time.perf_counter() - began

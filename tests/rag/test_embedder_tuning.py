@@ -251,16 +251,22 @@ def test_rag_row_records_the_tuned_embedder_and_the_contract_checks_its_groups(t
         check_contract(system, other, "test")
 
 
-def test_cli_build_with_a_workspace_embedder_and_list(tuned, sample_pages):
+def test_cli_build_with_a_workspace_embedder_and_list(tuned, sample_pages, sample_pairs, tiny_st_dir):
     ws, result, _stages = tuned
     py = sys.executable
     base = [py, "-m", "advisor", "--workspace", str(ws.root), "rag"]
+    out = subprocess.run([*base, "tune-embedder", "--data", str(sample_pairs), "--index", "base", "--name", "ft2", "--base", str(tiny_st_dir),
+                          "--max-pairs", "8", "--batch-size", "4", "--max-seq-length", "16", "--no-progress"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    tuned2 = json.loads(out.stdout)
+    assert tuned2["embedder"] == "ft2" and tuned2["pairs"] == 8 and tuned2["training"]["steps"] == 2
     out = subprocess.run([*base, "build", "--corpus", str(sample_pages), "--name", "cli-ft", "--embedder", "ft", "--no-progress"],
                          cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["embedder"] == f"ft@{result.manifest['fingerprint']}"
     listed = json.loads(subprocess.run([*base, "embedders"], cwd=ROOT, capture_output=True, text=True).stdout)
-    assert [e["name"] for e in listed if e["ok"]] == ["ft"]
+    assert [e["name"] for e in listed if e["ok"]] == ["ft", "ft2"]
     (Path(result.path) / "model.safetensors").write_bytes(b"corrupt")
     out = subprocess.run([*base, "build", "--corpus", str(sample_pages), "--name", "cli-ft2", "--embedder", "ft"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 2 and "checksum does not match" in out.stderr and "Traceback" not in out.stderr
