@@ -47,7 +47,7 @@ def _build(job: JobReporter, p: dict[str, Any]) -> dict[str, Any]:
     job.progress("Reading the corpus")
     docs = load_corpus(p["corpus"])
     job.progress("Loading the embedder", message=str(config.embedder or "all-MiniLM-L6-v2"))
-    encoder = as_encoder(config.embedder)
+    encoder = as_encoder(config.embedder, ws=ws)
     result = build_index(ws, p["name"], docs, encoder, config,
                          progress=lambda stage, done, total: job.progress(STAGES.get(stage, stage), done, total))
     return {"name": p["name"], "chunks": len(result.index), "documents": len(docs.documents),

@@ -12,7 +12,6 @@ of ``TrainConfig`` / ``RagConfig``; :meth:`Plan.sweep_config` gives the sweep it
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -59,6 +58,9 @@ class RagPlan:
     """Search space over RagConfig fields (chunk_size, chunk_overlap, top_k, embedder, ...)."""
     trials: int = 8
     """RAG configurations to evaluate."""
+    tune_embedder: bool = False
+    """Also fine-tune the embedder on the train pairs (`advisor rag tune-embedder`) and add it to `space.embedder`:
+    retrieval that learns the team's vocabulary while the facts stay in the documents (a system of its own)."""
 
 
 @dataclass
@@ -445,7 +447,7 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
                       task=task.kind if task else None, task_evidence=task.evidence if task else None,
                       labels=list(task.labels) if task and task.kind == "classification" else []),
         models=models,
-        rag=RagPlan(enabled=rag_enabled, space=rag_space, trials=8),
+        rag=RagPlan(enabled=rag_enabled, space=rag_space, trials=8, tune_embedder=rag_enabled and pairs_bucket not in ("none",)),
         lora=LoraPlan(enabled=lora_enabled, space=space, base=base),
         budget=Budget(
             trials=6 if cpu else 12 if small_data else 24,
@@ -481,6 +483,12 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
     if calibration is not None:
         plan.calibration = calibration.to_dict() | {"summary": calibration.summary()}
         plan.notes.append(f"Calibration: {calibration.summary()}.")
+    if plan.rag.tune_embedder:
+        plan.notes.append(
+            "RAG with a fine-tuned embedder is planned as a system of its own: build the index, then "
+            "`advisor rag tune-embedder --data DATASET --index INDEX --name tuned` (train pages only; validation and test "
+            "documents are never trained on) and add `tuned` to rag.space.embedder."
+        )
     refusal = plan.feasibility() if plan.lora.enabled else None
     if refusal:
         raise ConfigError(

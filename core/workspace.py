@@ -9,6 +9,7 @@ Layout (created lazily)::
     <root>/corpora/<name>/        uploaded corpora
     <root>/indexes/<name>/        FAISS index + manifest.json
     <root>/models/<name>/         converted base models (safetensors)
+    <root>/embedders/<name>/      fine-tuned embedders (safetensors + advisor-embedder.json)
     <root>/adapters/<name>/       PEFT adapters + metadata
     <root>/runs/<run_id>/         predictions, run records, checkpoints
     <root>/sweeps/<name>/         sweep plans, worker logs, pid files
@@ -36,6 +37,7 @@ KINDS = (
     "corpora",
     "indexes",
     "models",
+    "embedders",
     "adapters",
     "runs",
     "sweeps",

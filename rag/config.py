@@ -60,6 +60,14 @@ class RagConfig:
     """How `hybrid` fuses the dense and BM25 document rankings: `zscore` (standardised scores) or `rrf` (reciprocal rank)."""
     hybrid_dense_weight: float = 0.3
     """Weight of the dense ranking in the hybrid fusion (the BM25 ranking gets 1 - weight)."""
+    query_prefix: str = ""
+    """Instruction put before each query (not the documents) before it is embedded; a fine-tuned embedder brings its own."""
+    reranker: str | None = None
+    """Cross-encoder folder re-ranking the top `rerank_candidates` documents (off by default; never downloaded)."""
+    rerank_candidates: int = 20
+    """Documents the cross-encoder re-scores (`reranker` only)."""
+    rerank_weight: float = 1.0
+    """Weight of the cross-encoder's standardised score against the retriever's (1: cross-encoder only)."""
     rrf_k: int = 60
     """Reciprocal-rank fusion constant (`hybrid_fusion: rrf`, and the order of a document's chunks)."""
     candidates: int = 100
@@ -94,6 +102,8 @@ class RagConfig:
         problems.check(self.ivf_nlist is None or self.ivf_nlist >= 1, f"`ivf_nlist >= 1` must hold, but got {self.ivf_nlist}")
         problems.check(self.ivf_nprobe >= 1, f"`ivf_nprobe >= 1` must hold, but got {self.ivf_nprobe}")
         problems.check(0.0 <= self.hybrid_dense_weight <= 1.0, f"`0 <= hybrid_dense_weight <= 1` must hold, but got {self.hybrid_dense_weight}")
+        problems.check(self.rerank_candidates >= 1, f"`rerank_candidates >= 1` must hold, but got {self.rerank_candidates}")
+        problems.check(0.0 <= self.rerank_weight <= 1.0, f"`0 <= rerank_weight <= 1` must hold, but got {self.rerank_weight}")
         problems.check(self.rrf_k >= 1, f"`rrf_k >= 1` must hold, but got {self.rrf_k}")
         problems.check(self.k >= 1, f"`k >= 1` must hold, but got {self.k}")
         problems.check(self.candidates >= self.k, f"`candidates >= k` must hold, but got (candidates={self.candidates}, k={self.k})")

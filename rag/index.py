@@ -9,7 +9,6 @@ JSONL (no pickle). The folder is written with ``atomic_directory``: a killed bui
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -27,6 +26,7 @@ from rag.chunking import Chunk, chunk_corpus
 from rag.config import RagConfig
 from rag.corpus import Corpus
 from rag.embedder import Encoder
+from rag.embedder_store import sha256_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -121,14 +121,6 @@ class BuildResult:
     index: RagIndex
     reused: bool
     seconds: float
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def choose_index_type(n: int, config: RagConfig) -> str:

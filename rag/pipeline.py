@@ -50,7 +50,10 @@ class RagPipeline:
         self.config = config or index.config
         self.config.validate()
         self.generator = generator
-        self.retriever: Retriever = make_retriever(index, encoder, self.config)
+        from rag.rerank import with_reranker
+
+        self.retriever: Retriever
+        self.retriever, self.rerank_note = with_reranker(make_retriever(index, encoder, self.config), self.config)
         self.instruction: str | None = None
         """The task's grounded-prompt instruction (None: the configured command-style prompt)."""
 
@@ -71,8 +74,8 @@ class RagPipeline:
             spec = None
             if (folder / "manifest.json").is_file():
                 spec = Manifest.read(folder).config.get("embedder")
-            encoder = as_encoder(spec)
-        enc = as_encoder(encoder)
+            encoder = as_encoder(spec, ws=ws)
+        enc = as_encoder(encoder, ws=ws)
         index = open_index(ws, index_name, enc, config)
         return cls(index, enc, config or index.config, generator)
 
@@ -90,9 +93,23 @@ class RagPipeline:
         return {
             "index": self.index.name, "embedder": m.embedder, "index_type": m.index_type, "corpus_hash": m.corpus.get("hash"),
             "chunk_size": m.chunking.get("chunk_size"), "chunk_overlap": m.chunking.get("chunk_overlap"),
-            "retriever": c.retriever, "k": c.k, "prompt_style": c.prompt_style, "max_examples": c.max_examples,
-            "generator": getattr(self.generator, "name", None),
+            "retriever": self.retriever.name, "k": c.k, "prompt_style": c.prompt_style, "max_examples": c.max_examples,
+            "generator": getattr(self.generator, "name", None), "reranker": c.reranker if "+rerank" in self.retriever.name else None,
+            "query_prefix": c.query_prefix or getattr(self.encoder, "query_prefix", "") or None,
+            "embedder_manifest": self.embedder_manifest(),
         }
+
+    def embedder_manifest(self, with_groups: bool = False) -> dict[str, object] | None:
+        """The fine-tuned embedder's manifest when this index uses one (None for a stock embedder);
+        ``with_groups``: only its split version and the groups it trained on (for the evaluation contract)."""
+        from rag.embedder_store import is_tuned_folder, read_manifest
+
+        path = getattr(getattr(self.encoder, "model", None), "advisor_folder", None)
+        if path is None or not is_tuned_folder(path):
+            return None
+        m = read_manifest(path)
+        return {"split_version": m.data.get("split_version"), "groups": m.trained_groups} if with_groups else {"name": m.name, "fingerprint": m.fingerprint, "base": m.base, "data": m.data,
+                "hyperparameters": m.hyperparameters, "training": m.training}
 
     def retrieve(self, questions: Sequence[str], k: int | None = None) -> tuple[list[list[Hit]], float]:
         """Top-k hits per question and the retrieval seconds per question."""

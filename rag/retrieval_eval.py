@@ -154,7 +154,7 @@ def prepare_eval_index(ws, name: str, test_pairs: Sequence, split_version: str, 
     before = load_corpus(source)
     removed = sum(len(a.text) != len(b.text) for a, b in zip(sorted(before.documents, key=lambda d: d.id), sorted(corpus.documents, key=lambda d: d.id)))
     config = from_dict(RagConfig, {**LEGACY_DEFAULTS, **manifest.config}) if manifest.config else RagConfig()
-    enc = as_encoder(encoder if encoder is not None else config.embedder)
+    enc = as_encoder(encoder if encoder is not None else config.embedder, ws=ws)
     eval_name = f"{name}{eval_index_suffix(split_version)}"
     build_index(ws, eval_name, corpus, enc, config, progress=progress)
     n_examples = sum(len(v) for v in drop.values())
@@ -229,7 +229,9 @@ def retrieval_report(ws, index_name: str, test_pairs: Sequence, encoder=None, ks
     pipe.config = dataclasses.replace(pipe.config, max_chunks_per_doc=1)
     from rag.retrieve import make_retriever
 
-    pipe.retriever = make_retriever(pipe.index, pipe.encoder, pipe.config)
+    from rag.rerank import with_reranker
+
+    pipe.retriever, _note = with_reranker(make_retriever(pipe.index, pipe.encoder, pipe.config), pipe.config)
     doc_ids = {c.doc_id for c in pipe.index.chunks}
     scored = [(p, gold_doc(p)) for p in test_pairs]
     scored = [(p, g) for p, g in scored if g in doc_ids]

@@ -120,7 +120,8 @@ class DenseRetriever:
         self.index, self.encoder, self.config = index, encoder, config
 
     def ranked(self, queries: Sequence[str], n: int) -> list[list[tuple[int, float]]]:
-        vectors = self.encoder.embed(list(queries), batch_size=self.config.embed_batch_size)
+        prefix = self.config.query_prefix or getattr(self.encoder, "query_prefix", "")
+        vectors = self.encoder.embed([prefix + q for q in queries], batch_size=self.config.embed_batch_size)
         scores, ids = self.index.search(vectors, n)
         return [[(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0] for row_ids, row_scores in zip(ids, scores)]
 

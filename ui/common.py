@@ -65,18 +65,19 @@ PAGES_KEY = "advisor._pages"
 
 
 @st.cache_resource(show_spinner="Loading the embedder (all-MiniLM-L6-v2 unless another is set)...")
-def _encoder(spec: str | None) -> Any:
+def _encoder(spec: str | None, root: str | None = None) -> Any:
     from rag.embedder import SentenceEncoder, load_embedder
 
-    return SentenceEncoder(load_embedder(spec))
+    return SentenceEncoder(load_embedder(spec, ws=Workspace.resolve(root) if root else None))
 
 
 def encoder(spec: str | None = None) -> Any:
     """The embedder behind ``rag.embedder.Encoder``, loaded once per app process (only pages that retrieve call it).
 
+    A plain name is a fine-tuned embedder of the app's workspace (``advisor rag tune-embedder``).
     Tests replace this function with a tiny fake encoder.
     """
-    return _encoder(spec or None)
+    return _encoder(spec or None, str(workspace().root))
 
 
 @st.cache_resource(show_spinner="Loading the generator model (converted once on first use)...")

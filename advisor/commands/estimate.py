@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from advisor.catalogue import get_device, load_catalogue
     from advisor.cli import print_json
     from advisor.estimate import (
-        GiB, TrainSetup, accuracy_summary, accuracy_table, estimate_rag, estimate_training,
+        TrainSetup, accuracy_summary, accuracy_table, estimate_rag, estimate_training,
         generation_tokens_per_second, inference_memory, resolve_model,
     )
     from core.errors import ConfigError

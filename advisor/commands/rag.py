@@ -1,6 +1,9 @@
-"""`advisor rag build|query|eval|list`: build a FAISS index from a corpus, query it, evaluate it.
+"""`advisor rag build|query|eval|list|tune-embedder|embedders`: build a FAISS index from a corpus, query
+it, evaluate it, fine-tune its embedder on the team's pairs.
 
     advisor rag build --corpus data/sample/pages.jsonl --name tldr
+    advisor rag tune-embedder --data data/sample/pairs.jsonl --index tldr --name tldr-tuned
+    advisor rag build --corpus data/sample/pages.jsonl --name tldr-ft --embedder tldr-tuned
     advisor rag query tldr "extract a gzipped tar archive into a directory" --k 5 [--answer]
     advisor rag eval tldr --data data/sample/pairs.jsonl [--limit 50]
 
@@ -32,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--corpus", type=path_arg, required=True, metavar="PATH", help="tldr pages.jsonl, a folder of .md/.txt/.rst, or JSONL with id + text")
     b.add_argument("--name", default=None, help="index name (default: from the corpus file name)")
     b.add_argument("--config", type=path_arg, default=None, metavar="YAML", help="RagConfig file (fields below override it)")
-    b.add_argument("--embedder", default=None, help="sentence-transformers folder (default all-MiniLM-L6-v2)")
+    b.add_argument("--embedder", default=None, help="sentence-transformers folder, or a fine-tuned embedder of the workspace (default all-MiniLM-L6-v2)")
     b.add_argument("--chunk-size", type=positive_int, default=None, help=f"target chunk size in embedder tokens (default {default_of(RagConfig, 'chunk_size')})")
     b.add_argument("--chunk-overlap", type=non_negative_int, default=None, help=f"overlap in tokens (default {default_of(RagConfig, 'chunk_overlap')})")
     b.add_argument("--index-type", choices=("auto", "flat", "hnsw", "ivf"), default=None, help="FAISS index (default auto: by size)")
@@ -64,6 +67,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     task_options(e)
 
     sub.add_parser("list", help="list the indexes in the workspace")
+    sub.add_parser("embedders", help="list the fine-tuned embedders in the workspace (unusable ones with why)")
+
+    t = sub.add_parser("tune-embedder", help="fine-tune the embedder on a pair data set's train part (saved in <workspace>/embedders/NAME)")
+    t.add_argument("--data", required=True, metavar="FILE", help="pair data set whose pairs know their gold document (tldr page, `doc`, or group)")
+    t.add_argument("--index", required=True, help="index built with the base embedder over the corpus (its retriever mines hard negatives)")
+    t.add_argument("--name", required=True, help="name of the fine-tuned embedder (then: rag build --embedder NAME)")
+    t.add_argument("--base", default=None, help="embedder to start from (default all-MiniLM-L6-v2; must be the index's embedder)")
+    t.add_argument("--seed", type=int, default=0, help="split seed (default 0; validation and test documents are never trained on)")
+    t.add_argument("--epochs", type=float, default=None, help="passes over the training pairs (default 1)")
+    t.add_argument("--batch-size", type=int, default=None, help="pairs per batch: in-batch negatives (default 32)")
+    t.add_argument("--learning-rate", type=float, default=None, help="peak learning rate (default 5e-5)")
+    t.add_argument("--hard-negatives", type=int, default=None, help="hard negatives per pair from the index's retriever (default 1)")
+    t.add_argument("--max-seq-length", type=int, default=None, help="tokens per training text (default 256)")
+    t.add_argument("--max-pairs", type=int, default=None, help="train on the first N usable pairs (quick looks)")
+    t.add_argument("--query-prefix", default=None, help="instruction put before each query in training and at search time")
+    t.add_argument("--force", action="store_true", help="replace an existing fine-tuned embedder of that name")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _config(args: argparse.Namespace):
@@ -108,7 +128,7 @@ def _build(args: argparse.Namespace) -> int:
     config = _config(args)
     corpus = _corpus_or_guidance(args.corpus)
     name = args.name or slugify(Path(args.corpus).stem, "index")
-    encoder = as_encoder(config.embedder)
+    encoder = as_encoder(config.embedder, ws=ws)
     result = build_index(ws, name, corpus, encoder, config, progress=None if args.no_progress else _bar(), force=args.force)
     m = result.index.manifest
     print_json({
@@ -220,9 +240,41 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tune_embedder(args: argparse.Namespace) -> int:
+    from advisor.cli import print_json, workspace_of
+    from rag.embedder_tuning import EmbedderTuneConfig, tune_embedder
+    from studies.data.datasets import load_pairs
+    from studies.data.splits import make_split, save_split
+
+    ws = workspace_of(args)
+    config = EmbedderTuneConfig(base=args.base, seed=args.seed)
+    for field, value in (("epochs", args.epochs), ("batch_size", args.batch_size), ("learning_rate", args.learning_rate),
+                         ("hard_negatives", args.hard_negatives), ("max_seq_length", args.max_seq_length),
+                         ("max_pairs", args.max_pairs), ("query_prefix", args.query_prefix)):
+        if value is not None:
+            setattr(config, field, value)
+    config.validate()
+    split = make_split(load_pairs(args.data), seed=args.seed)
+    save_split(ws, split)
+    result = tune_embedder(ws, args.name, args.index, split, config, progress=None if args.no_progress else _bar(), force=args.force)
+    m = result.manifest
+    print_json({"embedder": result.name, "path": result.path, "fingerprint": m["fingerprint"], "base": m["base"],
+                "split": split.version, "pairs": m["data"]["pairs"], "skipped": result.skipped, "training": m["training"],
+                "next": f"advisor rag build --corpus CORPUS --name NAME --embedder {result.name}"})
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if args.rag_command == "build":
         return _build(args)
+    if args.rag_command == "tune-embedder":
+        return _tune_embedder(args)
+    if args.rag_command == "embedders":
+        from advisor.cli import print_json, workspace_of
+        from rag.embedder_store import list_embedders
+
+        print_json(list_embedders(workspace_of(args)))
+        return 0
     if args.rag_command == "query":
         return _query(args)
     if args.rag_command == "eval":

@@ -20,7 +20,15 @@ import time
 from typing import Any
 
 from advisor.cli import bounded_float, bounded_int, path_arg, positive_int, url_arg
-from advisor.sweep_launch import STORAGE_ENV, feasibility_for, plan_workers, start_sweep, storage_for, sweep_config_from_file
+from advisor.sweep_launch import (  # sweep_config_from_plan: re-exported for callers of the command module
+    STORAGE_ENV,
+    feasibility_for,
+    plan_workers,
+    start_sweep,
+    storage_for,
+    sweep_config_from_file,
+    sweep_config_from_plan,  # noqa: F401
+)
 from studies.sweeps.config import MAX_TRIALS
 
 NAME = "sweep"
@@ -66,7 +74,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     listing.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
 
 
-from advisor.sweep_launch import (  # noqa: E402  (re-exported for callers of the command module)
     STORAGE_ENV,
     feasibility_for,
     plan_workers,

@@ -409,11 +409,13 @@ class RagSystem:
         if manifest is not None and not isinstance(manifest, dict):
             manifest = getattr(manifest, "__dict__", str(manifest))
         describe = getattr(pipe, "describe", None)
+        described = describe() if callable(describe) else None
+        tuned = isinstance(described, dict) and described.get("embedder_manifest")
         return {
             "base_model": self.generator().name,
-            "method": "rag",
+            "method": "rag+tuned-embedder" if tuned else "rag",
             "index": self.index,
-            "rag": describe() if callable(describe) else None,
+            "rag": described,
             "rag_config": cfg if isinstance(cfg, dict) else (str(cfg) if cfg is not None else None),
             "index_manifest": manifest,
             "instruction": self.instruction,
@@ -423,7 +425,11 @@ class RagSystem:
         return {"index_dir": str(self.workspace.path("indexes", self.index))}
 
     def trained_on(self) -> tuple[str, set[str]] | None:
-        return None
+        """A fine-tuned embedder learned from pairs: its split and groups (a stock embedder learned nothing)."""
+        tuned = getattr(self.pipeline, "embedder_manifest", lambda **_: None)(with_groups=True)
+        if not tuned or not tuned.get("split_version"):
+            return None
+        return str(tuned["split_version"]), set(tuned.get("groups") or [])
 
     def predict(self, inputs: Sequence[str], settings: GenerationSettings) -> list[Prediction]:
         answers = self.pipeline.answer(list(inputs), settings)

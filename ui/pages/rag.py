@@ -36,8 +36,9 @@ def _build(ws) -> None:
                                   help="Tokens repeated at the start of the next chunk of the same section.")
         retriever = c3.selectbox("Retriever", ["hybrid", "dense", "bm25"], key="rag-retriever",
                                  help="dense: FAISS over embeddings; bm25: lexical; hybrid: both, fused by rank.")
-        embedder = st.text_input("Embedder folder (blank: all-MiniLM-L6-v2)", key="rag-embedder",
-                                 help="A local sentence-transformers folder; no model hub is contacted.")
+        embedder = st.text_input("Embedder (blank: all-MiniLM-L6-v2)", key="rag-embedder",
+                                 help="A local sentence-transformers folder, or the name of a fine-tuned embedder of this "
+                                      "workspace (`advisor rag tune-embedder`; it is checked before use). No model hub is contacted.")
     if st.button("Build index", type="primary", key="rag-build"):
         with guard():
             job = start_rag_build(ws, name, str(corpus.path), {"chunk_size": int(chunk_size),

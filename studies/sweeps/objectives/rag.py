@@ -78,12 +78,14 @@ def rag_config_for(base: dict[str, Any], params: dict[str, Any]) -> Any:
 _ENCODERS: dict[Any, Any] = {}
 
 
-def _encoder(spec: str | None) -> Any:
+def _encoder(spec: str | None, workspace: Any = None) -> Any:
+    """The trial's embedder, loaded once per process; a plain name is a fine-tuned embedder of the workspace."""
     from rag.embedder import as_encoder
 
-    if spec not in _ENCODERS:
-        _ENCODERS[spec] = as_encoder(spec)
-    return _ENCODERS[spec]
+    key = (spec, str(getattr(workspace, "root", "")))
+    if key not in _ENCODERS:
+        _ENCODERS[key] = as_encoder(spec, ws=workspace)
+    return _ENCODERS[key]
 
 
 def _held_out_drop(split: Any) -> dict[str, set[tuple[str, str]]]:
@@ -109,7 +111,7 @@ def trial_index(run: TrialRun, config: Any, split: Any) -> str:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:10]
     name = f"{run.study_name}-idx-{digest}"[:128]
     corpus = load_corpus(corpus_path, drop=_held_out_drop(split))
-    build_index(run.workspace, name, corpus, _encoder(config.embedder), config)
+    build_index(run.workspace, name, corpus, _encoder(config.embedder, run.workspace), config)
     return name
 
 
@@ -124,7 +126,7 @@ def _trial_system(run: TrialRun, index: str, config: Any) -> Any:
                 from rag.pipeline import RagPipeline
 
                 self._pipeline = RagPipeline.open(self.workspace, self.index, generator=self.generator(), config=config,
-                                                  encoder=_encoder(config.embedder))
+                                                  encoder=_encoder(config.embedder, self.workspace))
             return self._pipeline
 
     return TrialRagSystem(index, run.workspace, model=run_settings(run.config.base).model)

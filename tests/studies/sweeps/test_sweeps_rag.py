@@ -35,7 +35,7 @@ class HashEncoder:
 def hashed(monkeypatch):
     import studies.sweeps.objectives.rag as rag_sweep
 
-    monkeypatch.setattr(rag_sweep, "_encoder", lambda spec: HashEncoder())
+    monkeypatch.setattr(rag_sweep, "_encoder", lambda spec, workspace=None: HashEncoder())
 
 
 def test_rag_sweep_builds_shared_indexes_and_records_rows(workspace, tiny_model_dir, sample_pairs, sample_pages, hashed):
