@@ -74,15 +74,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     listing.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
 
 
-    STORAGE_ENV,
-    feasibility_for,
-    plan_workers,
-    start_sweep,
-    storage_for,
-    sweep_config_from_file,
-    sweep_config_from_plan,
-)
-
 
 def _watch(ws: Any, url: str, name: str) -> Any:
     """Live progress bar until the sweep finishes; returns the final status."""
