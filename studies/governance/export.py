@@ -133,6 +133,8 @@ def export_name(fmt: str, quant: str | None) -> str:
 
 
 def _validate(fmt: str, quant: str | None, sample: int) -> str | None:
+    if sample < 1:
+        raise ExportError(f"`sample >= 1` must hold, but got {sample}.")
     if fmt not in FORMATS:
         raise ExportError(f"Unknown export format {fmt!r}; use one of {', '.join(FORMATS)}.")
     if fmt == "merged":
@@ -143,8 +145,6 @@ def _validate(fmt: str, quant: str | None, sample: int) -> str | None:
     quant = quant or "f16"
     if quant not in gguf_file.QUANTS:
         raise ExportError(f"GGUF type {quant!r} is not offered; use one of {', '.join(gguf_file.QUANTS)}.")
-    if sample < 1:
-        raise ExportError(f"`sample >= 1` must hold, but got {sample}.")
     return quant
 
 

@@ -64,7 +64,11 @@ def _quote(text: str) -> str:
 def derive_template(tokenizer: Any) -> str:
     """The Ollama TEMPLATE equivalent to ``tokenizer``'s chat template for one system + user turn."""
     def render(messages: list[dict[str, str]], generation: bool) -> str:
-        return tokenizer.apply_chat_template(messages, add_generation_prompt=generation, tokenize=False)
+        try:
+            return tokenizer.apply_chat_template(messages, add_generation_prompt=generation, tokenize=False)
+        except Exception as exc:  # noqa: BLE001 - jinja's TemplateError, or a template that rejects a role
+            raise ExportError(f"The chat template cannot render a system + user turn ({type(exc).__name__}: {exc}); "
+                              "write the Modelfile TEMPLATE by hand.") from exc
 
     if not getattr(tokenizer, "chat_template", None):
         raise ExportError("The model has no chat template, so there is no prompt format to carry into a Modelfile. "
@@ -82,11 +86,7 @@ def derive_template(tokenizer: Any) -> str:
         raise ExportError("The chat template ends a user turn differently with and without a system message; "
                           "write the Modelfile TEMPLATE by hand.")
     w = without[: -len(_PROMPT + c)]
-    e = ""
-    if answered.startswith(with_system) and _RESP in answered:
-        e = answered.split(_RESP, 1)[1]
-    elif _RESP in answered:
-        e = answered.split(_RESP, 1)[1]
+    e = answered.split(_RESP, 1)[1] if _RESP in answered else ""  # what closes the assistant turn
     template = f"{{{{ if .System }}}}{a}{{{{ .System }}}}{b}{{{{ else }}}}{w}{{{{ end }}}}{{{{ .Prompt }}}}{c}{{{{ .Response }}}}{e}"
     if any("{{" in part or "}}" in part for part in (a, b, w, c, e)):
         raise ExportError("The chat template writes literal `{{`/`}}`, which an Ollama TEMPLATE would read as code.")
