@@ -190,6 +190,7 @@ def export_run(
     """Write one export of an accepted run and its check into the registry (see the module docstring)."""
     from studies.evaluation.run_items import load_run_items
     from tuning.adapters import file_checksums, read_metadata, verify_files
+    from tuning.generate import stop_token_ids
 
     quant = _validate(fmt, quant, sample)
     say = say or (lambda _text: None)
@@ -207,8 +208,6 @@ def export_run(
         merged = tmp / ("model" if fmt == "merged" else ".merged")
         say(f"merging adapter {adapter} into its base model")
         tokenizer = _merge(adapter, ws, merged)
-        from tuning.generate import stop_token_ids
-
         stops = tokenizer.convert_ids_to_tokens(stop_token_ids(tokenizer))
         files: dict[str, str]
         if fmt == "merged":
