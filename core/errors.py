@@ -59,3 +59,7 @@ class SweepError(AdvisorError):
 
 class GateError(AdvisorError):
     """The promotion gate refused a run; the message lists the failed conditions."""
+
+
+class ExportError(AdvisorError):
+    """An export of an accepted model cannot be made (not accepted, unsupported format, converter missing or failing)."""

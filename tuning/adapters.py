@@ -68,12 +68,12 @@ def save_trained(model, loaded: "LoadedModel", config: "TrainConfig", adapter_di
     return adapter_dir
 
 
-def file_checksums(folder: Path) -> dict[str, str]:
-    """sha256 of every weights file (``*.safetensors``) in ``folder``, recorded in metadata.json at save time."""
+def file_checksums(folder: Path, pattern: str = "*.safetensors") -> dict[str, str]:
+    """sha256 of every weights file (``pattern``) in ``folder``, recorded in metadata.json at save time."""
     import hashlib
 
     out = {}
-    for path in sorted(Path(folder).glob("*.safetensors")):
+    for path in sorted(Path(folder).glob(pattern)):
         digest = hashlib.sha256()
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):

@@ -70,7 +70,8 @@ def converted_path(workspace: Workspace) -> Path:
     return workspace.dir("models") / SMOLLM2_NAME
 
 
-def _prepare_tokenizer(tokenizer: "PreTrainedTokenizerBase") -> "PreTrainedTokenizerBase":
+def prepare_tokenizer(tokenizer: "PreTrainedTokenizerBase") -> "PreTrainedTokenizerBase":
+    """Pad with eos where there is no pad token, on the left (batched greedy generation)."""
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
@@ -170,7 +171,7 @@ def load_base_model(
         kwargs["quantization_config"] = _bnb_config(quantization, torch_dtype)
         kwargs["device_map"] = {"": device if device != "cpu" else "cpu"}
     try:
-        tokenizer = _prepare_tokenizer(AutoTokenizer.from_pretrained(path))
+        tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(path))
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except OSError as exc:
         raise ModelLoadError(_offline_hint(spec, exc)) from exc
