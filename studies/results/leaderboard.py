@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -15,6 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import LeaderboardError
 from core.workspace import KINDS, Workspace
+from studies.results.locking import (
+    ALIAS,
+    HUB,
+    HUB_LOCK,
+    LOCK_TIMEOUT_S,
+    damaged_error,
+    hub_connection,
+    is_damage,
+    is_lock_conflict,
+    process_lock,
+)
 from studies.results.records import (
     COST_COLUMNS,
     MEMORY,
@@ -39,69 +49,6 @@ if TYPE_CHECKING:  # pragma: no cover
 _BATCH = 200
 
 
-LOCK_TIMEOUT_S = float(os.environ.get("ADVISOR_LEADERBOARD_LOCK_TIMEOUT", "120"))
-
-
-_PROCESS_LOCKS: dict[str, threading.RLock] = {}
-
-
-_PROCESS_LOCKS_GUARD = threading.Lock()
-
-
-def _process_lock(key: str) -> threading.RLock:
-    with _PROCESS_LOCKS_GUARD:
-        return _PROCESS_LOCKS.setdefault(key, threading.RLock())
-
-
-_ALIAS = "leaderboard_file"
-
-
-_HUB_LOCK = threading.RLock()
-
-
-_HUB: dict[str, Any] = {}
-
-
-def _hub() -> "duckdb.DuckDBPyConnection":
-    """This process's in-memory DuckDB connection that leaderboard files are attached to, one at a time.
-
-    Re-created after a fork (a DuckDB instance must not cross ``fork``). Holds no file between calls.
-    """
-    import duckdb
-
-    if _HUB.get("pid") != os.getpid():
-        _HUB["con"] = duckdb.connect(MEMORY)
-        _HUB["pid"] = os.getpid()
-    return _HUB["con"]
-
-
-def _is_lock_conflict(exc: Exception) -> bool:
-    text = str(exc).lower()
-    if "corrupt" in text or "not a valid duckdb" in text or "checksum" in text:
-        return False
-    return "could not set lock" in text or "conflicting lock" in text or "different configuration" in text or "lock on file" in text
-
-
-def _is_damage(exc: BaseException) -> bool:
-    """A DuckDB error that means the file is damaged (truncated, garbled, not DuckDB), not a bug or a lock."""
-    import duckdb
-
-    if not isinstance(exc, duckdb.Error) or _is_lock_conflict(exc):  # type: ignore[arg-type]
-        return False
-    text = str(exc).lower()
-    damaged = (duckdb.IOException, duckdb.SerializationException, duckdb.InternalException, duckdb.FatalException)
-    return type(exc) is duckdb.Error or isinstance(exc, damaged) or "corrupt" in text or "invalidated" in text
-
-
-def damaged_error(path: str, exc: BaseException) -> LeaderboardError:
-    """What to do about a leaderboard file DuckDB cannot read."""
-    first = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
-    return LeaderboardError(
-        f"The leaderboard {path} is damaged or not a leaderboard ({first}). It was not changed. Restore it from a backup, "
-        f"or move it aside (`mv {path} {path}.broken`) and rebuild it: `advisor leaderboard --ingest-runs` re-adds the "
-        "evaluation runs, `advisor sweep status NAME` each sweep's trials (reviews are not in those records)."
-    )
-
 
 class Leaderboard:
     """The runs of one workspace (or an in-memory board for tests: ``Leaderboard(":memory:")``).
@@ -117,7 +64,7 @@ class Leaderboard:
             self.path = str(where) if str(where) == MEMORY else str(Path(where).expanduser().resolve())
         self.lock_timeout_s = LOCK_TIMEOUT_S if lock_timeout_s is None else lock_timeout_s
         self._memory_con = None
-        self._lock = _process_lock(self.path if self.path != MEMORY else f"mem-{id(self)}")
+        self._lock = process_lock(self.path if self.path != MEMORY else f"mem-{id(self)}")
         self._ready = False
         self.retries = 0
         """Lock conflicts waited out by this object (for tests and diagnostics)."""
@@ -135,19 +82,19 @@ class Leaderboard:
         """
         import duckdb
 
-        hub = _hub()
+        hub = hub_connection()
         deadline = time.monotonic() + self.lock_timeout_s
         delay = 0.005
         quoted = "'" + self.path.replace("'", "''") + "'"
         hub.execute("USE memory")
-        hub.execute(f"DETACH DATABASE IF EXISTS {_ALIAS}")  # left over by an interrupted call
+        hub.execute(f"DETACH DATABASE IF EXISTS {ALIAS}")  # left over by an interrupted call
         while True:
             try:
-                hub.execute(f"ATTACH {quoted} AS {_ALIAS} ({'READ_ONLY' if read_only else 'READ_WRITE'})")
-                hub.execute(f"USE {_ALIAS}")
+                hub.execute(f"ATTACH {quoted} AS {ALIAS} ({'READ_ONLY' if read_only else 'READ_WRITE'})")
+                hub.execute(f"USE {ALIAS}")
                 return hub
             except (duckdb.IOException, duckdb.ConnectionException, duckdb.BinderException) as exc:
-                if not _is_lock_conflict(exc):
+                if not is_lock_conflict(exc):
                     raise damaged_error(self.path, exc) from exc
                 if time.monotonic() >= deadline:
                     raise LeaderboardError(
@@ -168,7 +115,7 @@ class Leaderboard:
         except duckdb.Error:
             pass
         hub.execute("USE memory")
-        hub.execute(f"DETACH {_ALIAS}")
+        hub.execute(f"DETACH {ALIAS}")
 
     @contextmanager
     def _turn(self) -> Iterator[None]:
@@ -217,7 +164,7 @@ class Leaderboard:
                 yield self._memory_con
                 return
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            with _HUB_LOCK, self._turn():
+            with HUB_LOCK, self._turn():
                 try:
                     if not self._ready:
                         self._ensure_schema()
@@ -227,9 +174,9 @@ class Leaderboard:
                     finally:
                         self._release(con)
                 except Exception as exc:
-                    if not _is_damage(exc):
+                    if not is_damage(exc):
                         raise
-                    _HUB.clear()  # DuckDB may have invalidated the instance: the next call starts a fresh one
+                    HUB.clear()  # DuckDB may have invalidated the instance: the next call starts a fresh one
                     raise damaged_error(self.path, exc) from exc
 
     def _ensure_schema(self) -> None:
