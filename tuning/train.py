@@ -280,7 +280,9 @@ def _prepare(config: TrainConfig, train_examples: Sequence[Any], val_examples: S
     model.train()
     ddp = wrap_ddp(model, device, dist)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    # Fused AdamW on CUDA: one kernel for every adapter tensor instead of a loop of small ones.
+    fused = True if device.startswith("cuda") else None
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay, fused=fused)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, len(schedule)))
     run_dir = workspace.path("runs", name)
     return _Run(
