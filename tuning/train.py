@@ -39,6 +39,7 @@ from core.workspace import Workspace, safe_name
 from tuning.batches import Batch, Encoded, EncodeReport, collate, encode_examples, group_examples, plan_epoch
 from tuning.checkpoint import Checkpoint, config_fingerprint, load_trainable, trainable_state
 from tuning.config import TrainConfig
+from tuning.loss import forward_loss
 from tuning.distributed import Dist, check_layout, local_share, process_device, session, wrap_ddp
 from tuning.device import choose_attention, choose_precision, oom_as_error, peak_memory_mb, reset_peak_memory, resolve_device, seed_everything
 from tuning.record import BaseModelRef, EvalPoint, Progress, TrainRecord, TrainResult, TrainState
@@ -108,24 +109,6 @@ def _set_attention(model, implementation: str) -> None:
         model.set_attn_implementation(implementation)
     except (ValueError, ImportError) as exc:  # pragma: no cover - model-specific
         log.warning("Keeping %s attention (cannot switch to %s: %s)", current, implementation, exc)
-
-
-def forward_loss(model, batch: Batch, precision) -> "Any":
-    """Sum of cross-entropy over the batch's response tokens (logits computed only there)."""
-    import torch.nn.functional as F
-
-    with precision.autocast():
-        out = model(
-            input_ids=batch.input_ids,
-            position_ids=batch.position_ids,
-            attention_mask=batch.attention_mask,
-            logits_to_keep=batch.keep,
-            use_cache=False,
-        )
-    logits = out.logits.reshape(-1, out.logits.shape[-1])
-    if logits.shape[0] != batch.targets.numel():  # pragma: no cover - a model ignoring logits_to_keep
-        logits = out.logits[batch.keep].reshape(-1, out.logits.shape[-1])
-    return F.cross_entropy(logits.float(), batch.targets, reduction="sum")
 
 
 def evaluate_loss(model, encoded: Sequence[Encoded], config: TrainConfig, precision, device: str, pad_id: int, dist: Dist | None = None) -> float:
