@@ -41,7 +41,7 @@ from tuning.checkpoint import Checkpoint, config_fingerprint, load_trainable, tr
 from tuning.config import TrainConfig
 from tuning.loss import forward_loss
 from tuning.distributed import Dist, check_layout, local_share, process_device, session, wrap_ddp
-from tuning.device import choose_attention, choose_precision, oom_as_error, peak_memory_mb, reset_peak_memory, resolve_device, seed_everything
+from tuning.device import choose_attention, choose_precision, oom_as_error, peak_memory_mb, release_memory, reset_peak_memory, resolve_device, seed_everything
 from tuning.record import BaseModelRef, EvalPoint, Progress, TrainRecord, TrainResult, TrainState
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -216,6 +216,15 @@ def train(
     """
     config = from_dict(TrainConfig, to_dict(config))  # validated, with canonical types (alpha: 16 -> 16.0)
     safe_name(name)
+    try:
+        return _train(config, train_examples, val_examples, workspace, name, on_eval, progress, data_version, resume, loaded)
+    finally:
+        release_memory(config.device if config.device != "auto" else None)  # the run's model and activations, now garbage
+
+
+def _train(config: TrainConfig, train_examples: Sequence[Any], val_examples: Sequence[Any], workspace: Workspace, name: str,
+           on_eval: EvalCallback | None, progress: ProgressCallback | None, data_version: str | None, resume: bool,
+           loaded: "LoadedModel | None") -> TrainResult:
     wall_started = time.perf_counter()
     with session(resolve_device(config.device)) as dist:
         run = _prepare(config, train_examples, val_examples, workspace, name, loaded, on_eval, progress, wall_started, dist)
