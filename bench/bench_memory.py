@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-limit", type=int, default=50)
     ap.add_argument("--workspace", default=None)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "memory.json")
+    ap.add_argument("--only", nargs="*", default=None, help="stage names to run (tune, eval, tune+eval, rag)")
     ap.add_argument("rest", nargs="*")
     args = ap.parse_args(argv)
     if args.child is not None:
@@ -182,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         "tune with its evaluation": tune("mem-eval", "--eval-limit", str(args.eval_limit)),
         "rag build": ["rag", "build", "--corpus", args.corpus, "--name", "mem", "--no-progress"],
     }
-    results = {name: run_stage(name, cmd, env) for name, cmd in stages.items()}
+    keys = dict(zip(("tune", "eval", "tune+eval", "rag"), stages))
+    chosen = [keys[k] for k in args.only] if args.only else list(stages)
+    results = {name: run_stage(name, stages[name], env) for name in chosen}
     load = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"load_average": load, "max_steps": args.max_steps, "eval_limit": args.eval_limit, "stages": results}, indent=2))
