@@ -51,7 +51,9 @@ class Checkpoint:
     def exists(self) -> bool:
         return (self.dir / "state.pt").is_file() and (self.dir / "trainable.safetensors").is_file()
 
-    def save(self, model, optimizer, scheduler, scaler, state: TrainState, best: dict[str, Any] | None) -> None:
+    def save(self, model, optimizer, scheduler, scaler, state: TrainState, best: dict[str, Any] | None,
+             rank_rng: list[Any] | None = None) -> None:
+        """Write the checkpoint (rank 0 only under torchrun; ``rank_rng`` holds every process's CPU RNG state)."""
         import torch
         from safetensors.torch import save_file
 
@@ -64,12 +66,13 @@ class Checkpoint:
                 "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict() if scaler is not None else None,
                 "rng_torch": torch.get_rng_state(),
+                "rng_ranks": list(rank_rng or []),
                 "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                 "state": json.dumps(state.to_dict()),
             }
             torch.save(payload, tmp / "state.pt")
 
-    def load(self, model, optimizer, scheduler, scaler, fingerprint: str) -> tuple[TrainState, dict[str, Any] | None]:
+    def load(self, model, optimizer, scheduler, scaler, fingerprint: str, rank: int = 0) -> tuple[TrainState, dict[str, Any] | None]:
         import torch
         from safetensors.torch import load_file
 
@@ -92,7 +95,9 @@ class Checkpoint:
         scheduler.load_state_dict(payload["scheduler"])
         if scaler is not None and payload.get("scaler"):
             scaler.load_state_dict(payload["scaler"])
-        torch.set_rng_state(payload["rng_torch"])
+        per_rank = payload.get("rng_ranks") or []
+        # A run resumed on as many processes gets each process's own stream back; otherwise rank 0's.
+        torch.set_rng_state(per_rank[rank] if rank < len(per_rank) else payload["rng_torch"])
         if payload.get("rng_cuda") and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(payload["rng_cuda"])
         best_path = self.dir / "best.safetensors"

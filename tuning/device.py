@@ -163,6 +163,29 @@ def peak_memory_mb(device: str) -> float:
         return 0.0
 
 
+def release_memory(device: str | None = None) -> None:
+    """Give memory that is no longer used back: collect reference cycles (peft/transformers models hold
+    some, so a finished run's model outlives it until the next collection), empty the CUDA cache, and
+    ask glibc to return freed heap pages to the system (without it the resident set of a CPU process
+    stays at its training peak through the evaluation that follows: `advisor tune` measured 7.8 GB)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    if device is None or device.startswith("cuda"):
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:  # pragma: no cover
+            pass
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+        pass
+
+
 @contextlib.contextmanager
 def oom_as_error(config: Any) -> Iterator[None]:
     """Turn a device out-of-memory into :class:`OutOfMemoryError` carrying the config (sweeps react to it)."""

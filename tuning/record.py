@@ -124,6 +124,8 @@ class TrainRecord:
     train_loss_history: list[float]
     adapter_dir: str
     finished_at: str
+    world_size: int = 1
+    """Processes that trained it (torchrun data parallel); figures are totals over all of them, peak memory is rank 0's."""
 
     def summary(self) -> dict[str, Any]:
         """The figures an adapter's metadata.json keeps."""

@@ -23,6 +23,7 @@ and one :class:`_Run` (what stays fixed while training).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -38,7 +39,9 @@ from core.workspace import Workspace, safe_name
 from tuning.batches import Batch, Encoded, EncodeReport, collate, encode_examples, group_examples, plan_epoch
 from tuning.checkpoint import Checkpoint, config_fingerprint, load_trainable, trainable_state
 from tuning.config import TrainConfig
-from tuning.device import choose_attention, choose_precision, oom_as_error, peak_memory_mb, reset_peak_memory, resolve_device, seed_everything
+from tuning.loss import forward_loss
+from tuning.distributed import Dist, check_layout, local_share, process_device, session, wrap_ddp
+from tuning.device import choose_attention, choose_precision, oom_as_error, peak_memory_mb, release_memory, reset_peak_memory, resolve_device, seed_everything
 from tuning.record import BaseModelRef, EvalPoint, Progress, TrainRecord, TrainResult, TrainState
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -108,32 +111,16 @@ def _set_attention(model, implementation: str) -> None:
         log.warning("Keeping %s attention (cannot switch to %s: %s)", current, implementation, exc)
 
 
-def forward_loss(model, batch: Batch, precision) -> "Any":
-    """Sum of cross-entropy over the batch's response tokens (logits computed only there)."""
-    import torch.nn.functional as F
-
-    with precision.autocast():
-        out = model(
-            input_ids=batch.input_ids,
-            position_ids=batch.position_ids,
-            attention_mask=batch.attention_mask,
-            logits_to_keep=batch.keep,
-            use_cache=False,
-        )
-    logits = out.logits.reshape(-1, out.logits.shape[-1])
-    if logits.shape[0] != batch.targets.numel():  # pragma: no cover - a model ignoring logits_to_keep
-        logits = out.logits[batch.keep].reshape(-1, out.logits.shape[-1])
-    return F.cross_entropy(logits.float(), batch.targets, reduction="sum")
-
-
-def evaluate_loss(model, encoded: Sequence[Encoded], config: TrainConfig, precision, device: str, pad_id: int) -> float:
-    """Mean response-token cross-entropy over ``encoded`` (no dropout, no gradients)."""
+def evaluate_loss(model, encoded: Sequence[Encoded], config: TrainConfig, precision, device: str, pad_id: int, dist: Dist | None = None) -> float:
+    """Mean response-token cross-entropy over ``encoded`` (no dropout, no gradients); under torchrun each
+    process scores its share of the micro-batches and the sums are added up."""
     import torch
 
     if not encoded:
         return float("nan")
+    dist = dist or Dist()
     packing = config.packing if config.packing != "padded" else "length_grouped"
-    groups = group_examples(encoded, packing, config.micro_batch_size, config.max_length, seed=0, shuffle=False)
+    groups = local_share(group_examples(encoded, packing, config.micro_batch_size, config.max_length, seed=0, shuffle=False), dist)
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
@@ -146,6 +133,7 @@ def evaluate_loss(model, encoded: Sequence[Encoded], config: TrainConfig, precis
     finally:
         if was_training:
             model.train()
+    total, count = dist.sum([total, count])
     return total / max(count, 1)
 
 
@@ -173,9 +161,13 @@ class _Run:
     config: TrainConfig
     name: str
     device: str
+    dist: Dist
     precision: Any
     loaded: "LoadedModel"
     model: Any
+    """The trainable model (peft or full); what is saved and evaluated."""
+    ddp: Any
+    """What training steps call: ``model`` itself, or its DistributedDataParallel wrapper under torchrun."""
     params: list[Any]
     optimizer: Any
     scheduler: Any
@@ -224,27 +216,40 @@ def train(
     """
     config = from_dict(TrainConfig, to_dict(config))  # validated, with canonical types (alpha: 16 -> 16.0)
     safe_name(name)
-    run = _prepare(config, train_examples, val_examples, workspace, name, loaded, on_eval, progress, time.perf_counter())
-    state = _start_or_resume(run, resume)
-    reset_peak_memory(run.device)
-    with oom_as_error(config):
-        while state.step < run.total_steps and not state.stopped_early:
-            step_loss = _optimizer_step(run, state)
-            eval_loss = _evaluate_if_due(run, state)
-            _report_progress(run, state, step_loss, eval_loss)
-            _checkpoint_if_due(run, state)
-        if not state.stopped_early and not state.evaluated_at(state.step):
-            _evaluate(run, state)
-    record = _finish(run, state, data_version)
+    try:
+        return _train(config, train_examples, val_examples, workspace, name, on_eval, progress, data_version, resume, loaded)
+    finally:
+        release_memory(config.device if config.device != "auto" else None)  # the run's model and activations, now garbage
+
+
+def _train(config: TrainConfig, train_examples: Sequence[Any], val_examples: Sequence[Any], workspace: Workspace, name: str,
+           on_eval: EvalCallback | None, progress: ProgressCallback | None, data_version: str | None, resume: bool,
+           loaded: "LoadedModel | None") -> TrainResult:
+    wall_started = time.perf_counter()
+    with session(resolve_device(config.device)) as dist:
+        run = _prepare(config, train_examples, val_examples, workspace, name, loaded, on_eval, progress, wall_started, dist)
+        state = _start_or_resume(run, resume)
+        reset_peak_memory(run.device)
+        with oom_as_error(config):
+            while state.step < run.total_steps and not state.stopped_early:
+                step_loss = _optimizer_step(run, state)
+                eval_loss = _evaluate_if_due(run, state)
+                _report_progress(run, state, step_loss, eval_loss)
+                _checkpoint_if_due(run, state)
+            if not state.stopped_early and not state.evaluated_at(state.step):
+                _evaluate(run, state)
+        record = _finish(run, state, data_version)
     return TrainResult(adapter_dir=run.adapter_dir, record=record)
 
 
 def _prepare(config: TrainConfig, train_examples: Sequence[Any], val_examples: Sequence[Any], workspace: Workspace, name: str,
-             loaded: "LoadedModel | None", on_eval: EvalCallback | None, progress: ProgressCallback | None, wall_started: float) -> _Run:
+             loaded: "LoadedModel | None", on_eval: EvalCallback | None, progress: ProgressCallback | None, wall_started: float,
+             dist: Dist) -> _Run:
     """Device, base model, encoded examples, the whole step schedule, the wrapped model and its optimizer."""
     import torch
 
-    device = resolve_device(config.device)
+    check_layout(config.grad_accumulation, dist)
+    device = process_device(resolve_device(config.device), dist)
     precision = choose_precision(config.precision, device)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -265,16 +270,20 @@ def _prepare(config: TrainConfig, train_examples: Sequence[Any], val_examples: S
     seed_everything(config.seed)  # adapter initialisation does not depend on how the data was planned
     model = wrap_model(loaded, config)
     model.train()
+    ddp = wrap_ddp(model, device, dist)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    # Fused AdamW on CUDA: one kernel for every adapter tensor instead of a loop of small ones.
+    fused = True if device.startswith("cuda") else None
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay, fused=fused)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, len(schedule)))
     run_dir = workspace.path("runs", name)
     return _Run(
-        config=config, name=name, device=device, precision=precision, loaded=loaded, model=model, params=params,
+        config=config, name=name, device=device, dist=dist, precision=precision, loaded=loaded, model=model, ddp=ddp, params=params,
         optimizer=optimizer, scheduler=scheduler, scaler=torch.amp.GradScaler("cuda") if precision.use_scaler else None,
         train_enc=train_enc, val_enc=val_enc, train_report=train_report, val_report=val_report, pad_id=pad_id,
         schedule=schedule, steps_per_epoch=steps_per_epoch, run_dir=run_dir, adapter_dir=workspace.path("adapters", name),
-        checkpoint=Checkpoint(run_dir), on_eval=on_eval, progress=progress, wall_started=wall_started,
+        checkpoint=Checkpoint(run_dir), on_eval=on_eval if dist.is_main else None,
+        progress=progress if dist.is_main else None, wall_started=wall_started,
     )
 
 
@@ -311,13 +320,18 @@ def _plan_schedule(config: TrainConfig, train_enc: Sequence[Encoded]) -> tuple[l
 def _start_or_resume(run: _Run, resume: bool) -> TrainState:
     """A fresh state, or the checkpoint's (weights, optimizer and RNG restored) when resuming the same config."""
     fingerprint = config_fingerprint(run.config)
-    if resume and run.checkpoint.exists():
-        state, run.best_weights = run.checkpoint.load(run.model, run.optimizer, run.scheduler, run.scaler, fingerprint)
+    # Every process decides from the same files: none may look while rank 0 removes a stale checkpoint.
+    found = run.dist.broadcast_flag(run.checkpoint.exists())
+    if resume and found:
+        state, run.best_weights = run.checkpoint.load(run.model, run.optimizer, run.scheduler, run.scaler, fingerprint, rank=run.dist.rank)
         state.resumed_from = [*state.resumed_from, state.step]
-        log.info("Resuming run %s from step %d", run.name, state.step)
+        if run.dist.is_main:
+            log.info("Resuming run %s from step %d", run.name, state.step)
+        run.dist.barrier()
         return state
-    if run.checkpoint.exists():
+    if found and run.dist.is_main:
         run.checkpoint.remove()
+    run.dist.barrier()
     return TrainState(fingerprint=fingerprint)
 
 
@@ -325,19 +339,30 @@ def _optimizer_step(run: _Run, state: TrainState) -> float:
     """Forward and backward over the step's micro-batches, one optimizer step; returns the step's mean token loss."""
     import torch
 
-    config, scaler = run.config, run.scaler
+    config, scaler, dist = run.config, run.scaler, run.dist
     began = time.perf_counter()
-    batches = [collate(run.train_enc, g, config.packing, config.max_length, run.pad_id) for g in run.schedule[state.step]]
-    loss_tokens = sum(b.loss_tokens for b in batches)
+    groups = run.schedule[state.step]
+    # The whole step's loss-token count (every process knows all examples), so the processes' shares add up
+    # to one process's mean; DDP averages gradients over processes, hence the world_size factor.
+    loss_tokens = sum(sum(run.train_enc[i].response[1:]) for g in groups for i in g)
+    weight = dist.world_size
+    mine = local_share(groups, dist)
+    batches = [collate(run.train_enc, g, config.packing, config.max_length, run.pad_id) for g in mine]
+    if not batches:  # a short last step: take part in the gradient exchange with a zero contribution
+        batches, weight = [collate(run.train_enc, groups[0], config.packing, config.max_length, run.pad_id)], 0
     step_loss = 0.0
-    for batch in batches:
+    for k, batch in enumerate(batches):
         batch = batch.to(run.device)
-        loss = forward_loss(run.model, batch, run.precision) / max(loss_tokens, 1)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-        else:
-            loss.backward()
-        step_loss += float(loss.detach())
+        sync = k == len(batches) - 1 or not dist.enabled  # DDP exchanges gradients once, after the last micro-batch
+        with contextlib.nullcontext() if sync else run.ddp.no_sync():
+            loss = forward_loss(run.ddp, batch, run.precision) / max(loss_tokens, 1)
+            if dist.enabled:
+                loss = loss * weight
+            if scaler is not None:
+                scaler.scale(loss).backward()
+            else:
+                loss.backward()
+        step_loss += float(loss.detach()) / dist.world_size
     if scaler is not None:
         scaler.unscale_(run.optimizer)
     if config.max_grad_norm > 0:
@@ -349,12 +374,14 @@ def _optimizer_step(run: _Run, state: TrainState) -> float:
         run.optimizer.step()
     run.scheduler.step()
     run.optimizer.zero_grad(set_to_none=True)
+    counted = batches if weight else []
+    step_loss, real, slots = dist.sum([step_loss, sum(b.real_tokens for b in counted), sum(b.slots for b in counted)])
+    real, slots = int(real), int(slots)
     elapsed = time.perf_counter() - began
-    real = sum(b.real_tokens for b in batches)
     state.step += 1
     state.tokens_seen += real
     state.loss_tokens_seen += loss_tokens
-    state.slots_seen += sum(b.slots for b in batches)
+    state.slots_seen += slots
     state.train_seconds += elapsed
     state.train_losses.append(round(step_loss, 5))
     run.session_tokens += real
@@ -378,7 +405,7 @@ def _evaluate(run: _Run, state: TrainState) -> float | None:
     """One validation pass: history, best weights, then ``on_eval`` (which may raise to stop the run)."""
     if not run.val_enc:
         return None
-    eval_loss = evaluate_loss(run.model, run.val_enc, run.config, run.precision, run.device, run.pad_id)
+    eval_loss = evaluate_loss(run.model, run.val_enc, run.config, run.precision, run.device, run.pad_id, run.dist)
     state.history.append(EvalPoint(step=state.step, eval_loss=eval_loss, tokens_seen=state.tokens_seen))
     if state.best_eval_loss is None or eval_loss < state.best_eval_loss:
         state.best_eval_loss, state.best_step, state.evals_since_best = eval_loss, state.step, 0
@@ -386,9 +413,26 @@ def _evaluate(run: _Run, state: TrainState) -> float | None:
             run.best_weights = trainable_state(run.model)
     else:
         state.evals_since_best += 1
-    if run.on_eval is not None:
-        run.on_eval(state.step, eval_loss, state.tokens_seen)
+    _call_on_eval(run, state, eval_loss)
     return eval_loss
+
+
+def _call_on_eval(run: _Run, state: TrainState, eval_loss: float) -> None:
+    """``on_eval`` runs on rank 0; when it raises (a pruner), every process stops at the same step."""
+    if not run.dist.enabled:
+        if run.on_eval is not None:
+            run.on_eval(state.step, eval_loss, state.tokens_seen)
+        return
+    error: BaseException | None = None
+    if run.on_eval is not None:
+        try:
+            run.on_eval(state.step, eval_loss, state.tokens_seen)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, after telling the other processes
+            error = exc
+    if run.dist.broadcast_flag(error is not None):
+        if error is not None:
+            raise error
+        raise TrainingError(f"Run {run.name} stopped by rank 0 at step {state.step} (its on_eval callback raised).")
 
 
 def _report_progress(run: _Run, state: TrainState, step_loss: float, eval_loss: float | None) -> None:
@@ -400,7 +444,16 @@ def _report_progress(run: _Run, state: TrainState, step_loss: float, eval_loss: 
 def _checkpoint_if_due(run: _Run, state: TrainState) -> None:
     save_every = run.config.save_every
     if save_every and state.step % save_every == 0 and state.step < run.total_steps and not state.stopped_early:
-        run.checkpoint.save(run.model, run.optimizer, run.scheduler, run.scaler, state, run.best_weights)
+        rng = run.dist.gather(_rng_state())
+        if run.dist.is_main:
+            run.checkpoint.save(run.model, run.optimizer, run.scheduler, run.scaler, state, run.best_weights, rank_rng=rng)
+        run.dist.barrier()
+
+
+def _rng_state():
+    import torch
+
+    return torch.get_rng_state()
 
 
 def _finish(run: _Run, state: TrainState, data_version: str | None) -> TrainRecord:
@@ -409,11 +462,13 @@ def _finish(run: _Run, state: TrainState, data_version: str | None) -> TrainReco
     if used_best:
         load_trainable(run.model, run.best_weights)
     record = _record(run, state, data_version, used_best)
-    from tuning.adapters import save_trained
+    if run.dist.is_main:
+        from tuning.adapters import save_trained
 
-    save_trained(run.model, run.loaded, run.config, run.adapter_dir, run=run.name, data_version=data_version, metrics=record.summary())
-    atomic_write_json(run.run_dir / "record.json", record.to_dict())
-    run.checkpoint.remove()
+        save_trained(run.model, run.loaded, run.config, run.adapter_dir, run=run.name, data_version=data_version, metrics=record.summary())
+        atomic_write_json(run.run_dir / "record.json", record.to_dict())
+        run.checkpoint.remove()
+    run.dist.barrier()
     return record
 
 
@@ -447,6 +502,7 @@ def _record(run: _Run, state: TrainState, data_version: str | None, used_best: b
         train_seconds=state.train_seconds,
         wall_seconds=time.perf_counter() - run.wall_started,
         peak_memory_mb=peak_memory_mb(run.device),
+        world_size=run.dist.world_size,
         trainable_params=sum(p.numel() for p in run.params),
         total_params=sum(p.numel() for p in model.parameters()),
         final_train_loss=sum(tail) / len(tail) if tail else None,

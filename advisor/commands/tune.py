@@ -63,9 +63,11 @@ def run(args: argparse.Namespace) -> int:
     from studies.data.datasets import load_pairs
     from studies.data.splits import make_split, save_split
     from tuning.config import TrainConfig
+    from tuning.distributed import launched
     from tuning.train import train
 
     ws = workspace_of(args)
+    main = launched().is_main  # under torchrun every process trains; rank 0 alone writes, prints and evaluates
     config = TrainConfig.load(args.config) if args.config else TrainConfig()
     changes = {"seed": args.seed}
     if args.model is not None:
@@ -84,10 +86,15 @@ def run(args: argparse.Namespace) -> int:
         from advisor.commands.data import resolve_task_args
 
         split.task = resolve_task_args(args, [p.output for p in split.train])
-    save_split(ws, split)
+    if main:
+        save_split(ws, split)
     name = safe_name(args.name) if args.name else slugify(f"{dataset.name}-{config.method}")
-    print(f"split {split.version}: {len(split.train)} train / {len(split.validation)} validation / {len(split.test)} test; training {name!r}")
+    if main:
+        print(f"split {split.version}: {len(split.train)} train / {len(split.validation)} validation / {len(split.test)} test; training {name!r}")
 
+    if not main:
+        train(config, split.train, split.validation, ws, name, data_version=f"{dataset.name}@{split.version}", resume=not args.no_resume)
+        return 0
     bar, update = _progress_bar()
     try:
         result = train(config, split.train, split.validation, ws, name, progress=update,

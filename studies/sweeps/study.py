@@ -25,8 +25,10 @@ from studies.sweeps.storage import open_storage, redact_url, retry_storage, stor
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
+    from tuning.lr_range import LrRange
 
-def create_or_resume(config: SweepConfig, storage_url: str) -> "optuna.Study":
+
+def create_or_resume(config: SweepConfig, storage_url: str, lr_range: "LrRange | None" = None, priors: bool = True) -> "optuna.Study":
     """Create the study (storing ``config`` in it) or resume an existing one with the same name.
 
     Resuming clears a previous stop request, re-queues trials that a stop interrupted, and sets a
@@ -66,6 +68,10 @@ def create_or_resume(config: SweepConfig, storage_url: str) -> "optuna.Study":
         study.set_user_attr(STOP_ATTR, False)
         study.set_user_attr(DEADLINE_ATTR, time.time() + config.max_seconds if config.max_seconds else None)
         _requeue_interrupted(study)
+        from studies.sweeps.priors import enqueue_priors
+
+        if priors:  # a new LoRA study starts from what is known (priors.py); benchmarks turn it off for the cold baseline
+            enqueue_priors(study, config, lr_range)
         return study
 
 
