@@ -36,7 +36,7 @@ from core.atomic import atomic_write_json
 from core.config import from_dict, to_dict
 from core.errors import TrainingError
 from core.workspace import Workspace, safe_name
-from tuning.batches import Batch, Encoded, EncodeReport, collate, encode_examples, group_examples, plan_epoch
+from tuning.batches import Encoded, EncodeReport, collate, encode_examples, group_examples, plan_epoch
 from tuning.checkpoint import Checkpoint, config_fingerprint, load_trainable, trainable_state
 from tuning.config import TrainConfig
 from tuning.loss import forward_loss

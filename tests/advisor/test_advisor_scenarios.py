@@ -6,7 +6,6 @@ change moves one of these, the change must be deliberate: update the case and sa
 
 from __future__ import annotations
 
-import itertools
 
 import pytest
 

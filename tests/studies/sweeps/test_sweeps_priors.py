@@ -8,7 +8,7 @@ import math
 import pytest
 
 from studies.sweeps.config import SweepConfig
-from studies.sweeps.priors import SEED_ATTR, enqueue_priors, lr_for_model, model_params, project, published_seeds, seed_trials
+from studies.sweeps.priors import SEED_ATTR, enqueue_priors, lr_for_model, model_params, project, seed_trials
 from studies.sweeps.search_space import DEFAULT_LORA_SPACE, parse_space, suggest
 from tuning.lr_range import LrRange, analyse
 

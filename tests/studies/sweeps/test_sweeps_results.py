@@ -116,7 +116,6 @@ def _fake_training(monkeypatch, best_eval_loss, n_val=4, n_val_dropped=0):
     import studies.sweeps.objectives.lora as lora
     import tuning.train
     from tuning.batches import EncodeReport
-    from tuning.config import TrainConfig
     from tuning.record import BaseModelRef, TrainRecord, TrainResult
 
     seen = {}
