@@ -151,4 +151,4 @@ def run_jobs_inline(monkeypatch) -> None:
     from core.jobs import run_here
 
     monkeypatch.setattr(advisor.background, "start_job", run_here)
-    monkeypatch.setattr(rag.embedder, "as_encoder", lambda obj=None: FakeEncoder())
+    monkeypatch.setattr(rag.embedder, "as_encoder", lambda obj=None, ws=None: FakeEncoder())

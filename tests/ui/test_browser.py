@@ -87,7 +87,7 @@ def test_product_owner_answers_the_questionnaire_and_gets_a_recommendation(page,
             no_exception(page)
             step += 1
         page.get_by_role("heading", name="RAG (retrieval-augmented generation)").wait_for(timeout=TIMEOUT_MS)
-        page.get_by_role("heading", name="What would change it").wait_for()
+        page.get_by_role("heading", name="What would change the advice").wait_for()
         page.get_by_role("button", name=re.compile("Download answers")).wait_for()
         no_exception(page)
         shot(page, "decide-recommendation")
