@@ -29,10 +29,12 @@ def start_rag_build(ws: Workspace, name: str, corpus: str, config: dict[str, Any
                                                "config": config})
 
 
-def start_rag_eval(ws: Workspace, index: str, split_version: str, limit: int | None = None) -> JobStatus:
-    """Evaluate index ``index`` on the test part of ``split_version`` in the background (leakage controlled)."""
+def start_rag_eval(ws: Workspace, index: str, split_version: str, limit: int | None = None,
+                   model: str | None = None) -> JobStatus:
+    """Evaluate index ``index`` on the test part of ``split_version`` in the background (leakage controlled);
+    ``model``: the generator (a local transformers folder; default SmolLM2-135M-Instruct)."""
     return start_job(ws, RAG_EVAL, __name__, {"workspace": str(ws.root), "index": index, "split": split_version,
-                                              "limit": limit})
+                                              "limit": limit, "model": model})
 
 
 def _build(job: JobReporter, p: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +65,7 @@ def _evaluate(job: JobReporter, p: dict[str, Any]) -> dict[str, Any]:
     limit = p.get("limit") or None
     job.progress("Reading the frozen split")
     split = load_split(ws, p["split"])
-    system = RagSystem(p["index"], ws)
+    system = RagSystem(p["index"], ws, model=p.get("model"), device="cpu" if p.get("model") else None)
     job.progress("Loading the generator model")
     system.generator()
     # Leakage control (each test item's own example left out of what RAG retrieves) is the contract's own step.

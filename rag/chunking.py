@@ -22,6 +22,12 @@ CountFn = Callable[[Sequence[str]], list[int]]
 CONTEXT_CHARS = 240
 """Context lines longer than this are cut (they are repeated in every chunk)."""
 
+
+def short_line(text: str, limit: int = CONTEXT_CHARS) -> str:
+    """A context or heading line repeated at the top of chunks, cut to ``limit`` characters (a garbled
+    "heading" of thousands of characters must not blow every chunk of its section past the budget)."""
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _RST_UNDERLINE = re.compile(r"^([=\-~^*#+`])\1{2,}\s*$")
 
@@ -259,7 +265,7 @@ def chunk_document(doc: Document, chunk_size: int, chunk_overlap: int = 0, count
         if block.heading is not None:
             emit()
             current, used, chars = [], 0, 0
-            section = block.heading
+            section = short_line(block.heading)
             continue
         # Characters are bounded too: a tokenizer may count a long unknown run as one token.
         if current and (used + n > chunk_size or chars + len(block.text) > most_chars):
@@ -321,7 +327,7 @@ def chunk_document_blocks(doc: Document, chunk_size: int, count: CountFn = white
     section: str | None = None
     for piece, m in _sized(units, chunk_size, count):
         if piece.heading is not None:
-            section = piece.heading
+            section = short_line(piece.heading)
             continue
         head = "\n".join(x for x in (context, section if section and section not in context else None) if x)
         chunks.append(Chunk(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 
-from advisor.cli import non_negative_int, path_arg, positive_int, seed_int
+from advisor.cli import bounded_float, non_negative_int, path_arg, positive_int, seed_int
 
 NAME = "rag"
 HELP = "build, query and evaluate a RAG index (corpus -> chunks -> FAISS -> grounded answers)"
@@ -74,13 +74,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--index", required=True, help="index built with the base embedder over the corpus (its retriever mines hard negatives)")
     t.add_argument("--name", required=True, help="name of the fine-tuned embedder (then: rag build --embedder NAME)")
     t.add_argument("--base", default=None, help="embedder to start from (default all-MiniLM-L6-v2; must be the index's embedder)")
-    t.add_argument("--seed", type=int, default=0, help="split seed (default 0; validation and test documents are never trained on)")
-    t.add_argument("--epochs", type=float, default=None, help="passes over the training pairs (default 1)")
-    t.add_argument("--batch-size", type=int, default=None, help="pairs per batch: in-batch negatives (default 32)")
-    t.add_argument("--learning-rate", type=float, default=None, help="peak learning rate (default 5e-5)")
-    t.add_argument("--hard-negatives", type=int, default=None, help="hard negatives per pair from the index's retriever (default 1)")
-    t.add_argument("--max-seq-length", type=int, default=None, help="tokens per training text (default 256)")
-    t.add_argument("--max-pairs", type=int, default=None, help="train on the first N usable pairs (quick looks)")
+    t.add_argument("--seed", type=seed_int, default=0, help="split seed (default 0; validation and test documents are never trained on)")
+    t.add_argument("--epochs", type=bounded_float(0.0, 1000.0), default=None, help="passes over the training pairs (default 1)")
+    t.add_argument("--batch-size", type=positive_int, default=None, help="pairs per batch: in-batch negatives (default 32)")
+    t.add_argument("--learning-rate", type=bounded_float(0.0, 1.0), default=None, help="peak learning rate (default 5e-5)")
+    t.add_argument("--hard-negatives", type=non_negative_int, default=None, help="hard negatives per pair from the index's retriever (default 1)")
+    t.add_argument("--max-seq-length", type=positive_int, default=None, help="tokens per training text (default 256)")
+    t.add_argument("--max-pairs", type=positive_int, default=None, help="train on the first N usable pairs (quick looks)")
     t.add_argument("--query-prefix", default=None, help="instruction put before each query in training and at search time")
     t.add_argument("--force", action="store_true", help="replace an existing fine-tuned embedder of that name")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")

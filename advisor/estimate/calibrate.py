@@ -138,7 +138,7 @@ def calibrate(config: dict[str, Any], workspace: Any = None, steps: int = DEFAUL
         estimated_tokens_per_second=round(training_tokens_per_second(setup, target), 1),
         measured_tokens_per_second=round(measured, 1),
         estimated_peak_mib=round(training_memory(setup).total / MIB, 1),
-        measured_peak_mib=round(float(record.get("peak_memory_mb") or 0.0), 1),
+        measured_peak_mib=round(float(record.peak_memory_mb or 0.0), 1),
         memory_basis="CUDA max allocated" if where.startswith("cuda") else "process peak RSS (runtime included)",
         timed_tokens=n1 - n0, timed_seconds=round(t1 - t0, 3),
     )

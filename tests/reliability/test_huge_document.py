@@ -112,3 +112,14 @@ def test_corpus_refuses_an_oversized_document_with_a_message(tmp_path):
     with pytest.raises(RagError, match="current folder"):
         load_corpus("")
     record_figure("huge_document.refusal", cases=4, failures=0)
+
+
+def test_a_heading_of_thousands_of_characters_does_not_blow_its_chunks_past_the_budget():
+    """Found by the property above: a 3,000-character line underlined like a reST heading became every
+    chunk's section line; heading lines repeated in chunks are cut like the context line."""
+    from rag.chunking import CONTEXT_CHARS, chunk_document, chunk_document_blocks, window_chars
+    from rag.corpus import Document
+
+    doc = Document(id="d", text="x" * 3000 + "\n====\n\nbody text here\n\nmore body text", title="t", context="t")
+    for chunks in (chunk_document(doc, 64, 16), chunk_document_blocks(doc, 64)):
+        assert chunks and all(len(c.text) <= window_chars(64) + CONTEXT_CHARS + 10 for c in chunks)

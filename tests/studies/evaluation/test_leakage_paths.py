@@ -32,13 +32,13 @@ def _rows(ws, run_id):
 
 
 @pytest.mark.slow
-def test_four_paths_give_the_same_row(setup, tiny_model_dir, sample_pairs, sample_pages, capsys):
-    from advisor.app_support import evaluate_rag
+def test_four_paths_give_the_same_row(setup, tiny_model_dir, sample_pairs, sample_pages, capsys, monkeypatch):
+    import advisor.background
+    from core.jobs import run_here
     from advisor.demo import DemoSettings, _rag
     from rag.retrieval_eval import own_examples_in_index
     from studies.results.leaderboard import Leaderboard
     from tuning.generate import GenerationSettings
-    from tuning.models import load_base_model
 
     ws, split = setup
     limit = 4
@@ -51,7 +51,10 @@ def test_four_paths_give_the_same_row(setup, tiny_model_dir, sample_pairs, sampl
     assert main([*common, "eval", "rag:pages", "--data", str(sample_pairs), "--limit", str(limit), "--model", str(tiny_model_dir),
                  "--device", "cpu", "--format", "json", "--no-progress"]) == 0
     eval_cli = json.loads(capsys.readouterr().out)["run_id"]
-    app = evaluate_rag(ws, "pages", split.version, limit=limit, generator=load_base_model(str(tiny_model_dir), ws, device="cpu")).run_id
+    monkeypatch.setattr(advisor.background, "start_job", run_here)  # the app's background job, run to the end here
+    job = advisor.background.start_rag_eval(ws, "pages", split.version, limit=limit, model=str(tiny_model_dir))
+    assert job.state == "done", job
+    app = job.result["run_id"]
     demo, _index = _rag(ws, split, sample_pages, DemoSettings(test_limit=limit, index_name="pages", model=str(tiny_model_dir),
                                                                 max_new_tokens=64), GenerationSettings(), lambda line: None)
 
