@@ -164,15 +164,16 @@ def default_of(config_cls: type, name: str) -> Any:
 class ProgressBar:
     """A tqdm bar on stderr fed by the ``progress(done, total)`` callbacks of long library calls (evaluations)."""
 
-    def __init__(self, desc: str, unit: str = "item", disable: bool = False) -> None:
-        self.desc, self.unit, self.disable = desc, unit, disable
+    def __init__(self, desc: str, unit: str = "item", disable: bool | None = False, leave: bool = True) -> None:
+        self.desc, self.unit, self.disable, self.leave = desc, unit, disable, leave
         self._bar: Any = None
 
     def __call__(self, done: int, total: int) -> None:
         if self._bar is None:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=self.desc, unit=self.unit, dynamic_ncols=True, disable=self.disable, file=sys.stderr)
+            self._bar = tqdm(total=total, desc=self.desc, unit=self.unit, dynamic_ncols=True, disable=self.disable, file=sys.stderr,
+                             leave=self.leave)
         self._bar.total = total
         self._bar.n = done
         self._bar.refresh()
@@ -183,6 +184,25 @@ class ProgressBar:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class StageProgress:
+    """One :class:`ProgressBar` per stage, fed by ``progress(stage, done, total)`` callbacks (index builds,
+    data generation); each stage's bar closes when it is done."""
+
+    def __init__(self, unit: str = "item", disable: bool | None = False) -> None:
+        self.unit, self.disable = unit, disable
+        self.bars: dict[str, ProgressBar] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        bar = self.bars.get(stage)
+        if bar is None:
+            bar = self.bars[stage] = ProgressBar(stage, self.unit, disable=self.disable, leave=False)
+        bar(done, total)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -59,26 +59,6 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
 
 
-def _progress():
-    from tqdm import tqdm
-
-    bars: dict[str, tqdm] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        bar = bars.get(stage)
-        if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, unit="item", leave=False, disable=None)
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    def close() -> None:
-        for bar in bars.values():
-            bar.close()
-
-    return progress, close
-
-
 def generate(args: argparse.Namespace) -> int:
     from advisor.cli import print_json, workspace_of
     from core.errors import DataError
@@ -108,11 +88,13 @@ def generate(args: argparse.Namespace) -> int:
     from core.workspace import safe_name
 
     safe_name(request.name)
-    progress, close = _progress()
+    from advisor.cli import StageProgress
+
+    progress = StageProgress(disable=None)
     try:
         result = run(request, ws, as_encoder(load_embedder(args.embedder)), progress)
     finally:
-        close()
+        progress.close()
     summary = result.summary()
     if args.output_format == "json":
         print_json(summary)

@@ -100,20 +100,9 @@ def _config(args: argparse.Namespace):
 
 def _bar():
     """A progress callback drawing one tqdm bar per stage (on stderr)."""
-    from tqdm import tqdm
+    from advisor.cli import StageProgress
 
-    bars: dict[str, object] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        bar = bars.get(stage)
-        if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, unit="item", leave=False)
-        bar.n = done  # type: ignore[attr-defined]
-        bar.refresh()  # type: ignore[attr-defined]
-        if done >= total:
-            bar.close()  # type: ignore[attr-defined]
-
-    return progress
+    return StageProgress()
 
 
 def _build(args: argparse.Namespace) -> int:
