@@ -55,14 +55,18 @@ class FrozenSplit:
     """Target shares of pairs (train, validation, test); actual shares differ by at most a group."""
     split_hash: str = ""
     """Full sha256 of the parts (the version is its prefix)."""
-    unreviewed: int = 0
-    """Generated pairs nobody reviewed, split anyway on the user's explicit override (0: all reviewed)."""
     task: TaskSpec | None = None
     """The task kind (inferred from the train part unless given); recorded in the manifest, not in the version."""
 
     def __post_init__(self) -> None:
         if self.task is None and self.train:
             self.task = infer_task([p.output for p in self.train])
+
+    @property
+    def unreviewed(self) -> int:
+        """Generated pairs nobody reviewed, split anyway on the user's explicit override (0: all reviewed).
+        Read from the pairs themselves, so a loaded split can never disagree with its files."""
+        return unreviewed(self.train + self.validation + self.test)
 
     def part(self, name: str) -> list[Pair]:
         if name not in PARTS:
@@ -184,7 +188,6 @@ def make_split(
         test=parts["test"],
         fractions=fractions,
         split_hash=split_hash,
-        unreviewed=pending,
         task=task,
     )
 
@@ -364,7 +367,6 @@ def load_split(workspace: Workspace, version: str) -> FrozenSplit:
         split_hash=manifest["split_hash"],
         task=TaskSpec.from_dict(manifest["task"]) if isinstance(manifest.get("task"), dict) else None,
     )
-    split.unreviewed = unreviewed(split.train + split.validation + split.test)
     recorded = manifest.get("groups") or {}
     if any(sorted(split.groups(n)) != list(recorded.get(n, [])) for n in PARTS):
         raise WorkspaceError(
