@@ -134,29 +134,39 @@ def save_report(ws: Workspace, view: ReportView) -> list[Path]:
 
 @dataclass(frozen=True)
 class EvaluationGroup:
-    """Runs that may be ranked together: the same split and the same number of test items."""
+    """Runs that may be ranked together: the same split, split part and number of items."""
 
     split: str
     n_items: int | None
     runs: list[dict]
+    part: str = "test"
 
     @property
     def label(self) -> str:
-        items = "? items" if self.n_items is None else f"{self.n_items} items"
+        items = "? items" if not self.n_items else f"{self.n_items} {self.part} items"
         return f"split {self.split[:12] or '(none)'} · {items} · {len(self.runs)} run(s)"
 
 
 def evaluation_groups(rows: list[dict]) -> list[EvaluationGroup]:
-    """Leaderboard rows grouped by (split, item count), the group with most runs first.
+    """Leaderboard rows in comparable sets (:func:`studies.results.comparable.comparable_view`), the default first.
 
-    Scores on different splits or item counts are not comparable (3 lucky items are not 48), so a
-    ranking and a "best" are only ever computed inside one group.
+    Scores on different splits, parts or item counts are not comparable (3 lucky items are not 48; 16
+    validation items of a sweep trial are not the 48 test items), so a ranking and a "best" are only ever
+    computed inside one set. The default is the one the decision record compares: the test-part set with
+    the most runs; the others follow, test parts before validation parts, larger sets first.
     """
-    groups: dict[tuple[str, Any], list[dict]] = {}
-    for r in rows:
-        groups.setdefault((r.get("split_version") or "", r.get("n_items")), []).append(r)
-    out = [EvaluationGroup(split, n, runs) for (split, n), runs in groups.items()]
-    return sorted(out, key=lambda g: (-len(g.runs), -(g.n_items or 0), g.split))
+    from studies.results.comparable import PART_ORDER, comparable_view
+
+    view = comparable_view(rows)
+    if view.key is None:
+        return []
+    sets = {view.key: view.rows, **view.apart}
+
+    def order(key):
+        return (key != view.key, PART_ORDER.get(key[1], 2), -len(sets[key]), -key[2], key[0])
+
+    return [EvaluationGroup("" if k[0] == "?" else k[0], k[2] or None, runs, k[1])
+            for k, runs in sorted(sets.items(), key=lambda kv: order(kv[0]))]
 
 
 # ----------------------------------------------------------------------------- gate
@@ -212,8 +222,8 @@ def escape_markdown(text: str) -> str:
 
 
 def trial_rows(status: Any, running_since: dict | None = None, now: Any = None) -> list[dict]:
-    """A sweep's trials, newest first; a running trial shows how long it has run (not an empty cell) and no
-    token count until its first validation pass reports one."""
+    """A sweep's trials, newest first; a running trial shows how long it has run (not an empty cell), the step it
+    reached and its tokens as it trains, and no token count before it reports any."""
     from datetime import datetime
 
     now = now or datetime.now()
@@ -225,7 +235,8 @@ def trial_rows(status: Any, running_since: dict | None = None, now: Any = None) 
         if t.state == "RUNNING" and started is not None:
             seconds = round((now - started).total_seconds(), 1)
         tokens = None if t.state == "RUNNING" and not t.tokens else t.tokens
+        step = f"{t.step[0]}/{t.step[1]}" if t.step else None
         rows.append({"trial": t.number, "state": t.state,
-                     status.metric: t.value, "tokens": tokens, "seconds": seconds, "why": t.reason,
+                     status.metric: t.value, "step": step, "tokens": tokens, "seconds": seconds, "why": t.reason,
                      "retry of": t.retry_of, **t.params})
     return rows

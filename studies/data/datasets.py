@@ -114,7 +114,7 @@ def parse_mapping(text: str | None) -> dict[str, str] | None:
     for item in text.split(","):
         ours, sep, theirs = item.partition("=")
         if not sep or not ours.strip() or not theirs.strip():
-            raise DataError(f"Bad --map item {item!r}: write FIELD=COLUMN, e.g. input=question,output=answer.")
+            raise DataError(f"Bad column mapping item {item!r}: write FIELD=COLUMN, e.g. input=question,output=answer.")
         mapping[ours.strip()] = theirs.strip()
     return check_mapping(mapping)
 
@@ -213,7 +213,7 @@ def pairs_from_records(
             report.add(
                 MISSING_FIELD,
                 f"the header has no {' or '.join(missing)} column; columns are: {', '.join(header)}. "
-                "Rename them or pass a mapping (--map input=COLUMN,output=COLUMN)",
+                "Rename them or give a column mapping such as input=COLUMN,output=COLUMN",
                 1,
             )
             return []

@@ -170,7 +170,7 @@ def infer_task(outputs: Sequence[str]) -> TaskSpec:
     outputs = [o.strip() for o in outputs]
     n = len(outputs)
     if n == 0:
-        raise DataError("Cannot infer the task kind of an empty data set; give --task.")
+        raise DataError("Cannot infer the task kind of an empty data set; name the task kind.")
     counts = Counter(outputs)
     distinct = len(counts)
     mean_words = sum(_words(o) for o in outputs) / n

@@ -139,7 +139,7 @@ def _validate(fmt: str, quant: str | None, sample: int) -> str | None:
         raise ExportError(f"Unknown export format {fmt!r}; use one of {', '.join(FORMATS)}.")
     if fmt == "merged":
         if quant not in (None, "f32", "float32"):
-            raise ExportError("A merged checkpoint is written in the precision the evaluation used (float32); --quant applies "
+            raise ExportError("A merged checkpoint is written in the precision the evaluation used (float32); a quantisation applies "
                               "to gguf and ollama exports only.")
         return None
     quant = quant or "f16"
@@ -155,7 +155,7 @@ def registry_entry(ws: Workspace, run_id: str, board: Leaderboard | None = None)
     if row.get("status") != "accepted" or not entry:
         raise ExportError(
             f"Run {run_id} is {row.get('status')}, not an accepted fine-tune in the registry; only accepted models are "
-            f"exported. Accept it first: `advisor accept {run_id} --by NAME --reason TEXT`."
+            "exported. Accept it first: on the Leaderboard page, or with `advisor accept` on the command line."
         )
     if not (Path(entry) / "adapter").is_dir():
         raise ExportError(f"Registry entry {entry} has no adapter folder; it was withdrawn or damaged. Accept the run again.")

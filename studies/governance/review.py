@@ -56,7 +56,7 @@ def pair_key(run_a: str, run_b: str) -> tuple[str, str]:
 def check_reviewer(name: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > 100 or any(ord(c) < 32 for c in name):
-        raise ReviewError("A reviewer name is required (1-100 printable characters): pass --reviewer NAME.")
+        raise ReviewError("A reviewer name is required (1-100 printable characters): give the reviewer's name.")
     return name
 
 
@@ -155,7 +155,7 @@ def start_session(
     """
     reviewer = check_reviewer(reviewer)
     if limit is not None and limit < 1:
-        raise ReviewError(f"--limit must be >= 1, but got {limit}.")
+        raise ReviewError(f"The number of items to review must be >= 1, but got {limit}.")
     lo, hi = pair_key(run_a, run_b)
     pairs = aligned_items(ws, run_a, run_b)
     seed = secrets.randbits(31) if seed is None else int(seed)

@@ -20,9 +20,9 @@ STATUSES = ("candidate", "accepted", "rejected")
 def require_who_and_why(by: str, reason: str) -> None:
     """A decision on a run names who decides and why; raises :class:`LeaderboardError` otherwise."""
     if not (by or "").strip():
-        raise LeaderboardError("Say who decides: --by NAME is required.")
+        raise LeaderboardError("Say who decides: a reviewer name is required.")
     if not (reason or "").strip():
-        raise LeaderboardError("A reason is required (--reason TEXT): the review record must say why.")
+        raise LeaderboardError("A reason is required: the review record must say why.")
 
 
 COST_COLUMNS = ("money_usd", "latency_s", "gpu_hours", "cpu_hours", "train_tokens")

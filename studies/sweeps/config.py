@@ -27,6 +27,9 @@ DEADLINE_ATTR = "deadline"
 ATTR_TOKENS = "tokens"
 
 
+ATTR_STEP = "step"  # [step, total_steps] of a running trial, written as it trains (the app shows it)
+
+
 ATTR_METRICS = "metrics"
 
 

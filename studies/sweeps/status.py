@@ -17,6 +17,7 @@ from studies.sweeps.config import (
     ATTR_PRUNED,
     ATTR_SECONDS,
     ATTR_SUPERSEDED,
+    ATTR_STEP,
     ATTR_TOKENS,
     STOP_ATTR,
 )
@@ -36,6 +37,8 @@ class TrialSummary:
     seconds: float | None
     reason: str
     retry_of: int | None
+    step: tuple[int, int] | None = None
+    """(step, total steps) a training trial last reported; None for objectives that do not report steps."""
 
 
 @dataclass
@@ -99,7 +102,10 @@ def _trial_summary(t: Any, retries: dict[int, int] | None = None) -> TrialSummar
     seconds = attrs.get(ATTR_SECONDS)
     if seconds is None and t.datetime_start and t.datetime_complete:
         seconds = (t.datetime_complete - t.datetime_start).total_seconds()
-    return TrialSummary(t.number, t.state.name, t.value, dict(t.params), int(attrs.get(ATTR_TOKENS, 0) or 0), seconds, reason, retry_of)
+    step = attrs.get(ATTR_STEP)
+    step = (int(step[0]), int(step[1])) if isinstance(step, (list, tuple)) and len(step) == 2 else None
+    return TrialSummary(t.number, t.state.name, t.value, dict(t.params), int(attrs.get(ATTR_TOKENS, 0) or 0), seconds, reason,
+                        retry_of, step)
 
 
 def sweep_status(storage_url: str, name: str, ws: Workspace | None = None, with_trials: bool = True) -> SweepStatus:

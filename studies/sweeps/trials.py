@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from studies.results.records import RunRecord
 from studies.sweeps.config import (
     ATTR_OVERRIDES,
     ATTR_PRUNED,
+    ATTR_STEP,
     ATTR_TOKENS,
     Feasibility,
     SweepConfig,
@@ -40,6 +42,7 @@ class TrialRun:
         self._stop = stop
         self.tokens = 0
         self.reports: list[tuple[int, float]] = []
+        self._progress_written = float("-inf")
 
     @property
     def number(self) -> int:
@@ -84,6 +87,22 @@ class TrialRun:
             if startup_stops_at_first_rung(c) and self.trial.number < c.n_startup_trials:
                 self.prune(f"pruner: start-up trial, explored up to the first rung ({c.metric} {value:.4g} at step {step})")
             self.prune(f"pruner: {self.config.metric} {value:.4g} at step {step} was not among the best at this rung")
+
+    PROGRESS_EVERY_S = 2.0
+    """At most one progress write to the study storage per this many seconds (every step would load the database)."""
+
+    def progress(self, step: int, total_steps: int, tokens: int) -> None:
+        """Record a running trial's step and tokens between validation passes, so a long trial is never shown
+        as idle (tokens 0) while it trains; stops the trial at this step when the worker was asked to stop."""
+        if self._stop.is_set():
+            raise SweepInterrupted("interrupted: the worker was asked to stop")
+        now = time.monotonic()
+        if now - self._progress_written < self.PROGRESS_EVERY_S and step < total_steps:
+            return
+        self._progress_written = now
+        self.tokens = int(tokens)
+        self.trial.set_user_attr(ATTR_TOKENS, self.tokens)
+        self.trial.set_user_attr(ATTR_STEP, [int(step), int(total_steps)])
 
     def stopping(self) -> bool:
         return self._stop.is_set()

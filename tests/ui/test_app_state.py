@@ -255,11 +255,16 @@ def test_runs_on_other_item_counts_are_not_ranked_together(populated):
     Leaderboard(ws).record(RunRecord(run_id="rag-3-items", kind="rag", system="rag:tiny", method="rag",
                                      split_version=made["split"], n_items=3,
                                      metrics={"exact_match": {"mean": 0.667, "low": 0.0, "high": 1.0, "n": 3}}))
+    for i in range(6):  # sweep trials scored on validation items outnumber the test runs: still listed apart
+        Leaderboard(ws).record(RunRecord(run_id=f"trial-{i}", kind="lora", system=f"lora:sweep-t{i}", method="lora",
+                                         split_version=made["split"], split_part="validation", n_items=16,
+                                         metrics={"exact_match": {"mean": 0.9, "low": 0.8, "high": 1.0, "n": 16}}))
     at = page_test("leaderboard", timeout=120).run()
     at.selectbox(key="lb-metric").set_value("exact_match").run()
     best = [m.value for m in at.markdown if m.value.startswith("**Best on")]
-    assert best and "lora-demo-1" in best[0] and "rag-3-items" not in best[0], best
-    assert len(by_key(at, "selectbox", "lb-group").options) == 2
+    assert best and "lora-demo-1" in best[0] and "rag-3-items" not in best[0] and "trial-" not in best[0], best
+    options = by_key(at, "selectbox", "lb-group").options
+    assert len(options) == 3 and "test items" in options[0] and "16 validation items" in options[-1], options
 
 
 # ---------------------------------------------------------------------------------- 10. user text as typed

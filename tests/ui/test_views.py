@@ -34,14 +34,27 @@ def test_evaluation_groups_never_mix_splits_or_item_counts():
             {"run_id": "c", "split_version": "s1", "n_items": 3}, {"run_id": "d", "split_version": "s2", "n_items": 48}]
     groups = evaluation_groups(rows)
     assert [[r["run_id"] for r in g.runs] for g in groups] == [["a", "b"], ["d"], ["c"]]
-    assert groups[0].label.startswith("split s1 · 48 items · 2 run(s)")
+    assert groups[0].label.startswith("split s1 · 48 test items · 2 run(s)")
+
+
+def test_the_default_leaderboard_set_is_the_test_part_even_when_sweep_trials_outnumber_it():
+    # #18 item 5: 16-item validation rows of sweep trials stood beside 48-item test rows; the app and the
+    # decision record now share one rule (studies.results.comparable) and open on the test set.
+    trials = [{"run_id": f"t{i}", "split_version": "s1", "split_part": "validation", "n_items": 16} for i in range(5)]
+    tests = [{"run_id": x, "split_version": "s1", "split_part": "test", "n_items": 48} for x in ("rag", "lora")]
+    groups = evaluation_groups(trials + tests)
+    assert [g.part for g in groups] == ["test", "validation"]
+    assert [r["run_id"] for r in groups[0].runs] == ["rag", "lora"] and len(groups[1].runs) == 5
+    assert groups[1].label == "split s1 · 16 validation items · 5 run(s)"
 
 
 def test_a_running_trial_shows_its_time_so_far_not_blank_cells():
     now = datetime(2026, 1, 1, 12, 0, 0)
-    trial = lambda n, state, tokens, seconds: SimpleNamespace(  # noqa: E731
-        number=n, state=state, value=None, tokens=tokens, seconds=seconds, reason="", retry_of=None, params={"r": 2})
-    status = SimpleNamespace(metric="val_loss", trials=[trial(0, "COMPLETE", 900, 12.0), trial(1, "RUNNING", 0, None)])
-    rows = trial_rows(status, {1: now - timedelta(minutes=12)}, now=now)
-    assert rows[0]["trial"] == 1 and rows[0]["seconds"] == 720.0 and rows[0]["tokens"] is None
-    assert rows[1]["seconds"] == 12.0 and rows[1]["tokens"] == 900
+    trial = lambda n, state, tokens, seconds, step=None: SimpleNamespace(  # noqa: E731
+        number=n, state=state, value=None, tokens=tokens, seconds=seconds, reason="", retry_of=None, params={"r": 2}, step=step)
+    status = SimpleNamespace(metric="val_loss", trials=[trial(0, "COMPLETE", 900, 12.0, (8, 8)), trial(1, "RUNNING", 0, None),
+                                                        trial(2, "RUNNING", 320, None, (3, 40))])
+    rows = trial_rows(status, {1: now - timedelta(minutes=12), 2: now - timedelta(seconds=30)}, now=now)
+    assert rows[0]["trial"] == 2 and rows[0]["step"] == "3/40" and rows[0]["tokens"] == 320 and rows[0]["seconds"] == 30.0
+    assert rows[1]["trial"] == 1 and rows[1]["seconds"] == 720.0 and rows[1]["tokens"] is None and rows[1]["step"] is None
+    assert rows[2]["seconds"] == 12.0 and rows[2]["tokens"] == 900 and rows[2]["step"] == "8/8"

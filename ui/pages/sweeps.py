@@ -104,7 +104,7 @@ def _status(ws, name: str, plots: bool):
     st.dataframe(trial_rows(status, _running_since(url, name) if status.running else {}),
                  hide_index=True, width="stretch", height=260)
     if status.running:
-        st.caption("Running trials show the time since they started; tokens arrive with each validation pass.")
+        st.caption("Running trials show the time since they started, the training step they reached and their tokens (updated every few seconds).")
     if plots and status.done + status.pruned >= 2:
         import optuna
 

@@ -58,16 +58,16 @@ class GenerationRequest:
 
     def validate(self) -> None:
         if not str(self.corpus).strip():
-            raise DataError("No corpus given: pass --corpus with a file or folder of documents.")
+            raise DataError("No corpus given: choose a file or folder of documents.")
         if not self.extractive and self.model is None:
-            raise DataError("Nothing to generate with: enable the extractive rules or give a model (--model / --endpoint).")
+            raise DataError("Nothing to generate with: enable the extractive rules or give a model (a local model folder or an OpenAI-compatible endpoint).")
         unknown = sorted(set(self.rules or []) - set(EXTRACTIVE_RULES))
         if unknown:
             raise DataError(f"Unknown extractive rule(s) {', '.join(unknown)}; known: {', '.join(EXTRACTIVE_RULES)}.")
         if self.max_documents is not None and self.max_documents < 1:
-            raise DataError(f"--max-documents must be >= 1, but got {self.max_documents}.")
+            raise DataError(f"The maximum number of documents must be >= 1, but got {self.max_documents}.")
         if self.passages_per_document < 1:
-            raise DataError(f"--passages-per-document must be >= 1, but got {self.passages_per_document}.")
+            raise DataError(f"Passages per document must be >= 1, but got {self.passages_per_document}.")
         self.filters.validate()
 
 
@@ -96,7 +96,7 @@ def generate(request: GenerationRequest, ws: Workspace, encoder: Any, progress: 
     request.validate()
     target = run_dir(ws, request.name)
     if (target / DECISIONS).exists() and (target / DECISIONS).stat().st_size > 0:
-        raise DataError(f"Generation {request.name!r} already has review decisions; pick another --name (nothing was changed).")
+        raise DataError(f"Generation {request.name!r} already has review decisions; pick another name (nothing was changed).")
     corpus = load_corpus(request.corpus)
     docs = sorted(corpus.documents, key=lambda d: d.id)[: request.max_documents or None]
     texts = {d.id: d.text for d in docs}

@@ -82,6 +82,7 @@ class LoraObjective:
             run.workspace,
             adapter_name,
             on_eval=lambda step, loss, tokens: run.report(step, loss, tokens, final=bool(config.max_steps) and step >= config.max_steps),
+            progress=lambda p: run.progress(p.step, p.total_steps, p.tokens_seen),
         )
         losses = [v for _, v in run.reports]
         value = min(losses) if losses else result.record.best_eval_loss

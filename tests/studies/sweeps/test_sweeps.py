@@ -133,6 +133,35 @@ def test_the_last_evaluation_is_recorded_but_never_pruned():
     assert trial.reported == [(2, 0.9), (6, 0.5)] and run.reports == [(2, 0.9), (6, 0.5)] and run.tokens == 30
 
 
+def test_a_running_trial_records_its_step_and_tokens_between_validation_passes(monkeypatch):
+    # #23 item 8: a LoRA trial showed tokens 0 for 12 minutes because tokens came only with validation passes.
+    import studies.sweeps.trials as trials_module
+    from studies.sweeps.trials import SweepInterrupted, TrialRun
+
+    class Recording:
+        number, user_attrs = 0, {}
+
+        def set_user_attr(self, key, value):
+            self.user_attrs = {**self.user_attrs, key: value}
+
+    clock = [100.0]
+    monkeypatch.setattr(trials_module.time, "monotonic", lambda: clock[0])
+    trial, stop = Recording(), threading.Event()
+    run = TrialRun(trial, {}, _config(), workspace=None, feasibility=None, stop=stop)
+    run.progress(1, 10, 64)
+    assert trial.user_attrs == {"tokens": 64, "step": [1, 10]}
+    run.progress(2, 10, 128)  # within PROGRESS_EVERY_S: not written (the storage is not hit every step)
+    assert trial.user_attrs["step"] == [1, 10]
+    clock[0] += run.PROGRESS_EVERY_S
+    run.progress(3, 10, 192)
+    assert trial.user_attrs == {"tokens": 192, "step": [3, 10]} and run.tokens == 192
+    run.progress(10, 10, 640)  # the last step is always written
+    assert trial.user_attrs["step"] == [10, 10]
+    stop.set()
+    with pytest.raises(SweepInterrupted):
+        run.progress(11, 12, 700)
+
+
 def test_tpe_start_up_trials_stop_at_the_first_rung(workspace):
     # The random start-up trials are cheap exploration: pruned at the first rung (step 1 here), where
     # their values still rank the later trials. Without the option successive halving runs the first

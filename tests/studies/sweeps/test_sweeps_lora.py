@@ -6,6 +6,7 @@ import pytest
 
 from studies.sweeps.config import SweepConfig
 from studies.sweeps.ingest import ingest_study
+from studies.sweeps.status import sweep_status
 from studies.sweeps.study import create_or_resume, load_study
 from studies.sweeps.worker import run_worker
 
@@ -59,6 +60,10 @@ def test_tiny_lora_sweep_prunes_and_fills_the_leaderboard(workspace, lora_sweep)
     completed = [t for t in study.trials if t.state.name == "COMPLETE"]
     for t in study.trials:
         assert t.user_attrs["tokens"] > 0
+        step, total = t.user_attrs["step"]  # written as it trained, not only at validation passes
+        assert 1 <= step <= total
+    assert completed[0].user_attrs["step"][0] == completed[0].user_attrs["step"][1]
+    assert sweep_status(url, lora_sweep.name).trials[0].step == tuple(completed[0].user_attrs["step"])
     first = completed[0]
     assert first.value == pytest.approx(min(first.intermediate_values.values()))
     assert first.user_attrs["metrics"]["val_loss"] == pytest.approx(first.value)
