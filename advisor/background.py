@@ -1,12 +1,14 @@
-"""The app's long work as background jobs (see :mod:`core.jobs`): building a RAG index, evaluating one.
+"""The app's long work as background jobs (see :mod:`core.jobs`): building a RAG index, evaluating one,
+exporting an accepted fine-tune.
 
-``python -m advisor.background <job dir>`` runs one job; :func:`start_rag_build` and
-:func:`start_rag_eval` start them. Both report every stage (loading the embedder, chunking,
+``python -m advisor.background <job dir>`` runs one job; :func:`start_rag_build`,
+:func:`start_rag_eval` and :func:`start_export` start them. Both report every stage (loading the embedder, chunking,
 embedding, leakage control, loading the generator, answering) so a page never sits on a stale bar.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
@@ -15,6 +17,7 @@ from core.workspace import Workspace
 
 RAG_BUILD = "rag-build"
 RAG_EVAL = "rag-eval"
+EXPORT = "export"
 STAGES = {"chunk": "Chunking documents", "embed": "Embedding chunks", "index": "Building the FAISS index"}
 
 
@@ -35,6 +38,37 @@ def start_rag_eval(ws: Workspace, index: str, split_version: str, limit: int | N
     ``model``: the generator (a local transformers folder; default SmolLM2-135M-Instruct)."""
     return start_job(ws, RAG_EVAL, __name__, {"workspace": str(ws.root), "index": index, "split": split_version,
                                               "limit": limit, "model": model})
+
+
+def start_export(ws: Workspace, run_id: str, fmt: str, quant: str | None = None, sample: int | None = None) -> JobStatus:
+    """Export accepted run ``run_id`` as ``fmt`` (merged, gguf or ollama) and re-check it on the frozen test split, in the
+    background. The run and the request are checked here first, so a refusal is immediate and no process starts."""
+    from studies.governance.export import DEFAULT_SAMPLE, check_request, registry_entry
+
+    sample = DEFAULT_SAMPLE if sample is None else int(sample)
+    quant = check_request(fmt, quant, sample)
+    registry_entry(ws, run_id)
+    return start_job(ws, EXPORT, __name__, {"workspace": str(ws.root), "run_id": run_id, "format": fmt, "quant": quant,
+                                            "sample": sample})
+
+
+def _export(job: JobReporter, p: dict[str, Any]) -> dict[str, Any]:
+    from studies.governance.export import export_run
+
+    ws = Workspace.resolve(p["workspace"])
+    stage = ["Exporting"]
+
+    def say(text: str) -> None:
+        counted = re.fullmatch(r"\s*(\d+)/(\d+) items", text)
+        if counted:  # the check's item counter: a bar within the current stage
+            job.progress(stage[0], int(counted.group(1)), int(counted.group(2)))
+        else:
+            stage[0] = text.strip()[:1].upper() + text.strip()[1:160]
+            job.progress(stage[0])
+
+    record = export_run(ws, p["run_id"], p["format"], quant=p.get("quant"), sample=int(p["sample"]), say=say)
+    return {"run_id": record.run_id, "format": record.format, "quant": record.quant, "verdict": record.check.verdict,
+            "passed": record.check.passed, "path": record.path}
 
 
 def _build(job: JobReporter, p: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +110,7 @@ def _evaluate(job: JobReporter, p: dict[str, Any]) -> dict[str, Any]:
             "scores": {m: {"mean": s.mean, "low": s.low, "high": s.high} for m, s in result.scores.items()}}
 
 
-WORK = {RAG_BUILD: _build, RAG_EVAL: _evaluate}
+WORK = {RAG_BUILD: _build, RAG_EVAL: _evaluate, EXPORT: _export}
 """What each kind of job runs (in the job's own process)."""
 
 

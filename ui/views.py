@@ -169,6 +169,23 @@ def evaluation_groups(rows: list[dict]) -> list[EvaluationGroup]:
             for k, runs in sorted(sets.items(), key=lambda kv: order(kv[0]))]
 
 
+# ----------------------------------------------------------------------------- exports
+
+
+def exportable_runs(rows: list[dict]) -> list[str]:
+    """Runs an export can start from: accepted fine-tunes with a registry entry, newest first."""
+    return [r["run_id"] for r in rows if r.get("status") == "accepted" and r.get("registry_path") and r.get("kind") == "lora"]
+
+
+def export_rows(ws: Any, run_id: str) -> list[dict]:
+    """The exports kept for ``run_id``, one row each with its check in words."""
+    from studies.governance.export import list_exports
+
+    return [{"format": e.format, "GGUF type": e.quant or "", "check": e.check.verdict, "passed": e.check.passed,
+             "items checked": e.check.n_items, "MB": round(e.bytes / 1e6, 1), "folder": e.path, "made": e.created_at}
+            for e in list_exports(ws, run_id)]
+
+
 # ----------------------------------------------------------------------------- gate
 
 

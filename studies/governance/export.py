@@ -132,7 +132,8 @@ def export_name(fmt: str, quant: str | None) -> str:
     return fmt if fmt == "merged" else f"{fmt}-{quant}"
 
 
-def _validate(fmt: str, quant: str | None, sample: int) -> str | None:
+def check_request(fmt: str, quant: str | None, sample: int = DEFAULT_SAMPLE) -> str | None:
+    """The GGUF type an export of ``fmt`` will use (None for merged); refuses bad requests before any work."""
     if sample < 1:
         raise ExportError(f"`sample >= 1` must hold, but got {sample}.")
     if fmt not in FORMATS:
@@ -192,7 +193,7 @@ def export_run(
     from tuning.adapters import file_checksums, read_metadata, verify_files
     from tuning.generate import stop_token_ids
 
-    quant = _validate(fmt, quant, sample)
+    quant = check_request(fmt, quant, sample)
     say = say or (lambda _text: None)
     row, entry = registry_entry(ws, run_id)
     adapter = entry / "adapter"

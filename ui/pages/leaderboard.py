@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import common
-from ui.common import empty_state, guard, guarded, recall, remember, workspace
+from ui.common import empty_state, guard, guarded, job_panel, recall, remember, workspace
 from ui.state import picker
 from ui.views import escape_markdown
 
@@ -89,6 +89,43 @@ def _decide(ws, run_ids: list[str]) -> None:
                        icon=":material/gavel:")
 
 
+def _exported(job) -> None:
+    r = job.result
+    (st.success if r.get("passed") else st.warning)(
+        f"Exported run `{r['run_id']}` as {r['format']}{' ' + r['quant'] if r.get('quant') else ''}: the check on the "
+        f"frozen test split says **{escape_markdown(r['verdict'])}**.", icon=":material/ios_share:")
+
+
+def _export(ws, rows: list[dict]) -> None:
+    from advisor.background import EXPORT, start_export
+    from studies.governance.export import FORMATS
+    from studies.governance.gguf_file import QUANTS
+    from ui.views import export_rows, exportable_runs
+
+    st.subheader("Export an accepted fine-tune")
+    runs = exportable_runs(rows)
+    if not runs:
+        st.caption("Accepted fine-tunes can be exported for serving (merged checkpoint, GGUF, Ollama Modelfile); none "
+                   "is accepted yet.")
+        return
+    st.caption("Each export is loaded back by an independent loader and re-run on the first test items of the evaluation "
+               "it was accepted on: it says \"matches\" or lists the items that differ. See docs/export.md for serving.")
+    c1, c2, c3 = st.columns(3)
+    run_id = picker("Accepted run", runs, key="lb-export-run", remember_as="export-run")
+    fmt = c1.selectbox("Format", FORMATS, key="lb-export-format")
+    quant = c2.selectbox("GGUF type", QUANTS, key="lb-export-quant", disabled=fmt == "merged",
+                         help="merged checkpoints keep the evaluation's float32 weights")
+    sample = c3.number_input("Test items to re-check", 1, 10_000, 48, key="lb-export-sample")
+    if st.button("Export and check", key="lb-export", icon=":material/ios_share:", type="primary"):
+        with guard():
+            start_export(ws, run_id, fmt, None if fmt == "merged" else quant, int(sample))
+    job_panel(ws, EXPORT, _exported)
+    with guard():
+        table = export_rows(ws, run_id)
+        if table:
+            st.dataframe(table, hide_index=True, width="stretch")
+
+
 @guarded
 def page() -> None:
     st.title("Leaderboard")
@@ -157,3 +194,4 @@ def page() -> None:
     else:
         st.caption("Pick at least two runs to compare them on the Compare & report page.")
     _decide(ws, ids)
+    _export(ws, every)
