@@ -1,8 +1,8 @@
 """The app's long work as background jobs (see :mod:`core.jobs`): building a RAG index, evaluating one,
-exporting an accepted fine-tune.
+measuring a review meeting's evidence, exporting an accepted fine-tune.
 
 ``python -m advisor.background <job dir>`` runs one job; :func:`start_rag_build`,
-:func:`start_rag_eval` and :func:`start_export` start them. Both report every stage (loading the embedder, chunking,
+:func:`start_rag_eval`, :func:`start_evidence` and :func:`start_export` start them. Both report every stage (loading the embedder, chunking,
 embedding, leakage control, loading the generator, answering) so a page never sits on a stale bar.
 """
 
@@ -18,6 +18,8 @@ from core.workspace import Workspace
 RAG_BUILD = "rag-build"
 RAG_EVAL = "rag-eval"
 EXPORT = "export"
+EVIDENCE = "evidence"
+EVIDENCE_PARTS = ("learning_curve", "oracle", "forgetting")
 STAGES = {"chunk": "Chunking documents", "embed": "Embedding chunks", "index": "Building the FAISS index"}
 
 
@@ -50,6 +52,41 @@ def start_export(ws: Workspace, run_id: str, fmt: str, quant: str | None = None,
     registry_entry(ws, run_id)
     return start_job(ws, EXPORT, __name__, {"workspace": str(ws.root), "run_id": run_id, "format": fmt, "quant": quant,
                                             "sample": sample})
+
+
+def start_evidence(ws: Workspace, runs: list[str], parts: list[str]) -> JobStatus:
+    """Measure the learning curve, oracle-context split and/or forgetting for the compared ``runs`` in the background
+    (what ``advisor report --learning-curve --oracle --forgetting`` measures); results are stored, and the decision
+    record built afterwards shows them."""
+    from core.errors import ConfigError
+
+    unknown = sorted(set(parts) - set(EVIDENCE_PARTS))
+    if unknown or not parts:
+        raise ConfigError(f"Choose what to measure among {', '.join(EVIDENCE_PARTS)} (got {', '.join(parts) or 'nothing'}).")
+    if len(runs) < 2:
+        raise ConfigError("Pick at least two runs to compare before measuring more evidence about them.")
+    return start_job(ws, EVIDENCE, __name__, {"workspace": str(ws.root), "runs": list(runs), "parts": sorted(set(parts))})
+
+
+def _evidence(job: JobReporter, p: dict[str, Any]) -> dict[str, Any]:
+    from advisor.meeting_evidence import EvidenceOptions
+    from advisor.report import build_record
+
+    ws = Workspace.resolve(p["workspace"])
+    job.progress("Comparing the runs")
+    options = EvidenceOptions(**{part: True for part in p["parts"]})
+    record = build_record(ws, p["runs"], evidence=options, say=lambda text: job.progress(str(text).strip()[:160] or "Measuring"))
+    outcome = {}
+    for part in p["parts"]:
+        found = record.evidence.get(part)
+        missing = found.get("missing") if isinstance(found, dict) else None
+        if missing:
+            outcome[part] = f"not measured: {missing}"
+        elif not found or (isinstance(found, dict) and all(v is None for v in found.values())):
+            outcome[part] = "nothing measured for these runs (no fine-tune with its adapter on this machine, or no gold documents)"
+        else:
+            outcome[part] = "measured"
+    return {"runs": p["runs"], "parts": outcome}
 
 
 def _export(job: JobReporter, p: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +147,7 @@ def _evaluate(job: JobReporter, p: dict[str, Any]) -> dict[str, Any]:
             "scores": {m: {"mean": s.mean, "low": s.low, "high": s.high} for m, s in result.scores.items()}}
 
 
-WORK = {RAG_BUILD: _build, RAG_EVAL: _evaluate, EXPORT: _export}
+WORK = {RAG_BUILD: _build, RAG_EVAL: _evaluate, EVIDENCE: _evidence, EXPORT: _export}
 """What each kind of job runs (in the job's own process)."""
 
 

@@ -48,7 +48,7 @@ def main() -> int:
     started = time.perf_counter()
     record = train(run_config, pairs, pairs[:8], ws, f"bench-calibration-{int(time.time())}", resume=False).record
     wall = time.perf_counter() - started
-    tokens, seconds = record["tokens_seen"], record["train_seconds"]
+    tokens, seconds = record.tokens_seen, record.train_seconds
     predicted = tokens / cal.measured_tokens_per_second
     uncalibrated = tokens / training_tokens_per_second(setup_from_config(config), "cpu")
     error = predicted / seconds - 1

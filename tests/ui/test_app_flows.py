@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from tests.app_fixtures import (
@@ -280,6 +281,27 @@ def test_report_builds_the_decision_record_with_both_downloads(populated):
     assert {"rp-md", "rp-html"} <= downloads
     at.button(key="rp-save").click().run()
     assert any("decision_record.html" in s.value for s in at.success)
+
+
+def test_report_page_measures_more_evidence_in_the_background(populated):
+    # #18: the evidence `advisor report --forgetting` measures can be asked for on the Compare page; the job says
+    # what it measured (here: the fake LoRA run has no adapter on this machine, so nothing) and refuses nonsense.
+    from advisor.background import start_evidence
+    from core.errors import ConfigError
+
+    ws, _ = populated
+    at = page_test("report", timeout=120).run()
+    at.multiselect(key="rp-runs").set_value(["rag-demo-1", "lora-demo-1"]).run()
+    assert at.button(key="rp-ev-start").disabled
+    at.checkbox(key="rp-ev-forget").check().run()
+    at.button(key="rp-ev-start").click().run()
+    assert not errors_of(at), errors_of(at)
+    done = [s.value for s in at.success if "Evidence job finished" in s.value]
+    assert done and "forgetting: nothing measured" in done[0], [s.value for s in at.success]
+    with pytest.raises(ConfigError, match="Choose what to measure"):
+        start_evidence(ws, ["rag-demo-1", "lora-demo-1"], ["vibes"])
+    with pytest.raises(ConfigError, match="at least two runs"):
+        start_evidence(ws, ["rag-demo-1"], ["oracle"])
 
 
 def test_sweep_from_the_recommendations_plan(populated):

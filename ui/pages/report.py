@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.common import empty_state, guard, guarded, recall, remember, workspace
+from ui.common import empty_state, guard, guarded, job_panel, recall, remember, workspace
+from ui.views import escape_markdown
 
 
 def _pick(ids: list[str]) -> list[str]:
@@ -40,7 +41,11 @@ def _report(ws, runs: list[str]) -> None:
     st.caption("The questionnaire's recommendation from this session is the starting point the evidence confirms "
                "or overturns." if rec else "No questionnaire answered in this session: the verdict stands on the "
                "evidence alone (answer the Decide page first to test its recommendation).")
-    key = ("report", tuple(runs), bool(rec))
+    from advisor.background import EVIDENCE
+    from core.jobs import latest_job
+
+    measured = latest_job(ws, EVIDENCE)  # new evidence stored since the record was built: build it again
+    key = ("report", tuple(runs), bool(rec), measured.id if measured is not None and measured.state == "done" else None)
     view = recall("report-view")
     if view is None or recall("report-key") != key:
         view = None
@@ -70,6 +75,29 @@ def _report(ws, runs: list[str]) -> None:
         st.code(view.markdown, language="markdown", wrap_lines=True)  # people's text shown as typed, never rendered
 
 
+def _measured(job) -> None:
+    lines = [f"- {part.replace('_', ' ')}: {escape_markdown(what)}" for part, what in job.result.get("parts", {}).items()]
+    st.success("Evidence job finished; rebuild the decision record to see it.\n\n" + "\n".join(lines),
+               icon=":material/query_stats:")
+
+
+def _more_evidence(ws, runs: list[str]) -> None:
+    from advisor.background import EVIDENCE, start_evidence
+
+    with st.expander("Measure more evidence (runs in the background: minutes to hours on a CPU)"):
+        st.caption("How much data would it take (the best LoRA retrained on 25%, 50% and 100% of the training split), "
+                   "knowledge or behaviour (RAG with the gold document in the prompt), forgetting (fine-tunes on a "
+                   "general held-out set). Stored once measured; the decision record then shows them.")
+        c1, c2, c3 = st.columns(3)
+        chosen = [part for part, box in (("learning_curve", c1.checkbox("Learning curve", key="rp-ev-curve")),
+                                         ("oracle", c2.checkbox("Oracle context", key="rp-ev-oracle")),
+                                         ("forgetting", c3.checkbox("Forgetting", key="rp-ev-forget"))) if box]
+        if st.button("Measure", key="rp-ev-start", icon=":material/query_stats:", disabled=not chosen):
+            with guard():
+                start_evidence(ws, runs, chosen)
+        job_panel(ws, EVIDENCE, _measured)
+
+
 @guarded
 def page() -> None:
     st.title("Compare & report")
@@ -90,3 +118,4 @@ def page() -> None:
         _comparison(ws, runs)
     with guard():
         _report(ws, runs)
+    _more_evidence(ws, runs)
