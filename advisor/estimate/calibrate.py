@@ -24,7 +24,7 @@ from advisor.estimate.memory import TrainSetup, training_memory
 from advisor.estimate.throughput import training_flops_per_token, training_tokens_per_second
 from core.errors import ConfigError
 
-DEFAULT_STEPS = 4
+DEFAULT_STEPS = 8
 """Optimiser steps run; the first is a warm-up and is not timed."""
 MIB = 2**20
 
@@ -98,6 +98,23 @@ def synthetic_examples(seq_len: int, n: int) -> list[_Example]:
     return [_Example(f"Request {i}: {body}", f"Answer {i}: {body}") for i in range(n)]
 
 
+def steady_rate(stamps: list[tuple[float, int]]) -> tuple[float, int, float]:
+    """(tokens/s, tokens timed, seconds timed) from ``(time, tokens seen)`` after each step; the first is the warm-up.
+
+    The rate is the total over the steps whose time is at most twice the median step's: on a shared machine
+    one step stalled by other work (a 10x slower step was seen beside a test run) would otherwise set the
+    whole estimate from 4-8 steps, while a long run averages such moments out.
+    """
+    steps = [(t1 - t0, n1 - n0) for (t0, n0), (t1, n1) in zip(stamps, stamps[1:]) if t1 > t0]
+    if not steps:
+        raise ConfigError("The calibration run timed no step; give more examples or a shorter max_length.")
+    times = sorted(dt for dt, _ in steps)
+    median = times[len(times) // 2] if len(times) % 2 else (times[len(times) // 2 - 1] + times[len(times) // 2]) / 2
+    kept = [(dt, n) for dt, n in steps if dt <= 2 * median]
+    seconds, tokens = sum(dt for dt, _ in kept), sum(n for _, n in kept)
+    return tokens / seconds, tokens, seconds
+
+
 def calibrate(config: dict[str, Any], workspace: Any = None, steps: int = DEFAULT_STEPS, examples: list[Any] | None = None,
               device: str = "auto", catalogue_device: str | None = None) -> Calibration:
     """Run ``steps`` optimiser steps of ``config`` (TrainConfig fields) here and measure them against the estimate.
@@ -129,8 +146,7 @@ def calibrate(config: dict[str, Any], workspace: Any = None, steps: int = DEFAUL
             shutil.rmtree(ws.root / kind / name, ignore_errors=True)
     if len(stamps) < 2:
         raise ConfigError("The calibration run finished fewer than 2 steps; give more examples or a shorter max_length.")
-    (t0, n0), (t1, n1) = stamps[0], stamps[-1]
-    measured = (n1 - n0) / max(t1 - t0, 1e-9)
+    measured, timed_tokens, timed_seconds = steady_rate(stamps)
     record = result.record
     return Calibration(
         model=str(train_config.model or "smollm2"), method=setup.method, device=where, catalogue_device=target, steps=steps,
@@ -140,5 +156,5 @@ def calibrate(config: dict[str, Any], workspace: Any = None, steps: int = DEFAUL
         estimated_peak_mib=round(training_memory(setup).total / MIB, 1),
         measured_peak_mib=round(float(record.peak_memory_mb or 0.0), 1),
         memory_basis="CUDA max allocated" if where.startswith("cuda") else "process peak RSS (runtime included)",
-        timed_tokens=n1 - n0, timed_seconds=round(t1 - t0, 3),
+        timed_tokens=timed_tokens, timed_seconds=round(timed_seconds, 3),
     )
