@@ -107,7 +107,7 @@ def test_accept_reject_need_who_and_why_and_keep_history(board):
     board.record(run("a"))
     with pytest.raises(LeaderboardError, match="reason"):
         board.set_status("a", "accepted", "ana", "  ")
-    with pytest.raises(LeaderboardError, match="--by"):
+    with pytest.raises(LeaderboardError, match="who decides"):
         board.set_status("a", "accepted", "", "good")
     with pytest.raises(LeaderboardError, match="No run"):
         board.set_status("zzz", "accepted", "ana", "good")
