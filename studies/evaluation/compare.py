@@ -6,6 +6,11 @@ interval and the paired difference to the best run with its interval and p-value
 build (training tokens, hours, money) and to serve (latency, prompt tokens per query); wins and
 losses per group; and items where each system wins, side by side. Runs over different items are
 refused: a paired comparison needs the same items.
+
+A model judge's scores (metric ``judge``, :mod:`studies.evaluation.judge`) are compared like any metric
+but decide the verdict only when its agreement with blind human review passes
+:func:`studies.governance.judge_agreement.judge_gate`; otherwise the kind's primary metric decides and
+the comparison says why (``judge_note``).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import EvaluationError
 from core.workspace import Workspace
@@ -22,6 +27,9 @@ from studies.evaluation.contract import read_predictions
 from studies.evaluation.judge import JUDGE_METRIC
 from studies.evaluation.stats import PairedComparison, Score, interval, paired_difference
 from studies.results.leaderboard import Leaderboard
+
+if TYPE_CHECKING:  # pragma: no cover
+    from studies.governance.judge_agreement import JudgeGate
 
 ALPHA = 0.05
 """Significance level of the paired test that must agree with the interval before a win is called."""
@@ -108,8 +116,8 @@ class RunComparison:
     (a text task whose model judge passed its agreement gate: ``studies.governance.judge_agreement``)."""
     available: int | None = None
     """Items in the split part; above ``n_items`` when the evaluation was capped (``limit``)."""
-    judge: Any = None
-    """The judge's gate (:class:`studies.governance.judge_agreement.JudgeGate`) when a judge graded the runs or was asked for."""
+    judge: JudgeGate | None = None
+    """Whether the model judge may decide (its agreement with human review), when a judge graded the runs or was asked for."""
     judge_requested: bool = False
     """The caller named the judge as the primary metric (it decides only when its gate says it counts)."""
 
