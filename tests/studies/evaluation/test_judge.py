@@ -148,6 +148,7 @@ def test_the_endpoint_judge_grades_with_the_secret_key_and_counts_bad_replies(wo
     judge = EndpointJudge(fake_endpoint, "judge-model", api_key_env="JUDGE_KEY", timeout_s=5)
     result = judge_run(workspace, "r1", judge, load_rubric(None))
     assert (result.parsed, result.unparsed) == (2, 1)
+    assert result.on_leaderboard is False  # a run that is only on disk: its predictions carry the scores
     assert [i.metrics.get(JUDGE_METRIC) for i in load_run_items(workspace, "r1")] == [0.75, None, 1.0]
     call = FakeOpenAI.calls[-1]
     assert call["auth"] == "Bearer sk-judge-secret" and call["body"]["model"] == "judge-model" and call["body"]["temperature"] == 0
