@@ -203,6 +203,9 @@ def update(initial: str | None, comparison: "RunComparison") -> Verdict:
         open_q.append(f"The evaluation was capped at {comparison.n_items} of {available} {comparison.part} items: "
                       "evaluate every system on all of them before deciding.")
     reasons.insert(0, f"Primary metric: {metric}; evidence: {sample}.")
+    judge_note = getattr(comparison, "judge_note", None)
+    if judge_note:
+        reasons.insert(1, judge_note)
     return Verdict(
         initial=initial,
         final=final,

@@ -94,3 +94,11 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     return out
+
+
+@pytest.fixture
+def fake_endpoint():
+    """A local fake OpenAI-compatible endpoint (tests/openai_fake.py); yields its base URL."""
+    from tests.openai_fake import serve
+
+    yield from serve()

@@ -6,6 +6,11 @@ interval and the paired difference to the best run with its interval and p-value
 build (training tokens, hours, money) and to serve (latency, prompt tokens per query); wins and
 losses per group; and items where each system wins, side by side. Runs over different items are
 refused: a paired comparison needs the same items.
+
+A model judge's scores (metric ``judge``, :mod:`studies.evaluation.judge`) are compared like any metric
+but decide the verdict only when its agreement with blind human review passes
+:func:`studies.governance.judge_agreement.judge_gate`; otherwise the kind's primary metric decides and
+the comparison says why (``judge_note``).
 """
 
 from __future__ import annotations
@@ -13,14 +18,18 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import EvaluationError
 from core.workspace import Workspace
 from studies.evaluation import metrics as metric_registry
 from studies.evaluation.contract import read_predictions
+from studies.evaluation.judge import JUDGE_METRIC
 from studies.evaluation.stats import PairedComparison, Score, interval, paired_difference
 from studies.results.leaderboard import Leaderboard
+
+if TYPE_CHECKING:  # pragma: no cover
+    from studies.governance.judge_agreement import JudgeGate
 
 ALPHA = 0.05
 """Significance level of the paired test that must agree with the interval before a win is called."""
@@ -103,9 +112,28 @@ class RunComparison:
     task: str | None = None
     """The task kind the runs were evaluated as (None for runs from before kinds were recorded)."""
     primary_source: str = "given"
-    """Where the primary metric came from: 'given' (plan or --metric) or 'task' (the kind's primary metric)."""
+    """Where the primary metric came from: 'given' (plan or --metric), 'task' (the kind's primary metric) or 'judge'
+    (a text task whose model judge passed its agreement gate: ``studies.governance.judge_agreement``)."""
     available: int | None = None
     """Items in the split part; above ``n_items`` when the evaluation was capped (``limit``)."""
+    judge: JudgeGate | None = None
+    """Whether the model judge may decide (its agreement with human review), when a judge graded the runs or was asked for."""
+    judge_requested: bool = False
+    """The caller named the judge as the primary metric (it decides only when its gate says it counts)."""
+
+    @property
+    def judge_note(self) -> str | None:
+        """One sentence on whether the judge's scores decide the verdict, and why; None without a judge."""
+        if self.judge is None:
+            return None
+        if self.primary == JUDGE_METRIC:
+            return f"The model judge decides the verdict: {self.judge.reason}."
+        if self.judge.counts:
+            named = "was named as the primary metric" if self.primary_source == "given" else "is the task kind's primary metric"
+            return (f"The model judge is shown for information ({self.primary} {named}; name the judge as the primary metric "
+                    f"to let it decide): {self.judge.reason}.")
+        fallback = f"; the verdict follows {self.primary} instead" if self.judge_requested else ""
+        return f"The model judge is shown for information only: {self.judge.reason}{fallback}."
 
     @property
     def capped(self) -> bool:
@@ -136,6 +164,9 @@ class RunComparison:
                     "primary_source": self.primary_source,
                     "task": self.task,
                     "available": self.available,
+                    "judge": self.judge.to_dict() if self.judge is not None else None,
+                    "judge_requested": self.judge_requested,
+                    "judge_note": self.judge_note,
                     "best": self.best,
                     "runs": [r.__dict__ | {"scores": {k: v.to_dict() for k, v in r.scores.items()}} for r in self.runs],
                     "differences": {
@@ -191,7 +222,7 @@ def compare_runs(
             raise EvaluationError(f"Runs {run_ids[0]} and {rid} cover different items; a paired comparison needs the same items.")
     if not items:
         raise EvaluationError("The runs have no evaluated items to compare.")
-    shared = set.intersection(*(set(preds[rid][items[0]].get("metrics", {})) for rid in run_ids))
+    shared = set.intersection(*(set(preds[rid][i].get("metrics") or {}) for rid in run_ids for i in items))
     if metrics:
         missing = [m for m in metrics if m not in shared]
         if missing:
@@ -205,20 +236,31 @@ def compare_runs(
     if task is None:
         task, fmt = _task_of_split(workspace, str(split_version))
     source = "given"
+    judge_requested = primary == JUDGE_METRIC
+    judge = None
+    if judge_requested or any(JUDGE_METRIC in (p.get("metrics") or {}) for rid in run_ids for p in preds[rid].values()):
+        from studies.governance.judge_agreement import judge_gate
+
+        judge = judge_gate(workspace, run_ids)
+    if judge_requested and not (judge is not None and judge.counts):
+        primary = None  # the judge may not decide: the kind's primary metric does
     if primary is None:
         from studies.evaluation.tasks import primary_for_kind
 
         primary = primary_for_kind(task, fmt)
         source = "task"
+        if task == "text" and not judge_requested and judge is not None and judge.counts and JUDGE_METRIC in shared:
+            primary, source = JUDGE_METRIC, "judge"
         if primary is None or primary not in shared:
             raise EvaluationError(
                 "Name the primary metric the verdict follows (`--metric`, or `primary_metric` in the plan): "
+                + (f"the judge may not decide ({judge.reason if judge else 'it is not stored'}), and " if judge_requested else "")
                 + (f"the runs' task kind {task!r} has primary metric {primary!r}, which they do not share"
                    if task else "the runs do not record one shared task kind")
                 + f"; shared metrics: {', '.join(sorted(shared))}."
             )
-        if primary not in chosen:
-            chosen = [primary] + chosen
+    if primary not in chosen and (source != "given" or primary == JUDGE_METRIC):
+        chosen = [primary] + chosen
     if primary not in chosen:
         raise EvaluationError(f"Primary metric {primary!r} is not among the compared metrics {chosen}.")
     values = {rid: {m: [float(preds[rid][i]["metrics"][m]) for i in items] for m in chosen} for rid in run_ids}
@@ -252,6 +294,8 @@ def compare_runs(
         task=task,
         primary_source=source,
         available=_available(rows, run_ids),
+        judge=judge,
+        judge_requested=judge_requested,
     )
 
 

@@ -281,6 +281,18 @@ class Leaderboard:
         }
         return [values.get(col) for col in RUN_COLUMNS]
 
+    def set_metric(self, run_id: str, name: str, score: dict[str, Any] | None) -> bool:
+        """Store one metric's ``{"mean", "low", "high", "n"}`` on a run already on the board (None clears it):
+        a metric computed after the evaluation, such as a judge's. False when the run is not on the board."""
+        with self.connect() as con, transaction(con):
+            if not con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]:
+                return False
+            col = add_metric_columns(con, [name], metric_columns(con))[name]
+            values = [None] * 4 if score is None else [float(score["mean"]), score.get("low"), score.get("high"), score.get("n")]
+            con.execute(f"UPDATE runs SET {col} = ?, {col}_low = ?, {col}_high = ?, {col}_n = ?, updated_at = ? WHERE run_id = ?",
+                        [*values, utc_now(), run_id])
+        return True
+
     def has_trial(self, study: str, trial: int) -> bool:
         """True when a run of this (study, trial) is on the board."""
         with self.connect(read_only=True) as con:

@@ -234,3 +234,23 @@ def test_runs_without_a_task_use_their_splits_else_the_report_asks_for_a_metric(
     with pytest.raises(EvaluationError, match="Name the primary metric.*shared metrics"):
         compare_runs(workspace, [a, b])
     assert compare_runs(workspace, [a, b], primary="exact_match").primary == "exact_match"
+
+
+def test_the_record_says_when_the_judge_is_shown_for_information_and_why(workspace):
+    """A judge people disagree with, named as the primary metric: the record follows the kind's metric and says why."""
+    from advisor.report import build_record, render_markdown
+    from studies.evaluation.judge import judge_run, load_rubric
+    from tests.judge_fakes import MatchJudge
+    from tests.studies.governance.test_judge_agreement import review_all
+
+    split = frozen_split(workspace, n_groups=20, per_group=6)
+    a = evaluate_canned(workspace, split, "rag:idx", "rag", accuracy=0.8, seed=1)
+    b = evaluate_canned(workspace, split, "base", "base", accuracy=0.1, seed=2)
+    for run in (a, b):
+        judge_run(workspace, run, MatchJudge(inverted=True), load_rubric(None))
+    review_all(workspace, a, b, ["ana", "bo"])
+    record = build_record(workspace, [a, b], primary="judge", include_checks=False)
+    text = render_markdown(record)
+    assert record.verdict.metric == "chrf" and "Primary metric: **chrf**" in text
+    assert "The model judge is shown for information only" in text and "below the 70% required" in text
+    assert record.to_dict()["comparison"]["judge"]["status"] == "too-low"

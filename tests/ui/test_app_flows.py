@@ -317,3 +317,20 @@ def test_sweep_from_the_recommendations_plan(populated):
     assert not errors_of(at), errors_of(at)
     assert any("objective lora" in c.value for c in at.caption)
     assert (ws.root / "sweeps" / "plan-rag" / "plan.yaml").is_file()
+
+
+def test_review_results_show_the_model_judges_agreement(populated):
+    from studies.evaluation.judge import judge_run, load_rubric
+    from studies.governance.review import start_session
+    from tests.judge_fakes import MatchJudge
+
+    ws, _ = populated
+    for run in ("rag-demo-1", "lora-demo-1"):
+        judge_run(ws, run, MatchJudge(), load_rubric(None))
+    session = start_session(ws, "rag-demo-1", "lora-demo-1", "bo", seed=1, limit=3)
+    for item in session.items:
+        session.record(item, "tie")
+    at = page_test("review").run()
+    captions = " ".join(c.value for c in at.caption)
+    assert "Model judge: shown for information only" in captions and "too few, at least 20 are needed" in captions, captions
+    assert not errors_of(at)

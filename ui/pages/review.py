@@ -86,6 +86,18 @@ def _results(ws, run_a: str, run_b: str) -> None:
         parts.append(f"the preferred output also scores higher on {summary.metric} in {summary.metric_agreement:.0%} "
                      f"of {summary.metric_compared} cases")
     st.caption("; ".join(p for p in parts if p) + ".")
+    _judge(ws, run_a, run_b)
+
+
+def _judge(ws, run_a: str, run_b: str) -> None:
+    """Where a model judge graded the pair: its agreement with these judgements, and whether it may decide a verdict."""
+    from studies.evaluation.judge import load_judge_record
+    from studies.governance.judge_agreement import judge_gate
+
+    if load_judge_record(ws, run_a) is None and load_judge_record(ws, run_b) is None:
+        return
+    gate = judge_gate(ws, [run_a, run_b])
+    st.caption(f"Model judge: {'counts in a verdict' if gate.counts else 'shown for information only'}: {gate.reason}.")
 
 
 @guarded

@@ -173,7 +173,9 @@ class EndpointGenerator:
         self.timeout_s, self.max_tokens, self.attempts = timeout_s, max_tokens, attempts
         self.name = f"endpoint:{parts.netloc}/{model}"
 
-    def _post(self, prompt: str) -> str:
+    def reply(self, prompt: str) -> str:
+        """One chat completion of ``prompt`` (retried on 5xx, 429 and connection errors; a reply that is not a chat
+        completion, or failing every attempt, raises :class:`DataError`)."""
         body = json.dumps({"model": self.model, "temperature": 0, "max_tokens": self.max_tokens,
                            "messages": [{"role": "user", "content": prompt}]}).encode("utf-8")
         headers = {"Content-Type": "application/json"}
@@ -202,7 +204,7 @@ class EndpointGenerator:
     def complete(self, prompts: Sequence[str], progress: ProgressFn | None = None) -> list[str]:
         out = []
         for i, prompt in enumerate(prompts, start=1):
-            out.append(self._post(prompt))
+            out.append(self.reply(prompt))
             if progress is not None:
                 progress(i, len(prompts))
         return out

@@ -7,8 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -28,6 +26,7 @@ from studies.data.creation.model import (
 )
 from studies.data.creation.review_queue import ReviewQueue, build_dataset
 from studies.data.creation.store import DECISIONS, read_jsonl
+from tests.openai_fake import FakeOpenAI
 from tests.rag_fakes import FakeEncoder
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -202,52 +201,13 @@ def test_model_written_candidates_keep_provenance_and_count_unparsed_replies():
     assert c.generator == "model:echo" and c.prompt and c.span == (items[0].start, items[0].end) and c.meta["raw"]
 
 
-class _FakeOpenAI(BaseHTTPRequestHandler):
-    calls: list[dict] = []
-    fail_first = 0
-
-    def do_POST(self):  # noqa: N802 - http.server API
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).calls.append({"body": body, "auth": self.headers.get("Authorization")})
-        if not self.path.endswith("/chat/completions"):
-            self.send_response(404)
-            self.end_headers()
-            return
-        if type(self).fail_first > 0:
-            type(self).fail_first -= 1
-            self.send_response(503)
-            self.end_headers()
-            return
-        prompt = body["messages"][0]["content"]
-        reply = {"choices": [{"message": {"content": f"Question: What is in {prompt[-12:]!r}?\nAnswer: {prompt.split(chr(10))[3][:30]}"}}]}
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):  # keep test output quiet
-        pass
-
-
-@pytest.fixture
-def fake_endpoint():
-    _FakeOpenAI.calls, _FakeOpenAI.fail_first = [], 0
-    server = HTTPServer(("127.0.0.1", 0), _FakeOpenAI)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-
-
 def test_endpoint_generator_talks_openai_chat_completions_with_retries_and_a_secret_key(fake_endpoint, monkeypatch):
     monkeypatch.setenv("TEST_KEY", "sk-very-secret")
-    _FakeOpenAI.fail_first = 1  # one server error: retried
+    FakeOpenAI.fail_first = 1  # one server error: retried
     gen = EndpointGenerator(fake_endpoint, "served-model", api_key_env="TEST_KEY", timeout_s=5)
     replies = gen.complete(["Read\n\nPassage (from \"T\"):\nCats sleep a lot.\n\nReply"])
-    assert "Question:" in replies[0] and _FakeOpenAI.calls[-1]["auth"] == "Bearer sk-very-secret"
-    assert _FakeOpenAI.calls[-1]["body"]["model"] == "served-model" and _FakeOpenAI.calls[-1]["body"]["temperature"] == 0
+    assert "Question:" in replies[0] and FakeOpenAI.calls[-1]["auth"] == "Bearer sk-very-secret"
+    assert FakeOpenAI.calls[-1]["body"]["model"] == "served-model" and FakeOpenAI.calls[-1]["body"]["temperature"] == 0
     assert "sk-very-secret" not in gen.name
     wrong_path = EndpointGenerator(fake_endpoint.replace("/v1", "/nope"), "m", timeout_s=5, attempts=1)
     with pytest.raises(DataError) as err:
