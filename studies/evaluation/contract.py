@@ -249,6 +249,8 @@ def evaluate(
     started = time.perf_counter()
     predictions = []
     inputs = [p.input for p in items]
+    if progress is not None:  # the bar starts (and times) from here, not after the first chunk
+        progress(0, len(inputs))
     for start in range(0, len(inputs), CHUNK):
         chunk = inputs[start : start + CHUNK]
         out = scorer(chunk, list(task.labels), settings) if use_labels else system.predict(chunk, settings)

@@ -89,6 +89,14 @@ def test_no_record_and_trial_run_ids(split, workspace):
     assert Leaderboard(workspace).get(result.run_id)["split_part"] == "validation"
 
 
+def test_progress_starts_at_zero_and_ends_at_the_item_count(split, workspace):
+    # A CLI bar created at the first report after a whole chunk showed "64 items in 0 s, 6,710,886 item/s".
+    seen = []
+    evaluate(Oracle(split), split, workspace, metrics=FAST, record=False, progress=lambda done, total: seen.append((done, total)))
+    n = len(split.test)
+    assert seen[0] == (0, n) and seen[-1] == (n, n) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
 def test_refuses_training_overlap_and_other_split_versions(split, workspace):
     leaky = Oracle(split, trained=(split.version, split.groups("train") | set(list(split.groups("test"))[:1])))
     with pytest.raises(EvaluationError, match="memorisation"):
