@@ -26,7 +26,8 @@ def _kind(view) -> None:
     st.dataframe(view.metric_rows, hide_index=True, width="stretch", key="rp-kind-metrics")
     if not view.reports:
         return
-    st.markdown("**Baselines** (what a system must beat: every system's accuracy is above)")
+    st.markdown("**Baselines**: always answering the most frequent training label, and a label at random; a system "
+                "below them has learned nothing useful about the classes")
     st.dataframe(view.baselines, hide_index=True, key="rp-baselines")
     ids = list(view.reports)
     run = st.selectbox("Per class and confusion matrix of", ids, index=ids.index(view.best) if view.best in ids else 0,
