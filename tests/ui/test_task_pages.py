@@ -25,16 +25,21 @@ def _info(at) -> str:
     return " ".join(i.value for i in at.info)
 
 
+def _frozen_task(at, app_ws) -> dict:
+    """Freeze the split on the page and read the task its manifest records."""
+    at.button(key="freeze").click().run()
+    [version] = app_ws.names("splits")
+    return json.loads((app_ws.root / "splits" / version / "manifest.json").read_text(encoding="utf-8"))["task"]
+
+
 def test_data_page_shows_the_inferred_kind_its_evidence_and_labels(app_ws):
     at = _pick_sample(page_test("data"), app_ws, "debian-sections")
     assert "**classification** (inferred): 12 distinct outputs over 360 pairs" in _info(at)
     labels = next(d.value for d in at.dataframe if "label" in d.value.columns)
     assert len(labels) == 12 and {"net", "games", "sound"} <= set(labels["label"])
     assert labels["pairs"].sum() == 360
-    at.button(key="freeze").click().run()
-    [version] = app_ws.names("splits")
-    manifest = json.loads((app_ws.root / "splits" / version / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["task"]["kind"] == "classification" and manifest["task"]["source"] == "inferred"
+    task = _frozen_task(at, app_ws)
+    assert task["kind"] == "classification" and task["source"] == "inferred"
 
 
 def test_data_page_override_of_the_kind_goes_into_the_split(app_ws):
@@ -42,10 +47,8 @@ def test_data_page_override_of_the_kind_goes_into_the_split(app_ws):
     by_key(at, "selectbox", "task-kind").set_value("short_answer").run()
     assert not errors_of(at), errors_of(at)
     assert "**short_answer** (your choice): given by the user (the data alone suggest classification" in _info(at)
-    at.button(key="freeze").click().run()
-    [version] = app_ws.names("splits")
-    manifest = json.loads((app_ws.root / "splits" / version / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["task"]["kind"] == "short_answer" and manifest["task"]["source"] == "given"
+    task = _frozen_task(at, app_ws)
+    assert task["kind"] == "short_answer" and task["source"] == "given"
 
 
 def test_data_page_given_labels_make_a_classification_over_them(app_ws):
