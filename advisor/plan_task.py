@@ -66,7 +66,7 @@ def choose_task(answers: dict[str, Any], facts: DataFacts | None) -> TaskChoice:
             label = load_questionnaire().get(KIND_QUESTION).label_of(answered)
             notes.append(f"The questionnaire says the output is '{label}' ({answered}), but the data set's outputs look like "
                          f"{inferred.kind}: the plan follows the data. If the questionnaire is right, set data.task: {answered} "
-                         "(or `advisor data split --task`).")
+                         "in the plan (and override the kind when freezing the split).")
         labels = list(inferred.labels) if inferred.kind == "classification" else []
         return TaskChoice(inferred.kind, inferred.evidence, labels, notes)
     if answered:
