@@ -30,7 +30,7 @@ METRIC_WORDS = {
 
 
 @dataclass(frozen=True)
-class TaskChoice:
+class KindChoice:
     """The task the Data page will freeze a split with: the inferred one, or the person's override."""
 
     task: Any
@@ -42,7 +42,7 @@ class TaskChoice:
     """(kind, labels, system prompt) as given, to apply again to a split's train part (None: nothing changed)."""
 
 
-def choose_task(outputs: list[str], kind: str | None = None, labels: str | None = None, system_prompt: str | None = None) -> TaskChoice:
+def choose_kind(outputs: list[str], kind: str | None = None, labels: str | None = None, system_prompt: str | None = None) -> KindChoice:
     """The inferred task of ``outputs`` and, when the person changed anything, the task with their changes."""
     from studies.data.kinds import infer_task, resolve_task
 
@@ -50,7 +50,7 @@ def choose_task(outputs: list[str], kind: str | None = None, labels: str | None 
     overridden = bool(kind and kind != inferred.kind) or bool((labels or "").strip()) or bool((system_prompt or "").strip())
     given = (kind or None, (labels or "").strip() or None, (system_prompt or "").strip() or None)
     task = resolve_task(outputs, *given) if overridden else inferred
-    return TaskChoice(task, inferred, overridden, given if overridden else None)
+    return KindChoice(task, inferred, overridden, given if overridden else None)
 
 
 def label_rows(task: Any, outputs: list[str] | None = None) -> list[dict]:

@@ -85,11 +85,11 @@ def _readiness(dataset) -> None:
 def _task(dataset):
     """The task kind the data ask for, with its evidence and (classification) its label set; the person may override it."""
     from studies.data.kinds import KINDS
-    from ui.task_views import choose_task, label_rows
+    from ui.task_views import choose_kind, label_rows
 
     st.markdown("**Task kind**")
     outputs = [p.output for p in dataset.pairs]
-    inferred = choose_task(outputs).inferred
+    inferred = choose_kind(outputs).inferred
     st.caption("The kind decides the metrics (and the one primary metric), the decoding and the prompts of every system. "
                "It is read from the outputs; change it here where the data mislead.")
     options = ["(as inferred)", *KINDS]
@@ -102,7 +102,7 @@ def _task(dataset):
                           placeholder="default: built for the kind from the data", height=68)
     choice = None
     with guard():
-        choice = choose_task(outputs, None if kind == options[0] else kind, labels, prompt)
+        choice = choose_kind(outputs, None if kind == options[0] else kind, labels, prompt)
     if choice is None:
         return None
     task = choice.task
@@ -127,9 +127,9 @@ def _split(ws, dataset, override=None) -> None:
         with guard():
             split = make_split(dataset, seed=int(seed))
             if override is not None:  # the person's kind, labels and prompt, read against the train part only
-                from ui.task_views import choose_task
+                from ui.task_views import choose_kind
 
-                split.task = choose_task([p.output for p in split.train], *override).task
+                split.task = choose_kind([p.output for p in split.train], *override).task
             save_split(ws, split)
             remember("split", split.version)
             counts = split.counts()
