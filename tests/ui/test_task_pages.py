@@ -49,6 +49,8 @@ def test_data_page_override_of_the_kind_goes_into_the_split(app_ws):
     assert "**short_answer** (your choice): given by the user (the data alone suggest classification" in _info(at)
     task = _frozen_task(at, app_ws)
     assert task["kind"] == "short_answer" and task["source"] == "given"
+    splits = next(d.value for d in at.dataframe if "version" in d.value.columns)
+    assert list(splits["task"]) == ["short_answer"]
 
 
 def test_data_page_given_labels_make_a_classification_over_them(app_ws):

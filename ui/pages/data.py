@@ -140,7 +140,7 @@ def _split(ws, dataset, override=None) -> None:
         existing = list_splits(ws)
     if existing:
         st.markdown("**Splits in this workspace**")
-        st.dataframe([{"version": s["version"], "data set": s["dataset_name"], "seed": s["seed"],
+        st.dataframe([{"version": s["version"], "data set": s["dataset_name"], "task": s.get("task") or "", "seed": s["seed"],
                        **(s.get("counts") or {}), "created": s.get("created_at")} for s in existing],
                      hide_index=True, width="stretch")
     else:
