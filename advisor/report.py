@@ -256,7 +256,7 @@ def build_record(
         if r.status != "candidate"
     ]
     return DecisionRecord(
-        task_reports=_task_reports(comparison),
+        task_reports=_task_reports(workspace, comparison, rows),
         retrieval=retrieval,
         title=title or f"Decision record: {comparison.dataset_name or 'data set'} ({comparison.split_version})",
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -275,12 +275,14 @@ def build_record(
     )
 
 
-def _task_reports(comparison: "RunComparison") -> list[dict[str, Any]]:
-    """The stored set-level report of each run (classification), the primary metric's best run first."""
+def _task_reports(ws: Workspace, comparison: "RunComparison", rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The set-level report of each run (classification; stored, else scored from its predictions), the best run first."""
+    from studies.evaluation.run_items import run_task_report
+
     out = []
     best = comparison.best.get(comparison.primary)
     for run in sorted(comparison.runs, key=lambda r: r.run_id != best):
-        report = (run.config or {}).get("task_report") or {}
+        report = run_task_report(ws, rows[run.run_id])
         if report.get("per_class") is not None and "macro_f1" in report:
             accuracy = run.scores.get("accuracy")
             out.append({"system": run.system, "run_id": run.run_id, "report": report, "accuracy": accuracy.mean if accuracy else None})

@@ -93,38 +93,6 @@ class KindView:
                 for label, counts in zip(report["labels"], report["confusion"])]
 
 
-def _task_of_row(ws: Workspace, row: dict) -> Any:
-    from core.errors import AdvisorError
-    from studies.data.kinds import TaskSpec
-
-    stored = (row.get("config") or {}).get("task")
-    if isinstance(stored, dict) and stored.get("kind"):
-        return TaskSpec.from_dict(stored)
-    try:
-        from studies.data.splits import load_split
-
-        return load_split(ws, str(row.get("split_version"))).task
-    except (AdvisorError, OSError, ValueError):
-        return None
-
-
-def _report_of_row(ws: Workspace, row: dict, task: Any) -> dict:
-    """The stored classification report of a run, else one computed from its stored predictions."""
-    from core.errors import AdvisorError
-
-    stored = (row.get("config") or {}).get("task_report") or {}
-    if stored.get("per_class") is not None:
-        return stored
-    from studies.evaluation.run_items import read_prediction_rows
-    from studies.evaluation.tasks import task_report
-
-    try:
-        items = read_prediction_rows(ws, str(row["run_id"]))
-    except AdvisorError:
-        return {}
-    return task_report(task, [str(i.get("answer") or "") for i in items], [str(i.get("reference") or "") for i in items])
-
-
 def _interval(metrics: dict, name: str) -> tuple[float | None, str]:
     m = metrics.get(name) or {}
     if m.get("mean") is None:
@@ -138,10 +106,11 @@ def kind_view(ws: Workspace, rows: list[dict]) -> KindView:
     and each run's per-class table and confusion matrix."""
     from advisor.record_summary import readable_names
     from studies.data.kinds import TaskSpec
+    from studies.evaluation.run_items import run_task, run_task_report
     from studies.evaluation.tasks import metrics_for, primary_metric
 
     names = readable_names(rows)
-    tasks = {str(r["run_id"]): _task_of_row(ws, r) for r in rows}
+    tasks = {str(r["run_id"]): run_task(ws, r) for r in rows}
     kinds = {(t.kind, t.format) if t is not None else None for t in tasks.values()}
     if len(kinds) != 1 or None in kinds:
         shown = sorted(f"{names[r]}: {t.kind if t else 'not recorded'}" for r, t in tasks.items())
@@ -166,7 +135,7 @@ def kind_view(ws: Workspace, rows: list[dict]) -> KindView:
     view = KindView(task.kind, primary, task.evidence, metric_rows, names=names, best=best)
     if task.kind == "classification":
         for r in rows:
-            report = _report_of_row(ws, r, tasks[str(r["run_id"])])
+            report = run_task_report(ws, r, tasks[str(r["run_id"])])
             if report.get("per_class") is not None:
                 view.reports[str(r["run_id"])] = report
         if view.reports:
