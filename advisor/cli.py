@@ -213,6 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if run is None:
         parser.print_help()
         return 0
+    from core import quiet
+
+    quiet.install()  # before any command loads a library that alarms without helping
     try:
         return int(run(args) or 0)
     except AdvisorError as exc:

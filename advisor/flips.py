@@ -194,8 +194,9 @@ def unsure_effects(answers: dict[str, Any], qn: Questionnaire | None = None) -> 
     """For each "not sure" answer, the verdict each real answer would give (other answers unchanged)."""
     qn = qn or load_questionnaire()
     out = []
+    read = {q.id for q in _candidates(qn)}  # a question no rule reads (the output kind) cannot change the advice
     for q in qn.questions:
-        if answers.get(q.id) != UNSURE:
+        if answers.get(q.id) != UNSURE or q.id not in read:
             continue
         outcomes: dict[str, str] = {}
         for v in q.values():

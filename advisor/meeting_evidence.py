@@ -210,3 +210,34 @@ def _gather_oracle(ws: Workspace, comparison: "RunComparison", names: dict[str, 
         return {"missing": str(exc)}
     score = (oracle_row.get("metrics") or {}).get(comparison.primary) or {}
     return {"rag": names[rag.run_id], "oracle_run": ids["oracle_run"], "oracle_score": score, **split.to_dict()}
+
+
+DOCUMENT_RAG = ("rag", "rag+lora")
+"""Systems that retrieve documents (example retrieval returns training pairs, which have no gold document)."""
+
+
+def gold_retrieval(ws: Workspace, comparison: "RunComparison", names: dict[str, str], k: int) -> list[dict[str, Any]]:
+    """Retrieval hit@k of each test item's gold document, per document-RAG run, read from the stored predictions.
+
+    The gold document of an item is its pair's ``page`` (else its group) in the frozen split; a run whose
+    predictions cannot be read says why instead of failing the record.
+    """
+    from studies.evaluation.contract import read_predictions
+    from studies.evaluation.oracle import gold_by_item, gold_hits
+
+    gold: dict[str, str] | None = None
+    try:
+        gold = gold_by_item(_split(ws, comparison).part(comparison.part))
+    except (AdvisorError, OSError) as exc:  # the split is gone: each item's stored group stands in for its document
+        log.info("gold documents from the stored groups: %s", exc)
+    out = []
+    for run in comparison.runs:
+        if run.kind not in DOCUMENT_RAG:
+            continue
+        try:
+            hits = gold_hits(read_predictions(ws, run.run_id), k, gold)
+        except AdvisorError as exc:
+            out.append({"run_id": run.run_id, "name": names.get(run.run_id, run.system), "k": k, "missing": str(exc)})
+            continue
+        out.append({"run_id": run.run_id, "name": names.get(run.run_id, run.system), **hits.to_dict()})
+    return out

@@ -58,6 +58,8 @@ class RagPlan:
     """Search space over RagConfig fields (chunk_size, chunk_overlap, top_k, embedder, ...)."""
     trials: int = 8
     """RAG configurations to evaluate."""
+    gold_hit_k: int | None = None
+    """Report retrieval hit@k of each test item's gold document per document-RAG system (cited answers; None: not reported)."""
     tune_embedder: bool = False
     """Also fine-tune the embedder on the train pairs (`advisor rag tune-embedder`) and add it to `space.embedder`:
     retrieval that learns the team's vocabulary while the facts stay in the documents (a system of its own)."""
@@ -117,6 +119,8 @@ class Plan:
     """Metrics computed for every system (studies.evaluation.metrics names)."""
     primary_metric: str = "exact_match"
     """The metric systems are ranked by."""
+    latency_budget_s: float | None = None
+    """p95 seconds one answer may take (from the questionnaire's latency_budget); the report measures every system against it."""
     acceptance: dict[str, float] = field(default_factory=dict)
     """Acceptance thresholds for the promotion gate: metric -> minimum (prefix max: for maxima)."""
     human_review: bool = True
@@ -155,6 +159,9 @@ class Plan:
         p.check(self.budget.max_wall_minutes is None or self.budget.max_wall_minutes > 0, f"`budget.max_wall_minutes > 0` must hold when set, but got {self.budget.max_wall_minutes}")
         p.check(self.budget.workers >= 1, f"`budget.workers >= 1` must hold, but got {self.budget.workers}")
         p.check(self.rag.trials >= 1, f"`rag.trials >= 1` must hold, but got {self.rag.trials}")
+        p.check(self.rag.gold_hit_k is None or self.rag.gold_hit_k >= 1, f"`rag.gold_hit_k >= 1` must hold when set, but got {self.rag.gold_hit_k}")
+        p.check(self.latency_budget_s is None or self.latency_budget_s > 0,
+                f"`latency_budget_s > 0` must hold when set, but got {self.latency_budget_s}")
         p.check(self.primary_metric in self.metrics, f"`primary_metric` {self.primary_metric!r} must be one of `metrics` {self.metrics}")
         kinds = ("classification", "structured", "command", "short_answer", "text")
         p.check(self.data.task is None or self.data.task in kinds, f"`data.task` must be one of {', '.join(kinds)}, but got {self.data.task!r}")
@@ -320,19 +327,6 @@ def _extreme_config(lora: LoraPlan, model: str, cheapest: bool) -> dict[str, Any
 
 
 # --------------------------------------------------------------------------- make_plan
-def _infer_task(path: str) -> Any:
-    """The task kind of a pairs file (None when it cannot be loaded here: the plan then says nothing about it)."""
-    from core.errors import AdvisorError
-    from studies.data.datasets import load_pairs
-    from studies.data.kinds import infer_task
-
-    try:
-        dataset = load_pairs(path, strict=False)
-        return infer_task([p.output for p in dataset.pairs]) if dataset.pairs else None
-    except AdvisorError:
-        return None
-
-
 def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str | None = None, name: str = "plan",
               calibration: Any = None) -> Plan:
     """A plan from questionnaire answers (raw or validated), an optional pairs file and corpus.
@@ -346,6 +340,8 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
     from advisor.recommend import recommend, target_device, target_model_size
 
     resolved = validate_answers(answers)
+    from advisor.plan_task import choose_task, gold_hit_k, latency_budget, plan_metrics, read_data_facts
+
     stats = read_data_stats(dataset) if dataset else None
     rec = recommend(resolved, validate=False, data=stats)
     device, count = target_device(resolved)
@@ -411,31 +407,13 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
             "Nothing to plan yet: there are no labelled pairs to fine-tune on and no knowledge base to retrieve from. "
             "Collect 100-200 reviewed input -> output pairs first (they are also your test set), then run `advisor plan` again."
         )
-    strict = "strict" in (resolved.get("output_format") or [])
-    task = _infer_task(dataset) if dataset else None
-    if task is not None:
-        notes.append(f"Task kind {task.kind}: {task.evidence}.")
-    use_case_commands = any(w in str(resolved.get("use_case", "")).lower() for w in ("command", "shell", "cli", "devops"))
-    commands = task.kind == "command" if task is not None else use_case_commands
-    level = {"low": 0.3, "medium": 0.5, "high": 0.7}[resolved.get("error_cost", "medium")]
-    if task is not None and task.kind != "command":
-        from studies.evaluation.tasks import metrics_for, primary_metric
-
-        # The kind decides: its metrics, and its ONE primary metric (accuracy for classes, field F1 for JSON, ...).
-        metrics, primary = metrics_for(task), primary_metric(task)
-        acceptance = {primary: level}
-    else:
-        metrics = ["exact_match", "token_f1", "chrf"] if strict else ["chrf", "rouge_l", "token_f1"]
-        if strict and use_case_commands:
-            metrics += ["command_program", "command_flags"]
-        # chrF ranks systems: graded, so it separates them at any quality level (exact match is ~0 for every
-        # small model and would call everything a tie); exact match stays reported and in the gate for strict formats.
-        primary = "chrf"
-        acceptance = {primary: level}
-        if strict:
-            acceptance["exact_match"] = round(level / 2, 2)
-        if "command_program" in metrics:
-            acceptance["command_program"] = min(0.95, level + 0.2)
+    facts = read_data_facts(dataset) if dataset else None
+    task = choose_task(resolved, facts)
+    notes.extend(task.notes)
+    metrics, primary, acceptance, commands = plan_metrics(task.kind, resolved)
+    budget_s, budget_note = latency_budget(resolved)
+    hit_k, hit_note = gold_hit_k(resolved, facts, rag_enabled, list(rag_space["top_k"]))
+    notes.extend(n for n in (budget_note, hit_note) if n)
     wall = {"none": 60, "small": 240, "medium": 1440, "large": 4320}[resolved.get("training_budget", "small")]
     plan = Plan(
         name=name,
@@ -444,10 +422,10 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
         device=device,
         devices=count,
         data=DataPlan(dataset=str(dataset) if dataset else None, split_seed=0, corpus=str(corpus) if corpus else None,
-                      task=task.kind if task else None, task_evidence=task.evidence if task else None,
-                      labels=list(task.labels) if task and task.kind == "classification" else []),
+                      task=task.kind, task_evidence=task.evidence, labels=task.labels),
         models=models,
-        rag=RagPlan(enabled=rag_enabled, space=rag_space, trials=8, tune_embedder=rag_enabled and pairs_bucket not in ("none",)),
+        rag=RagPlan(enabled=rag_enabled, space=rag_space, trials=8, gold_hit_k=hit_k,
+                    tune_embedder=rag_enabled and pairs_bucket not in ("none",)),
         lora=LoraPlan(enabled=lora_enabled, space=space, base=base),
         budget=Budget(
             trials=6 if cpu else 12 if small_data else 24,
@@ -457,6 +435,7 @@ def make_plan(answers: dict[str, Any], dataset: str | None = None, corpus: str |
         ),
         metrics=metrics,
         primary_metric=primary,
+        latency_budget_s=budget_s,
         acceptance=acceptance,
         human_review=resolved.get("error_cost") in ("medium", "high") or resolved.get("metric") == "human_rubric",
         answers=resolved,

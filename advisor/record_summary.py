@@ -118,6 +118,8 @@ class OnePage:
     """Every system's :class:`~studies.evaluation.cost.ServingCost` (and hosted API rows) as dicts."""
     break_even: list[str] = field(default_factory=list)
     command: str = ""
+    budget_source: str = ""
+    """Where the latency budget came from: the plan, or the questionnaire's answer."""
 
 
 def volume_of(answers: dict[str, Any] | None, requests_per_day: float | None = None) -> tuple[float, str]:
@@ -126,6 +128,15 @@ def volume_of(answers: dict[str, Any] | None, requests_per_day: float | None = N
         return float(requests_per_day), "given"
     answer = str((answers or {}).get("request_volume") or "medium")
     return float(REQUESTS_PER_DAY.get(answer, REQUESTS_PER_DAY["medium"])), f"questionnaire: request_volume={answer}"
+
+
+def latency_budget_of(answers: dict[str, Any] | None, plan_budget_s: float | None = None) -> tuple[float | None, str]:
+    """The p95 budget in seconds and its source: the plan's when it has one, else the questionnaire's answer, else none."""
+    if plan_budget_s is not None:
+        return float(plan_budget_s), "plan: latency_budget_s"
+    answer = (answers or {}).get("latency_budget")
+    budget = LATENCY_BUDGET_S.get(str(answer)) if answer else None
+    return budget, (f"questionnaire: latency_budget={answer}" if budget is not None else "")
 
 
 def _profile(row: dict[str, Any], summary: "RunSummary", table: Any) -> Any:
@@ -140,13 +151,16 @@ def _profile(row: dict[str, Any], summary: "RunSummary", table: Any) -> Any:
 
 
 def one_page(comparison: "RunComparison", verdict: Any, rows: dict[str, dict[str, Any]], answers: dict[str, Any] | None = None,
-             *, requests_per_day: float | None = None, prices: str | None = None, command: str = "") -> OnePage:
-    """The first screen for ``comparison`` (leaderboard ``rows`` by run id) and its ``verdict``."""
+             *, requests_per_day: float | None = None, prices: str | None = None, command: str = "",
+             latency_budget_s: float | None = None) -> OnePage:
+    """The first screen for ``comparison`` (leaderboard ``rows`` by run id) and its ``verdict``.
+
+    ``latency_budget_s`` (a plan's) wins over the budget the questionnaire's answer implies."""
     from studies.evaluation.cost import ServingProfile, break_even, load_price_table, serving_cost
 
     table = load_price_table(prices)
     volume, source = volume_of(answers, requests_per_day)
-    budget = LATENCY_BUDGET_S.get(str((answers or {}).get("latency_budget") or "")) if answers else None
+    budget, budget_source = latency_budget_of(answers, latency_budget_s)
     names = readable_names([rows[r.run_id] for r in comparison.runs])
     metric = comparison.primary
     page_rows, costs, by_run = [], [], {}
@@ -181,7 +195,8 @@ def one_page(comparison: "RunComparison", verdict: Any, rows: dict[str, dict[str
         return text
 
     return OnePage(metric, comparison.n_items, comparison.part, page_rows, readable(verdict.headline),
-                   [readable(q) for q in verdict.open_questions], volume, source, budget, table.source, costs, notes, command)
+                   [readable(q) for q in verdict.open_questions], volume, source, budget, table.source, costs, notes, command,
+                   budget_source)
 
 
 def reproduce_command(workspace_root: Any, run_ids: list[str], *, answers: str | None = None, metric: str | None = None,

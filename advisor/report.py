@@ -54,6 +54,8 @@ class DecisionRecord:
     """Learning curve, oracle split, forgetting (:mod:`advisor.meeting_evidence`), where asked for."""
     task_reports: list[dict[str, Any]] = field(default_factory=list)
     """Set-level results per run for the kind (classification: macro-F1, baselines, per-class, confusion), best first."""
+    retrieval: list[dict[str, Any]] = field(default_factory=list)
+    """Retrieval hit@k of the gold document per document-RAG run (a plan for cited answers asks for it)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +74,7 @@ class DecisionRecord:
             "one_page": _plain(self.page),
             "evidence": self.evidence,
             "task_reports": self.task_reports,
+            "retrieval": self.retrieval,
         }
 
 
@@ -186,8 +189,12 @@ def build_record(
     prices: str | None = None,
     command: str = "",
     say: Any = None,
+    plan: Any = None,
 ) -> DecisionRecord:
     """Collect the comparison, the verdict and everything around it for the given runs.
+
+    ``plan`` (:class:`advisor.plan.Plan`) sets the latency budget every system's p95 is measured against and,
+    for cited answers, the k of the gold document's retrieval hit@k reported per document-RAG system.
 
     ``evidence`` (:class:`advisor.meeting_evidence.EvidenceOptions`) measures what it asks for when not
     stored yet (training, generation), then reads it; ``requests_per_day`` and ``prices`` (a JSON price
@@ -222,7 +229,11 @@ def build_record(
     from advisor import meeting_evidence, record_summary
 
     rows = {r.run_id: board.get(r.run_id) for r in comparison.runs}
-    page = record_summary.one_page(comparison, verdict, rows, answers, requests_per_day=requests_per_day, prices=prices, command=command)
+    page = record_summary.one_page(comparison, verdict, rows, answers, requests_per_day=requests_per_day, prices=prices, command=command,
+                                   latency_budget_s=getattr(plan, "latency_budget_s", None))
+    hit_k = getattr(getattr(plan, "rag", None), "gold_hit_k", None)
+    retrieval = (meeting_evidence.gold_retrieval(workspace, comparison, record_summary.readable_names(list(rows.values())), hit_k)
+                 if hit_k else [])
     extra: dict[str, Any] = {}
     if evidence is not None and evidence.any:
         problems = meeting_evidence.measure(workspace, comparison, rows, evidence, say=say or log.info)
@@ -245,7 +256,8 @@ def build_record(
         if r.status != "candidate"
     ]
     return DecisionRecord(
-        task_reports=_task_reports(comparison),
+        task_reports=_task_reports(workspace, comparison, rows),
+        retrieval=retrieval,
         title=title or f"Decision record: {comparison.dataset_name or 'data set'} ({comparison.split_version})",
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         comparison=comparison,
@@ -263,12 +275,14 @@ def build_record(
     )
 
 
-def _task_reports(comparison: "RunComparison") -> list[dict[str, Any]]:
-    """The stored set-level report of each run (classification), the primary metric's best run first."""
+def _task_reports(ws: Workspace, comparison: "RunComparison", rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The set-level report of each run (classification; stored, else scored from its predictions), the best run first."""
+    from studies.evaluation.run_items import run_task_report
+
     out = []
     best = comparison.best.get(comparison.primary)
     for run in sorted(comparison.runs, key=lambda r: r.run_id != best):
-        report = (run.config or {}).get("task_report") or {}
+        report = run_task_report(ws, rows[run.run_id])
         if report.get("per_class") is not None and "macro_f1" in report:
             accuracy = run.scores.get("accuracy")
             out.append({"system": run.system, "run_id": run.run_id, "report": report, "accuracy": accuracy.mean if accuracy else None})

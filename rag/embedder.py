@@ -51,6 +51,9 @@ def load_embedder(spec: str | None = None, device: str = "cpu", ws: Any = None) 
     verified (checksums, safetensors only) before anything of it is read, and its dimension after."""
     name, path = resolve_embedder(spec, ws)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from core import quiet
+
+    quiet.install()  # before sentence-transformers pulls in transformers (and bitsandbytes)
     from sentence_transformers import SentenceTransformer
 
     from rag.embedder_store import check_loaded, is_tuned_folder, read_manifest

@@ -152,3 +152,51 @@ def run_jobs_inline(monkeypatch) -> None:
 
     monkeypatch.setattr(advisor.background, "start_job", run_here)
     monkeypatch.setattr(rag.embedder, "as_encoder", lambda obj=None, ws=None: FakeEncoder())
+
+
+SAMPLES = ROOT / "data" / "samples"
+
+
+def add_kind_runs(ws, sample: str, answers: dict, store_report: dict | None = None) -> tuple:
+    """Hand-made runs of one task kind (no model): a frozen split of ``data/samples/<sample>``, and per run id
+    ``(kind, answer_of(index, pair))`` the answers scored by the kind's real metrics, stored as predictions and a
+    leaderboard row the way the contract stores them. ``store_report[run_id] = False`` leaves the row without its
+    set-level report (as rows from before it was stored): pages must then read the predictions."""
+    from studies.data.datasets import load_pairs
+    from studies.data.splits import make_split, save_split
+    from studies.evaluation.metrics import score_all
+    from studies.evaluation.run_items import predictions_path, write_run_items
+    from studies.evaluation.stats import interval
+    from studies.evaluation.tasks import metrics_for, primary_metric, task_report
+    from studies.results.leaderboard import Leaderboard
+    from studies.results.records import RunRecord
+
+    split = make_split(load_pairs(SAMPLES / sample / "pairs.jsonl"), seed=0)
+    save_split(ws, split)
+    task, test = split.task, list(split.test)
+    names, refs = metrics_for(task), [p.output for p in test]
+    board = Leaderboard(ws)
+    for run_id, (kind, answer_of) in answers.items():
+        given = [answer_of(i, p) for i, p in enumerate(test)]
+        values, _ = score_all(names, given, refs)
+        write_run_items(ws, run_id, [
+            {"item_id": p.id, "input": p.input, "reference": p.output, "group": p.group, "raw": a, "answer": a,
+             "metrics": {n: values[n][i] for n in names}} for i, (p, a) in enumerate(zip(test, given))])
+        report = task_report(task, given, refs) if (store_report or {}).get(run_id, True) else {}
+        board.record(RunRecord(
+            run_id=run_id, kind=kind, system=f"{kind}:{sample}", method=kind, base_model="smollm2-135m-instruct",
+            config={"task": task.to_dict(), "task_report": report, "primary_metric": primary_metric(task), "metrics": names},
+            task=task.kind, dataset_name=split.dataset_name, dataset_version=split.dataset_hash, split_version=split.version,
+            split_part="test", n_items=len(test), metrics={n: interval(v).to_dict() for n, v in values.items()},
+            latency_s=0.1, latency_p95_s=0.15, artifacts={"predictions": str(predictions_path(ws, run_id))}))
+    return split, list(answers)
+
+
+def classification_runs(ws) -> tuple:
+    """Three hand-made runs on debian-sections: a right-on-three-quarters LoRA, a RAG that says 'net' half the time
+    (its row without a stored report), and a base model answering no label at all."""
+    return add_kind_runs(ws, "debian-sections", {
+        "lora-cls": ("lora", lambda i, p: p.output if i % 4 else "games"),
+        "rag-cls": ("rag", lambda i, p: p.output if i % 2 else "net"),
+        "base-cls": ("base", lambda i, p: "I'm sorry for any confusion"),
+    }, store_report={"rag-cls": False})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tuning.generate import Conversation, GenerationSettings, encode_prompts, with_system
 
@@ -54,12 +54,13 @@ def continuations(tokenizer, conversation: Conversation, labels: Sequence[str], 
     return out
 
 
-def _cache_arg(model, cache) -> dict:
-    """The KV cache keyword this transformers version takes (``cache`` from 5.x, ``past_key_values`` before)."""
-    import inspect
-
-    params = inspect.signature(model.forward).parameters
-    return {"cache": cache} if "cache" in params else {"past_key_values": cache}
+def _cache_of(output) -> tuple[Any, str]:
+    """(the KV cache of a forward pass, the keyword that passes it back): ``cache`` from transformers 5.x,
+    ``past_key_values`` before. Read from the output class, so a PEFT wrapper's ``**kwargs`` forward does
+    not hide the new name (the old one warns on every call)."""
+    if "cache" in getattr(output, "__dataclass_fields__", {}):
+        return output.cache, "cache"
+    return output.past_key_values, "past_key_values"
 
 
 def _ids(value) -> list[int]:
@@ -100,7 +101,7 @@ def score_labels(
                 width = max(len(c) for c in conts) - 1
                 if width > 0:
                     k = len(conts)
-                    cache = first.past_key_values
+                    cache, keyword = _cache_of(first)
                     cache.batch_repeat_interleave(k)
                     ids = torch.full((k, width), pad_id, dtype=torch.long)
                     mask = torch.zeros((k, len(prompt) + width), dtype=torch.long)
@@ -109,7 +110,7 @@ def score_labels(
                         rest = c[:-1][:width]
                         ids[row, : len(rest)] = torch.tensor(rest, dtype=torch.long)
                         mask[row, len(prompt) : len(prompt) + len(rest)] = 1
-                    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=True, **_cache_arg(model, cache)).logits
+                    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=True, **{keyword: cache}).logits
                     logp = torch.log_softmax(logits.float(), dim=-1)
                     for row, c in enumerate(conts):
                         for t in range(1, len(c)):

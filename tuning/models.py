@@ -156,6 +156,9 @@ def load_base_model(
     ``quantization="nf4"`` loads 4-bit NF4 weights through bitsandbytes (QLoRA); where
     bitsandbytes is missing or cannot run, a :class:`ModelLoadError` says so.
     """
+    from core import quiet
+
+    quiet.install()  # before transformers/peft/bitsandbytes load
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

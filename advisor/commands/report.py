@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--answers", type=path_arg, help="questionnaire answers (YAML/JSON) whose recommendation the evidence revisits")
     parser.add_argument("--metric", help="primary metric the verdict follows (default: the plan's primary_metric with --plan, "
                         "else the primary metric of the runs' task kind)")
-    parser.add_argument("--plan", type=path_arg, metavar="YAML", help="experiment plan whose primary_metric the verdict follows")
+    parser.add_argument("--plan", type=path_arg, metavar="YAML", help="experiment plan whose primary_metric the verdict follows, whose latency budget each system's p95 "
+                        "is measured against, and whose rag.gold_hit_k adds retrieval hit@k of the gold document")
     parser.add_argument("--metrics", help="comma-separated metrics to show (default: every shared metric)")
     parser.add_argument("--format", choices=("md", "html", "json"), default="md", help="output format (default: md)")
     parser.add_argument("--name", help="report folder name under <workspace>/reports/ (default: from the split and time)")
@@ -46,17 +47,17 @@ def run(args: argparse.Namespace) -> int:
     runs = [r.strip() for r in args.runs.split(",") if r.strip()]
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
     studies = [s.strip() for s in args.studies.split(",") if s.strip()] if args.studies else None
-    primary = args.metric
-    if primary is None and args.plan:
+    primary, plan = args.metric, None
+    if args.plan:
         from advisor.plan import load_plan
 
         plan = load_plan(args.plan)
-        primary = plan.primary_metric
+        primary = primary or plan.primary_metric
         if answers is None and plan.answers:
             answers = plan.answers
     record = build_record(ws, runs, answers=answers, primary=primary, metrics=metrics, include_checks=not args.no_checks,
                           studies=studies, evidence=_evidence(args), requests_per_day=args.requests_per_day, prices=args.prices,
-                          command=_command(ws, args), say=print)
+                          command=_command(ws, args), say=print, plan=plan)
     if args.format == "json":
         print_json(record.to_dict())
         return 0
@@ -83,7 +84,7 @@ def _command(ws, args: argparse.Namespace) -> str:
 
     flags = ([] if args.learning_curve else ["--no-learning-curve"]) + (["--oracle"] if args.oracle else [])
     flags += ["--forgetting"] if args.forgetting else []
-    for option in ("metrics", "studies", "forgetting_tolerance", "requests_per_day", "prices"):
+    for option in ("plan", "metrics", "studies", "forgetting_tolerance", "requests_per_day", "prices"):
         value = getattr(args, option)
         if value is not None:
             flags += ["--" + option.replace("_", "-"), str(value)]

@@ -39,12 +39,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format (default text)")
 
 
-def _progress_bar(total_hint: int | None = None):
-    from tqdm import tqdm
+class _LazyBar:
+    """A tqdm bar opened at the first training step: no empty '0step' bar while the model still loads."""
 
-    bar = tqdm(total=total_hint, unit="step", dynamic_ncols=True)
+    def __init__(self) -> None:
+        self.bar = None
+
+    def get(self, total: int):
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="step", dynamic_ncols=True)
+        return self.bar
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _progress_bar():
+    lazy = _LazyBar()
 
     def update(p) -> None:
+        bar = lazy.get(p.total_steps)
         if bar.total != p.total_steps:
             bar.total = p.total_steps
         bar.n = p.step
@@ -54,7 +71,7 @@ def _progress_bar(total_hint: int | None = None):
         bar.set_postfix(postfix, refresh=False)
         bar.refresh()
 
-    return bar, update
+    return lazy, update
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,7 +10,9 @@ retrieval and no context at all, three scores on the same items say where the ga
 
 With the RAG run's stored context (which documents it retrieved per item), :func:`error_split` sorts
 each RAG error into a *retrieval failure* (gold document not retrieved) or a *reading failure* (it was
-retrieved, the answer is still wrong), and says which part to fix. Every number comes from stored predictions.
+retrieved, the answer is still wrong), and says which part to fix. :func:`gold_hits` scores retrieval hit@k of
+the gold document from the same stored context (what a plan for cited answers reports). Every number comes
+from stored predictions.
 """
 
 from __future__ import annotations
@@ -21,11 +23,19 @@ from typing import Any
 
 from core.errors import EvaluationError
 from core.workspace import Workspace
+from studies.evaluation.stats import Score
 from studies.evaluation.systems import Prediction, RagSystem, register_system
 from tuning.generate import GenerationSettings
 
 CORRECT_AT = 0.5
 """An item counts as answered correctly when its primary metric is at least this (1.0/0.0 metrics: right or wrong)."""
+
+
+def gold_by_item(pairs: Sequence[Any]) -> dict[str, str]:
+    """``item id -> gold document id`` for pairs that know theirs (what stored predictions are keyed by)."""
+    from rag.retrieval_eval import gold_doc
+
+    return {str(p.id): str(gold_doc(p)) for p in pairs if gold_doc(p)}
 
 
 def gold_documents(pairs: Sequence[Any]) -> dict[str, str]:
@@ -112,6 +122,52 @@ class ErrorSplit:
         return dict(self.__dict__)
 
 
+def retrieved_documents(row: Mapping[str, Any]) -> list[str]:
+    """Distinct document ids of one stored prediction's context, in retrieval order."""
+    out: list[str] = []
+    for hit in row.get("context") or []:
+        doc = str(hit.get("doc_id")) if isinstance(hit, Mapping) and hit.get("doc_id") is not None else None
+        if doc is not None and doc not in out:
+            out.append(doc)
+    return out
+
+
+@dataclass(frozen=True)
+class GoldHits:
+    """Retrieval hit@k of the gold document over a run's stored predictions (items whose gold document is known)."""
+
+    k: int
+    score: Score | None
+    """Share of scored items whose gold document is among the first k retrieved, with its bootstrap interval (None: none scored)."""
+    items: int
+    """Items with a known gold document (the ones scored)."""
+    without_gold: int
+    retrieved: int
+    """The most documents the run retrieved for one item; below ``k``, hit@k is really hit@retrieved."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"k": self.k, "score": self.score.to_dict() if self.score else None, "items": self.items,
+                "without_gold": self.without_gold, "retrieved": self.retrieved}
+
+
+def gold_hits(predictions: Sequence[Mapping[str, Any]], k: int, gold: Mapping[str, str] | None = None) -> GoldHits:
+    """hit@k of each item's gold document (``gold``: item id -> document, default: the item's stored group)."""
+    from studies.evaluation.stats import interval
+
+    if k < 1:
+        raise EvaluationError(f"`k >= 1` must hold for hit@k, but got k={k}.")
+    values, missing, retrieved = [], 0, 0
+    for row in predictions:
+        doc = (gold or {}).get(str(row.get("item_id"))) if gold is not None else row.get("group")
+        ranking = retrieved_documents(row)
+        retrieved = max(retrieved, len(ranking))
+        if not doc:
+            missing += 1
+            continue
+        values.append(1.0 if str(doc) in ranking[:k] else 0.0)
+    return GoldHits(k, interval(values) if values else None, len(values), missing, retrieved)
+
+
 def _by_item(predictions: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
     return {str(p["item_id"]): p for p in predictions}
 
@@ -136,8 +192,7 @@ def error_split(rag: Sequence[Mapping[str, Any]], oracle: Sequence[Mapping[str, 
     correct = retrieval = reading = fixed = hits = 0
     for item in items:
         doc = (gold or {}).get(item) or r[item].get("group")
-        retrieved = {str(h.get("doc_id")) for h in (r[item].get("context") or [])}
-        found = doc is not None and str(doc) in retrieved
+        found = doc is not None and str(doc) in retrieved_documents(r[item])
         hits += found
         if value(r, item) >= CORRECT_AT:
             correct += 1

@@ -165,3 +165,37 @@ def metric_means(items: Sequence[RunItem]) -> dict[str, float]:
             sums[name] = sums.get(name, 0.0) + value
             counts[name] = counts.get(name, 0) + 1
     return {name: sums[name] / counts[name] for name in sums}
+
+
+def run_task(ws: Workspace, row: Mapping[str, Any]) -> Any:
+    """The task a leaderboard row was evaluated as: its own record, else its split's (rows from before kinds were stored)."""
+    from core.errors import AdvisorError
+    from studies.data.kinds import TaskSpec
+
+    stored = (row.get("config") or {}).get("task")
+    if isinstance(stored, dict) and stored.get("kind"):
+        return TaskSpec.from_dict(stored)
+    try:
+        from studies.data.splits import load_split
+
+        return load_split(ws, str(row.get("split_version"))).task
+    except (AdvisorError, OSError, ValueError):
+        return None
+
+
+def run_task_report(ws: Workspace, row: Mapping[str, Any], task: Any = None) -> dict[str, Any]:
+    """A run's set-level report for its kind (classification: per class, confusion, baselines): the one stored with
+    the row, else scored from its stored predictions; empty when neither exists or the kind has none."""
+    from studies.evaluation.tasks import task_report
+
+    stored = (row.get("config") or {}).get("task_report") or {}
+    if stored.get("per_class") is not None:
+        return dict(stored)
+    task = task or run_task(ws, row)
+    if task is None or not row.get("run_id"):
+        return {}
+    try:
+        items = read_prediction_rows(ws, str(row["run_id"]))
+    except LeaderboardError:
+        return {}
+    return task_report(task, [str(i.get("answer") or "") for i in items], [str(i.get("reference") or "") for i in items])

@@ -134,6 +134,7 @@ INTERACTIVE_LINES = [
     "3",          # labelled_pairs: 100-1k
     "2",          # labelling_capacity
     "1",          # output_format: free text
+    "",           # output_kind: default (not sure)
     "1",          # metric: automatic
     "3",          # prompting_result: partial
     "2",          # error_cost: medium

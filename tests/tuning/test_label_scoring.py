@@ -77,3 +77,25 @@ def test_generation_stops_at_the_end_of_the_object(tiny):
     crit = _JsonEnd(Tok(), width=1)
     ids = torch.tensor([[0, 1, 3, 2], [0, 1, 3, 3]])
     assert crit(ids, None).tolist() == [True, False]
+
+
+def test_a_peft_wrapped_model_scores_the_same_and_passes_the_cache_by_its_current_name(tiny, recwarn):
+    """A PEFT wrapper's forward takes ``**kwargs``: the cache keyword comes from the output, so transformers 5
+    gets ``cache`` (the old name warns on every call) and a fresh LoRA (B = 0) scores exactly like its base."""
+    import copy
+    import dataclasses
+    import warnings
+
+    from peft import LoraConfig, get_peft_model
+
+    from tuning.generate import GenerationSettings
+    from tuning.label_scoring import score_labels
+
+    warnings.simplefilter("always")
+    wrapped = get_peft_model(copy.deepcopy(tiny.model), LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    labels = ["yes", "no", "maybe later"]
+    convs = [[{"role": "user", "content": "Is it on?"}]]
+    base = score_labels(tiny, convs, labels, GenerationSettings())[0]
+    peft = score_labels(dataclasses.replace(tiny, model=wrapped), convs, labels, GenerationSettings())[0]
+    assert peft.scores == pytest.approx(base.scores, abs=1e-5)
+    assert not [w for w in recwarn.list if "past_key_values" in str(w.message)]

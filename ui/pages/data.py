@@ -82,7 +82,40 @@ def _readiness(dataset) -> None:
         st.code(summary.render(), language=None)
 
 
-def _split(ws, dataset) -> None:
+def _task(dataset):
+    """The task kind the data ask for, with its evidence and (classification) its label set; the person may override it."""
+    from studies.data.kinds import KINDS
+    from ui.task_views import choose_kind, label_rows
+
+    st.markdown("**Task kind**")
+    outputs = [p.output for p in dataset.pairs]
+    inferred = choose_kind(outputs).inferred
+    st.caption("The kind decides the metrics (and the one primary metric), the decoding and the prompts of every system. "
+               "It is read from the outputs; change it here where the data mislead.")
+    options = ["(as inferred)", *KINDS]
+    kind = st.selectbox("Task kind", options, key=data_key("task-kind", dataset.content_hash),
+                        format_func=lambda k: f"{inferred.kind} (as inferred)" if k == options[0] else k)
+    labels = st.text_input("Label set (classification; comma separated)", key=data_key("task-labels", dataset.content_hash),
+                           placeholder="default: the distinct training outputs",
+                           help="Giving labels makes the task a classification over exactly these labels.")
+    prompt = st.text_area("System prompt (optional)", key=data_key("task-prompt", dataset.content_hash),
+                          placeholder="default: built for the kind from the data", height=68)
+    choice = None
+    with guard():
+        choice = choose_kind(outputs, None if kind == options[0] else kind, labels, prompt)
+    if choice is None:
+        return None
+    task = choice.task
+    how = "your choice" if choice.overridden else "inferred"
+    st.info(f"**{task.kind}** ({how}): {task.evidence}", icon=":material/category:")
+    if task.labels:
+        st.dataframe(label_rows(task, outputs), hide_index=True, key=data_key("task-label-table", dataset.content_hash))
+    if task.schema:
+        st.caption("Fields every answer should have: " + ", ".join(f"`{k}` ({v})" for k, v in task.schema.items()))
+    return choice.override
+
+
+def _split(ws, dataset, override=None) -> None:
     from studies.data.splits import list_splits, make_split, save_split
 
     st.subheader("3. Freeze a split")
@@ -93,6 +126,10 @@ def _split(ws, dataset) -> None:
     if st.button("Freeze split", type="primary", key="freeze"):
         with guard():
             split = make_split(dataset, seed=int(seed))
+            if override is not None:  # the person's kind, labels and prompt, read against the train part only
+                from ui.task_views import choose_kind
+
+                split.task = choose_kind([p.output for p in split.train], *override).task
             save_split(ws, split)
             remember("split", split.version)
             counts = split.counts()
@@ -103,7 +140,7 @@ def _split(ws, dataset) -> None:
         existing = list_splits(ws)
     if existing:
         st.markdown("**Splits in this workspace**")
-        st.dataframe([{"version": s["version"], "data set": s["dataset_name"], "seed": s["seed"],
+        st.dataframe([{"version": s["version"], "data set": s["dataset_name"], "task": s.get("task") or "", "seed": s["seed"],
                        **(s.get("counts") or {}), "created": s.get("created_at")} for s in existing],
                      hide_index=True, width="stretch")
     else:
@@ -144,6 +181,7 @@ def page() -> None:
     if not report.ok:
         return
     _readiness(dataset)
+    override = _task(dataset)
     remember("dataset", str(source.path))
     if not str(source.path).startswith(str(ws.root / "datasets")):
         with st.expander("Save into the workspace"):
@@ -169,4 +207,4 @@ def page() -> None:
             st.dataframe([{"source": s.source, "reason": s.reason} for s in corpus.skipped], hide_index=True)
         remember("corpus", str(corpus_source.path))
 
-    _split(ws, dataset)
+    _split(ws, dataset, override)

@@ -17,14 +17,40 @@ def _pick(ids: list[str]) -> list[str]:
     return picked
 
 
+def _kind(view) -> None:
+    """The runs' task kind: its metrics (primary first), and for classification the baselines, per class, confusion."""
+    if view.problem:
+        st.info(view.problem)
+        return
+    st.subheader(f"Task kind: {view.kind}")
+    st.caption(f"Primary metric: **{view.primary}** (the kind's; the verdict follows it). {view.evidence}")
+    st.dataframe(view.metric_rows, hide_index=True, width="stretch", key="rp-kind-metrics")
+    if not view.reports:
+        return
+    st.markdown("**Baselines**: always answering the most frequent training label, and a label at random; a system "
+                "below them has learned nothing useful about the classes")
+    st.dataframe(view.baselines, hide_index=True, key="rp-baselines")
+    ids = list(view.reports)
+    run = st.selectbox("Per class and confusion matrix of", ids, index=ids.index(view.best) if view.best in ids else 0,
+                       format_func=lambda r: view.names.get(r, r), key="rp-class-run")
+    left, right = st.columns(2)
+    left.markdown("**Per class**")
+    left.dataframe(view.per_class(run), hide_index=True, key="rp-per-class")
+    right.markdown("**Confusion matrix** (rows: reference, columns: answer)")
+    right.dataframe(view.confusion(run), hide_index=True, key="rp-confusion")
+
+
 def _comparison(ws, runs: list[str]) -> None:
     from studies.results.leaderboard import Leaderboard
+    from ui.task_views import kind_view
     from ui.views import leaderboard_table, paired_comparisons
 
     board = Leaderboard(ws)
     rows = [board.get(r) for r in runs]
+    view = kind_view(ws, rows)
     st.subheader("Scores with 95% intervals")
-    st.dataframe(leaderboard_table(rows, None), hide_index=True, width="stretch")
+    st.dataframe(leaderboard_table(rows, view.primary), hide_index=True, width="stretch")
+    _kind(view)
     reference = st.selectbox("Compare each run against", runs, key="rp-reference")
     st.subheader(f"Paired differences against {reference}")
     st.caption("Difference of means on the same test items, with a paired bootstrap interval and a paired test "
