@@ -45,11 +45,12 @@ class _LazyBar:
     def __init__(self) -> None:
         self.bar = None
 
-    def get(self, total: int):
+    def get(self, total: int, step: int = 0):
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="step", dynamic_ncols=True)
+            # counted from the step it opens at: the first step's time is not known, so no "12,300 step/s"
+            self.bar = tqdm(total=total, initial=step, unit="step", dynamic_ncols=True)
         return self.bar
 
     def close(self) -> None:
@@ -61,7 +62,7 @@ def _progress_bar():
     lazy = _LazyBar()
 
     def update(p) -> None:
-        bar = lazy.get(p.total_steps)
+        bar = lazy.get(p.total_steps, p.step)
         if bar.total != p.total_steps:
             bar.total = p.total_steps
         bar.n = p.step
