@@ -1,8 +1,8 @@
 """The app's long work as background jobs (see :mod:`core.jobs`): building a RAG index, evaluating one,
-measuring a review meeting's evidence, exporting an accepted fine-tune.
+fine-tuning the embedder, measuring a review meeting's evidence, exporting an accepted fine-tune.
 
 ``python -m advisor.background <job dir>`` runs one job; :func:`start_rag_build`,
-:func:`start_rag_eval`, :func:`start_evidence` and :func:`start_export` start them. Both report every stage (loading the embedder, chunking,
+:func:`start_rag_eval`, :func:`start_embedder_tuning`, :func:`start_evidence` and :func:`start_export` start them. Both report every stage (loading the embedder, chunking,
 embedding, leakage control, loading the generator, answering) so a page never sits on a stale bar.
 """
 
@@ -18,6 +18,7 @@ from core.workspace import Workspace
 RAG_BUILD = "rag-build"
 RAG_EVAL = "rag-eval"
 EXPORT = "export"
+EMBEDDER_TUNE = "embedder-tune"
 EVIDENCE = "evidence"
 EVIDENCE_PARTS = ("learning_curve", "oracle", "forgetting")
 STAGES = {"chunk": "Chunking documents", "embed": "Embedding chunks", "index": "Building the FAISS index"}
@@ -52,6 +53,42 @@ def start_export(ws: Workspace, run_id: str, fmt: str, quant: str | None = None,
     registry_entry(ws, run_id)
     return start_job(ws, EXPORT, __name__, {"workspace": str(ws.root), "run_id": run_id, "format": fmt, "quant": quant,
                                             "sample": sample})
+
+
+def start_embedder_tuning(ws: Workspace, name: str, index: str, split_version: str, config: dict[str, Any]) -> JobStatus:
+    """Fine-tune the embedder of index ``index`` on the train part of ``split_version`` (what `advisor rag
+    tune-embedder` does) in the background; ``config``: EmbedderTuneConfig values. Checked here first."""
+    from core.config import from_dict
+    from core.errors import RagError
+    from core.workspace import safe_name
+    from rag.embedder_store import embedder_dir
+    from rag.embedder_tuning import EmbedderTuneConfig
+    from studies.data.splits import load_split
+
+    from rag.index import open_index
+
+    if not config.get("base"):  # start from the embedder the index was built with (its retriever mines the negatives)
+        config = {**config, "base": open_index(ws, index).config.embedder}
+    from_dict(EmbedderTuneConfig, config).validate()
+    load_split(ws, split_version)  # a missing or damaged split is refused before a process starts
+    if embedder_dir(ws, safe_name(name)).exists():
+        raise RagError(f"A fine-tuned embedder named {name!r} exists already; pick another name.")
+    return start_job(ws, EMBEDDER_TUNE, __name__, {"workspace": str(ws.root), "name": safe_name(name), "index": index,
+                                                   "split": split_version, "config": config})
+
+
+def _tune_embedder(job: JobReporter, p: dict[str, Any]) -> dict[str, Any]:
+    from core.config import from_dict
+    from rag.embedder_tuning import EmbedderTuneConfig, tune_embedder
+    from studies.data.splits import load_split
+
+    ws = Workspace.resolve(p["workspace"])
+    job.progress("Reading the frozen split")
+    split = load_split(ws, p["split"])
+    result = tune_embedder(ws, p["name"], p["index"], split, from_dict(EmbedderTuneConfig, p["config"]),
+                           progress=lambda stage, done, total: job.progress(stage.capitalize(), done, total))
+    m = result.manifest
+    return {"name": result.name, "pairs": m["data"]["pairs"], "skipped": result.skipped, "training": m["training"]}
 
 
 def start_evidence(ws: Workspace, runs: list[str], parts: list[str]) -> JobStatus:
@@ -147,7 +184,7 @@ def _evaluate(job: JobReporter, p: dict[str, Any]) -> dict[str, Any]:
             "scores": {m: {"mean": s.mean, "low": s.low, "high": s.high} for m, s in result.scores.items()}}
 
 
-WORK = {RAG_BUILD: _build, RAG_EVAL: _evaluate, EVIDENCE: _evidence, EXPORT: _export}
+WORK = {RAG_BUILD: _build, RAG_EVAL: _evaluate, EMBEDDER_TUNE: _tune_embedder, EVIDENCE: _evidence, EXPORT: _export}
 """What each kind of job runs (in the job's own process)."""
 
 

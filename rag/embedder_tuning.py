@@ -217,6 +217,15 @@ def trainer_arguments(output_dir: str, config: EmbedderTuneConfig, **extra: Any)
     )
 
 
+def position_limit(model: Any) -> int | None:
+    """Positions the embedder's transformer has (512 for MiniLM; 128 for some small BERTs): training beyond
+    them fails inside the model with a tensor-size error, so ``max_seq_length`` is capped to it."""
+    try:
+        return int(model[0].auto_model.config.max_position_embeddings)
+    except (AttributeError, TypeError, ValueError, IndexError, KeyError):
+        return None
+
+
 def train_embedder(model: Any, examples: Sequence[TrainingExample], config: EmbedderTuneConfig,
                    progress: StageProgress | None = None, show_bar: bool = False) -> TrainStats:
     """Fine-tune ``model`` in place: SentenceTransformerTrainer + MultipleNegativesRankingLoss."""
@@ -227,7 +236,7 @@ def train_embedder(model: Any, examples: Sequence[TrainingExample], config: Embe
     if len(examples) < 2:
         raise RagError(f"Embedder fine-tuning needs at least 2 usable training pairs, but got {len(examples)}: "
                        "the data set's train part must have pairs whose gold document is in the index.")
-    model.max_seq_length = config.max_seq_length
+    model.max_seq_length = min(config.max_seq_length, position_limit(model) or config.max_seq_length)
 
     class _Progress(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
@@ -274,7 +283,7 @@ def tune_embedder(
     config.validate()
     target = embedder_dir(ws, name)
     if target.exists() and not force:
-        raise RagError(f"Fine-tuned embedder {name!r} already exists in {target}; pick another --name or pass --force to replace it.")
+        raise RagError(f"Fine-tuned embedder {name!r} already exists in {target}; pick another name, or replace it (`--force` on the command line).")
     model = load_embedder(config.base, ws=ws)
     base_name = model.advisor_name
     pipe = RagPipeline.open(ws, index_name, encoder=as_encoder(model))  # refuses an index of another embedder

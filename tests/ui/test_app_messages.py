@@ -21,6 +21,7 @@ APP_FACING = (
     "studies/results/records.py",
     "studies/governance/review.py",
     "studies/governance/export.py",
+    "rag/embedder_tuning.py",
 )
 
 

@@ -112,6 +112,38 @@ def _evaluate(ws, names: list[str]) -> None:
     job_panel(ws, RAG_EVAL, _evaluated)
 
 
+def _tuned(job) -> None:
+    r = job.result
+    t = r.get("training") or {}
+    st.success(f"Fine-tuned embedder `{r['name']}`: {r['pairs']} training pairs, {t.get('steps', '?')} steps in "
+               f"{t.get('seconds', '?')} s. Build an index with it (Settings of step 1: Embedder `{r['name']}`) and "
+               "evaluate both indexes on the same split.", icon=":material/model_training:")
+
+
+def _tune_embedder(ws, names: list[str]) -> None:
+    from advisor.background import EMBEDDER_TUNE, start_embedder_tuning
+
+    st.subheader("4. Fine-tune the embedder on your pairs (optional)")
+    splits = ws.names("splits")
+    if not splits:
+        st.caption("Freeze a split on the Data page first: the embedder learns from its train part only.")
+        return
+    st.caption("Teaches the retriever your questions: each training pair's question against its gold document, with "
+               "hard negatives mined by this index's retriever. Test and validation documents are never seen. "
+               "On a CPU about 1-5 pairs per second; it runs in the background.")
+    c1, c2 = st.columns(2)
+    index = picker("Index whose retriever mines the negatives", names, key="rag-tune-index", remember_as="index", container=c1)
+    version = picker("Split", splits, key="rag-tune-split", remember_as="split", container=c2)
+    c3, c4, c5 = st.columns(3)
+    name = c3.text_input("Embedder name", value=f"{index}-tuned", key="rag-tune-name")
+    epochs = c4.number_input("Epochs", 0.1, 20.0, 1.0, 0.5, key="rag-tune-epochs")
+    max_pairs = c5.number_input("Training pairs (0: all)", 0, 1_000_000, 0, key="rag-tune-pairs")
+    if st.button("Fine-tune the embedder", key="rag-tune", icon=":material/model_training:"):
+        with guard():
+            start_embedder_tuning(ws, name, index, version, {"epochs": float(epochs), "max_pairs": int(max_pairs) or None})
+    job_panel(ws, EMBEDDER_TUNE, _tuned)
+
+
 @guarded
 def page() -> None:
     st.title("RAG baseline")
@@ -125,3 +157,4 @@ def page() -> None:
         return
     _try(ws, names)
     _evaluate(ws, names)
+    _tune_embedder(ws, names)
