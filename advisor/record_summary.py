@@ -46,8 +46,17 @@ def readable_name(row: dict[str, Any]) -> str:
     ft = " ".join(b for b in (label, f"r={rank}" if rank and method != "full" else "") if b)
     if trial is not None:
         ft += f", trial {trial}"
+    # a classification answered by free generation instead of label scoring reads differently
+    free = "free generation" if config.get("decoding") == "generate" and (config.get("task") or {}).get("kind") == "classification" else ""
+    examples = ", ".join(b for b in (f"k={config['k']}" if config.get("k") else "", free) if b)
     if kind == "base":
-        return f"Base model ({row.get('base_model') or 'prompted'})"
+        return f"Base model ({', '.join(b for b in (str(row.get('base_model') or 'prompted'), free) if b)})"
+    if kind == "rag-examples":
+        vote = config.get("method") == "rag-examples-vote" or str(row.get("system") or "").endswith(":vote")
+        name = "Vote of the nearest training examples" if vote else "Nearest training examples as few-shot"
+        return f"{name} ({examples})" if examples else name
+    if kind == "rag-examples+lora":
+        return f"Few-shot examples + {ft}" + (f" ({examples})" if examples else "")
     if kind == "rag":
         return f"RAG ({rag_bits})" if rag_bits else "RAG"
     if kind == "rag-oracle":

@@ -24,6 +24,19 @@ def test_readable_names_from_rows():
     assert twins == {"rag-aaaaaa": "RAG (hybrid, k=3) [aaaaaa]", "rag-bbbbbb": "RAG (hybrid, k=3) [bbbbbb]"}
 
 
+def test_readable_names_of_example_retrieval_and_free_generation():
+    # the classification flow's first screen showed "rag-examples:vote" and two "Base model" rows told apart by run ids
+    cls = {"kind": "classification"}
+    shots = {"run_id": "e1", "kind": "rag-examples", "system": "rag-examples", "config": {"k": 4, "decoding": "labels", "task": cls}}
+    vote = {"run_id": "e2", "kind": "rag-examples", "system": "rag-examples:vote", "config": {"k": 4, "method": "rag-examples-vote"}}
+    tuned = {"run_id": "e3", "kind": "rag-examples+lora", "config": {"k": 4, "adapter": "x", "train_config": {"rank": 16}}}
+    free = {"run_id": "b1", "kind": "base", "base_model": "m", "config": {"decoding": "generate", "task": cls}}
+    scored = {"run_id": "b2", "kind": "base", "base_model": "m", "config": {"decoding": "labels", "task": cls}}
+    assert readable_names([shots, vote, tuned, free, scored]) == {
+        "e1": "Nearest training examples as few-shot (k=4)", "e2": "Vote of the nearest training examples (k=4)",
+        "e3": "Few-shot examples + LoRA r=16 (k=4)", "b1": "Base model (m, free generation)", "b2": "Base model (m)"}
+
+
 def test_interval_bar_marks_interval_and_mean():
     assert interval_bar(0.5, 0.25, 0.75, width=9) == "[--==o==--]"
     assert interval_bar(0.0, 0.0, 0.1, width=5) == "[o----]"
