@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from advisor.cli import print_json
     from studies.data.readiness import readiness
+    from studies.data.validation import MISSING_FIELD
 
     dataset = _load(args, strict=False)
     summary = readiness(dataset)
@@ -135,6 +136,8 @@ def _check(args: argparse.Namespace) -> int:
         print(summary.render())
         if not report.ok:
             print(f"\nINVALID: {len(report.errors)} error(s) above; fix them and run the check again.")
+            if any(p.kind == MISSING_FIELD for p in report.errors):  # the library names no flag; here it is
+                print("hint: name your columns with --map input=COLUMN,output=COLUMN (e.g. --map input=question,output=answer)")
     if not report.ok:
         print(f"error: {dataset.source} has {len(report.errors)} validation error(s).", file=sys.stderr)
         return 2
