@@ -69,7 +69,7 @@ def test_csv_missing_column_is_one_clear_problem(tmp_path):
     with pytest.raises(InvalidDataError) as info:
         load_pairs(path)
     assert [p.kind for p in info.value.report.errors] == ["missing-field"]
-    assert "--map" in str(info.value)
+    assert "column mapping" in str(info.value) and "--map" not in str(info.value)  # the app shows it too
 
 
 def test_ids_are_kept_or_numbered_and_must_be_unique(tmp_path):
