@@ -23,7 +23,7 @@ def table(record: dict, title: str) -> str:
     for row in sorted(page["rows"], key=lambda r: -r["mean"]):
         lines.append(f"| {row['name']}{' (best)' if row.get('best') else ''} | {row['mean']:.3f} [{row['low']:.3f}, {row['high']:.3f}] | "
                      f"{row['latency_p95_s']:.2f} | ${row['per_1k_usd']:.4f} | ${row['per_month_usd']:,.2f} |")
-    lines += ["", f"Verdict: {record['verdict']['headline']}"]
+    lines += ["", f"Verdict: {page['verdict']}"]
     curve = (record.get("evidence") or {}).get("learning_curve") or {}
     if curve.get("sentence"):
         lines.append(f"How much data: {curve['sentence']}")

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(record.to_dict())
         return 0
     path = write_report(ws, record, fmt=args.format, name=args.name)
-    print(record.verdict.headline)
+    print(record.page.verdict if record.page is not None else record.verdict.headline)  # readable names
     print(f"report: {path}")
     return 0
 

@@ -157,6 +157,12 @@ def test_report_cli(workspace, three_runs):
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "report:" in out.stdout and (workspace.root / "reports" / "cli" / "decision_record.html").is_file()
+    from studies.results.leaderboard import Leaderboard
+
+    lines = out.stdout.splitlines()
+    headline = lines[[i for i, line in enumerate(lines) if line.startswith("report:")][0] - 1]  # the verdict, readable names
+    systems = [Leaderboard(workspace).get(r)["system"] for r in (base, rag, lora)]
+    assert not [s for s in systems if s in headline and ":" in s], headline
     bad = subprocess.run(cmd[:-4] + ["--runs", "nope-1,nope-2"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "nope-1" in bad.stderr
 
