@@ -46,6 +46,9 @@ def readable_name(row: dict[str, Any]) -> str:
     ft = " ".join(b for b in (label, f"r={rank}" if rank and method != "full" else "") if b)
     if trial is not None:
         ft += f", trial {trial}"
+    share = re.search(r"-lc(\d{3})$", str(config.get("adapter") or ""))  # a learning-curve retraining on a share of the data
+    if share:
+        ft += f", {int(share.group(1))}% of the training pairs"
     # a classification answered by free generation instead of label scoring reads differently
     free = "free generation" if config.get("decoding") == "generate" and (config.get("task") or {}).get("kind") == "classification" else ""
     examples = ", ".join(b for b in (f"k={config['k']}" if config.get("k") else "", free) if b)
@@ -75,6 +78,20 @@ def readable_names(rows: list[dict[str, Any]]) -> dict[str, str]:
     for n in names.values():
         counts[n] = counts.get(n, 0) + 1
     return {rid: (f"{n} [{rid[-6:]}]" if counts[n] > 1 else n) for rid, n in names.items()}
+
+
+def readable_text(text: str, systems: dict[str, str]) -> str:
+    """``text`` with system names (``rag+lora:idx:adapter``, ``rag-examples``) replaced by readable ones.
+
+    Spec-like names are replaced wherever they stand as a whole name, longest first so none replaces part of
+    another; a plain word such as "base" only where it stands as a name, in parentheses.
+    """
+    for system in sorted(systems, key=len, reverse=True):
+        if re.fullmatch(r"[a-z]+", system):
+            text = text.replace(f"({system})", f"({systems[system]})")
+        else:
+            text = re.sub(rf"(?<![\w:+-]){re.escape(system)}(?![\w:+-])", lambda _m, name=systems[system]: name, text)
+    return text
 
 
 def interval_bar(mean: float, low: float, high: float, lo: float = 0.0, hi: float = 1.0, width: int = BAR_WIDTH) -> str:
@@ -194,14 +211,10 @@ def one_page(comparison: "RunComparison", verdict: Any, rows: dict[str, dict[str
         best_ft = max(tuned, key=lambda r: r.scores[metric].mean)
         be = break_even(by_run[best_rag.run_id], by_run[best_ft.run_id], volume)
         notes.append(be.sentence.replace(best_rag.system, names[best_rag.run_id]).replace(best_ft.system, names[best_ft.run_id]))
+    systems = {run.system: names[run.run_id] for run in comparison.runs}
+
     def readable(text: str) -> str:
-        # Spec-like names (kind:args) are replaced wherever they stand, longest first so none replaces part of
-        # another; a bare word such as "base" only where it stands as a name, in parentheses.
-        for run in sorted(comparison.runs, key=lambda r: -len(r.system)):
-            old = run.system if ":" in run.system else f"({run.system})"
-            new = names[run.run_id] if ":" in run.system else f"({names[run.run_id]})"
-            text = text.replace(old, new)
-        return text
+        return readable_text(text, systems)
 
     return OnePage(metric, comparison.n_items, comparison.part, page_rows, readable(verdict.headline),
                    [readable(q) for q in verdict.open_questions], volume, source, budget, table.source, costs, notes, command,

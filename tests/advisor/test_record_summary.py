@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from advisor.record_summary import interval_bar, readable_name, readable_names, reproduce_command, volume_of
+from advisor.record_summary import interval_bar, readable_name, readable_names, readable_text, reproduce_command, volume_of
 from tests.report_fixtures import evaluate_canned, frozen_split
 
 
@@ -35,6 +35,15 @@ def test_readable_names_of_example_retrieval_and_free_generation():
     assert readable_names([shots, vote, tuned, free, scored]) == {
         "e1": "Nearest training examples as few-shot (k=4)", "e2": "Vote of the nearest training examples (k=4)",
         "e3": "Few-shot examples + LoRA r=16 (k=4)", "b1": "Base model (m, free generation)", "b2": "Base model (m)"}
+
+
+def test_verdict_text_reads_with_readable_names_and_learning_curve_runs_say_their_share():
+    systems = {"rag-examples": "Few-shot (k=4)", "rag-examples:vote": "Vote (k=4)", "base": "Base model (m)",
+               "rag-examples+lora:a": "Few-shot + LoRA"}
+    text = "rag-examples+lora:a scores best, but rag-examples:vote, rag-examples are within; base is weak (base)."
+    assert readable_text(text, systems) == "Few-shot + LoRA scores best, but Vote (k=4), Few-shot (k=4) are within; base is weak (Base model (m))."
+    row = {"run_id": "lora-x-lc025", "kind": "lora", "config": {"adapter": "lora-x-lc025", "train_config": {"rank": 16}}}
+    assert readable_name(row) == "LoRA r=16, 25% of the training pairs"
 
 
 def test_interval_bar_marks_interval_and_mean():
