@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics", default=None,
                         help="comma-separated metrics (default: the task kind's metrics, primary first; see --list-metrics)")
     parser.add_argument("--list-metrics", action="store_true", help="print the metrics and what each rewards, then exit")
-    parser.add_argument("--max-new-tokens", type=positive_int, default=None, help=f"generation limit per answer (default {_DEFAULTS['max_new_tokens']})")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=None, help=f"generation limit per answer (default {_DEFAULTS['max_new_tokens']}, raised to fit the "
+                        "longest training answers, up to 512)")
     parser.add_argument("--batch-size", type=positive_int, default=None, help=f"prompts decoded together (default {_DEFAULTS['batch_size']})")
     parser.add_argument("--study", default=None, help="group this run under a study name on the leaderboard")
     parser.add_argument("--price-per-hour", type=bounded_float(0.0, low_open=False), default=None, help="USD per device-hour (default: built-in price table)")
@@ -85,11 +86,9 @@ def run(args: argparse.Namespace) -> int:
     from studies.data.splits import save_split
 
     save_split(ws, split)
-    settings = GenerationSettings()
-    if args.max_new_tokens is not None:
-        settings.max_new_tokens = args.max_new_tokens
-    if args.batch_size is not None:
-        settings.batch_size = args.batch_size
+    from studies.evaluation.contract import settings_for
+
+    settings = settings_for(split, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
     options = {"device": args.device}
     if args.model is not None:
         options["model"] = args.model

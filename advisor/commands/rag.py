@@ -59,7 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--allow-unreviewed", action="store_true", help="accept generated pairs nobody reviewed (recorded on the result)")
     e.add_argument("--model", default=None, help="generator: local transformers folder (default SmolLM2-135M)")
     e.add_argument("--max-new-tokens", type=positive_int, default=None,
-                   help=f"generation limit per answer (default {default_of(GenerationSettings, 'max_new_tokens')})")
+                   help=f"generation limit per answer (default {default_of(GenerationSettings, 'max_new_tokens')}, raised to fit "
+                        "the longest training answers, up to 512)")
     e.add_argument("--no-record", action="store_true", help="store predictions but add no leaderboard row")
     e.add_argument("--retrieval-only", action="store_true", help="retrieval metrics and leak report only, no generation")
     from advisor.commands.data import task_options
@@ -205,13 +206,10 @@ def _eval(args: argparse.Namespace) -> int:
     out: dict[str, object] = {"split": split.version, "eval_index": prepared.index_name, "leakage_control": prepared.note,
                               "examples_removed": prepared.removed, **report}
     if not args.retrieval_only:
-        from studies.evaluation.contract import evaluate
+        from studies.evaluation.contract import evaluate, settings_for
         from studies.evaluation.systems import RagSystem
-        from tuning.generate import GenerationSettings
 
-        settings = GenerationSettings()
-        if args.max_new_tokens is not None:
-            settings.max_new_tokens = args.max_new_tokens
+        settings = settings_for(split, max_new_tokens=args.max_new_tokens)
         system = RagSystem(args.name, ws, model=args.model)
         bar = ProgressBar(f"eval rag:{args.name}")
         try:

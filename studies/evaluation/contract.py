@@ -36,7 +36,7 @@ from studies.data.kinds import TaskSpec, task_of_split
 from studies.evaluation import metrics as metric_registry
 from studies.evaluation import prices, provenance
 from studies.evaluation.stats import PairedComparison, Score, interval, paired_difference
-from studies.evaluation.tasks import extract_for, metrics_for, primary_metric, task_report
+from studies.evaluation.tasks import answer_token_budget, extract_for, metrics_for, primary_metric, task_report
 from studies.evaluation.systems import System, system_device
 from studies.results.leaderboard import Leaderboard
 from studies.results.records import RunRecord, new_run_id, trial_run_id
@@ -184,6 +184,18 @@ def _gpu_name(device: str) -> str | None:
         return "gpu"
 
 
+def settings_for(split: Any, **overrides: Any) -> GenerationSettings:
+    """The generation settings of an evaluation on ``split`` when the caller names none: the defaults, with a
+    generation limit long enough for the training answers (:func:`~studies.evaluation.tasks.answer_token_budget`);
+    ``overrides`` (not None) win. Every system evaluated on the split gets the same, recorded with each run."""
+    settings = GenerationSettings()
+    settings.max_new_tokens = answer_token_budget([p.output for p in split.train], settings.max_new_tokens)
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(settings, key, value)
+    return settings
+
+
 def evaluate(
     system: System,
     split: Any,
@@ -213,7 +225,7 @@ def evaluate(
     ``labels`` scores every label (classification; the answer is always a label), ``generate``
     decodes freely, ``auto`` (default) scores labels for classification where the system can.
     """
-    settings = settings or GenerationSettings()
+    settings = settings or settings_for(split)
     settings.validate()
     task = task or task_of_split(split)
     if decoding not in DECODINGS:

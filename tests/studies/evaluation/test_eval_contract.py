@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import types
 
 import pytest
 
@@ -95,6 +96,19 @@ def test_progress_starts_at_zero_and_ends_at_the_item_count(split, workspace):
     evaluate(Oracle(split), split, workspace, metrics=FAST, record=False, progress=lambda done, total: seen.append((done, total)))
     n = len(split.test)
     assert seen[0] == (0, n) and seen[-1] == (n, n) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_the_generation_limit_fits_the_training_answers():
+    # A fixed 64 tokens cut ~220-character JSON answers mid-object: no structured answer parsed (#16).
+    from studies.evaluation.contract import settings_for
+    from studies.evaluation.tasks import MAX_ANSWER_TOKENS, answer_token_budget
+
+    assert answer_token_budget(["ls -la"] * 100, 64) == 64  # short answers keep the default
+    assert answer_token_budget(["x" * 220] * 99 + ["x" * 5000], 64) == 220 // 2 + 16  # the 99th percentile, not the outlier
+    assert answer_token_budget(["x" * 9000] * 10, 64) == MAX_ANSWER_TOKENS and answer_token_budget([], 64) == 64
+    split = types.SimpleNamespace(train=[types.SimpleNamespace(output='{"name": "' + "a" * 200 + '"}')] * 10)
+    assert settings_for(split).max_new_tokens == 122
+    assert settings_for(split, max_new_tokens=8, batch_size=None).max_new_tokens == 8  # the caller's value wins
 
 
 def test_refuses_training_overlap_and_other_split_versions(split, workspace):
