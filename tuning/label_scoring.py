@@ -4,11 +4,14 @@ The answer is always a label (the most likely one), so a classifier is never sco
 wrapped around its label. Each label is scored as the assistant's whole reply, end-of-turn
 token included (so ``pos`` and ``positive`` differ), with the chat template the model was trained
 with. The prompt is encoded once per item and its KV cache shared by every label (the labels of
-one item are one batch), so the cost is one prompt pass plus one short batched pass per item.
+one item are one batch); the start every prompt shares (the system prompt with its label list) is
+computed once for the whole evaluation, so an item costs a pass over its own tokens plus one short
+batched pass over the labels.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -69,6 +72,35 @@ def _ids(value) -> list[int]:
     return list(value)
 
 
+MIN_SHARED_TOKENS = 16
+"""A common prompt start shorter than this is recomputed per item (copying its cache would cost as much)."""
+
+
+def _shared_prefix(model, prompts: Sequence[Sequence[int]], device) -> tuple[int, Any]:
+    """(length, (KV cache, keyword)) of the token prefix every prompt shares, computed once; (0, None) when short.
+
+    Classification prompts of one evaluation share the system prompt and its label list (most of each
+    prompt), so each item then costs only its own few tokens plus the labels. At least one token of every
+    prompt is left out of the prefix: its logits score the labels' first tokens.
+    """
+    import torch
+
+    if len(prompts) < 2:
+        return 0, None
+    shared = min(len(p) for p in prompts) - 1
+    first = prompts[0]
+    for other in prompts[1:]:
+        i = 0
+        while i < shared and other[i] == first[i]:
+            i += 1
+        shared = i
+        if shared < MIN_SHARED_TOKENS:
+            return 0, None
+    with torch.inference_mode():
+        output = model(input_ids=torch.tensor([list(first[:shared])], device=device), use_cache=True)
+    return shared, _cache_of(output)
+
+
 def score_labels(
     loaded: "LoadedModel",
     conversations: Sequence[Conversation],
@@ -91,11 +123,16 @@ def score_labels(
     model.eval()
     out: list[LabelScores] = []
     try:
+        shared, shared_cache = _shared_prefix(model, [p for p, _ in prompts], device)
         for n, (conv, (prompt, truncated)) in enumerate(zip(conversations, prompts)):
             began = time.perf_counter()
             conts = continuations(tokenizer, conv, labels, settings)
             with torch.inference_mode():
-                first = model(input_ids=torch.tensor([prompt], device=device), use_cache=True)
+                if shared_cache is not None:  # the prompt's common start (system prompt, label list) is not recomputed
+                    first = model(input_ids=torch.tensor([prompt[shared:]], device=device), use_cache=True,
+                                  **{shared_cache[1]: copy.deepcopy(shared_cache[0])})
+                else:
+                    first = model(input_ids=torch.tensor([prompt], device=device), use_cache=True)
                 first_logp = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
                 totals = [float(first_logp[c[0]]) for c in conts]
                 width = max(len(c) for c in conts) - 1

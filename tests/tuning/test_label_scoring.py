@@ -27,15 +27,23 @@ def _naive(loaded, conversation, continuation_ids, settings):
     return sum(float(logp[len(prompt) - 1 + t, tok]) for t, tok in enumerate(continuation_ids))
 
 
-def test_shared_prefix_scores_match_full_sequences_and_answers_are_labels(tiny):
+@pytest.mark.parametrize("system", ["Classify.", "You are a classifier. Reply with exactly one of these labels and nothing else: "
+                                    "positive, negative, neutral, mixed feelings overall."])
+def test_shared_prefix_scores_match_full_sequences_and_answers_are_labels(tiny, system, monkeypatch):
+    # The long system prompt is a prompt start every item shares: computed once, its cache copied per item.
+    import tuning.label_scoring as label_scoring
     from tuning.generate import GenerationSettings
     from tuning.label_scoring import continuations, score_labels
 
     labels = ["positive", "negative", "neutral", "mixed feelings overall"]
-    convs = [[{"role": "system", "content": "Classify."}, {"role": "user", "content": text}]
+    convs = [[{"role": "system", "content": system}, {"role": "user", "content": text}]
              for text in ("I loved it", "Terrible service, never again", "ok")]
     settings = GenerationSettings()
+    shared = []
+    original = label_scoring._shared_prefix
+    monkeypatch.setattr(label_scoring, "_shared_prefix", lambda *a: shared.append(original(*a)) or shared[-1])
     out = score_labels(tiny, convs, labels, settings)
+    assert (shared[0][1] is not None) == (len(system) > 20) and (shared[0][0] >= label_scoring.MIN_SHARED_TOKENS or shared[0][0] == 0)
     assert len(out) == 3
     for conv, item in zip(convs, out):
         assert item.label in labels and set(item.scores) == set(labels)
