@@ -59,10 +59,9 @@ def main() -> int:
             return 1
         timings.append((name, time.perf_counter() - t0))
     sys.path.insert(0, str(ROOT))
-    from core.workspace import Workspace
-    from studies.results.leaderboard import Leaderboard
+    from bench.test_runs import test_run_ids
 
-    runs = ",".join(r["run_id"] for r in Leaderboard(Workspace.resolve(ws)).runs(split_part="test"))
+    runs = ",".join(test_run_ids(ws))
     t0 = time.perf_counter()
     report = subprocess.run([sys.executable, "-m", "advisor", "--workspace", ws, "report", "--runs", runs, "--no-learning-curve",
                              "--format", "json"], cwd=ROOT, env=env, capture_output=True, text=True)

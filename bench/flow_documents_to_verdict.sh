@@ -60,15 +60,7 @@ adv eval rag+lora:docs:docs-lora --data "$PAIRS" --seed 0 --format json > "$WS/r
 t5=$(stamp)
 
 echo "== 6. report"
-RUNS=$("$PY" - "$WS" <<'EOF'
-import sys
-sys.path.insert(0, ".")
-from studies.results.leaderboard import Leaderboard
-from core.workspace import Workspace
-rows = Leaderboard(Workspace.resolve(sys.argv[1])).runs(split_part="test")
-print(",".join(r["run_id"] for r in rows))
-EOF
-)
+RUNS=$("$PY" -m bench.test_runs "$WS")
 adv report --runs "$RUNS" --name docs-flow
 t6=$(stamp)
 echo "== minutes: generate $(( (t1-t0)/60 )), review+build $(( (t2-t1)/60 )), split $(( (t3-t2)/60 )), base+RAG $(( (t4-t3)/60 )), LoRA+RAG+LoRA $(( (t5-t4)/60 )), report $(( (t6-t5)/60 )); total $(( (t6-t0)/60 )); load: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -62,15 +62,7 @@ adv eval "rag-examples+lora:$SET-lora" --data "$PAIRS" --study "$SET" "${LIMIT_A
 t4=$(stamp)
 
 echo "== 5. report"
-RUNS=$("$PY" - "$WS" <<'PYEOF'
-import sys
-sys.path.insert(0, ".")
-from core.workspace import Workspace
-from studies.results.leaderboard import Leaderboard
-rows = Leaderboard(Workspace.resolve(sys.argv[1])).runs(split_part="test")
-print(",".join(r["run_id"] for r in rows))
-PYEOF
-)
+RUNS=$("$PY" -m bench.test_runs "$WS")
 adv report --runs "$RUNS" --name "$SET"
 adv report --runs "$RUNS" --name "$SET" --format json > "$WS/record.json"
 t5=$(stamp)
