@@ -283,7 +283,7 @@ def tune_embedder(
     config.validate()
     target = embedder_dir(ws, name)
     if target.exists() and not force:
-        raise RagError(f"Fine-tuned embedder {name!r} already exists in {target}; pick another name, or replace it (`--force` on the command line).")
+        raise RagError(f"Fine-tuned embedder {name!r} already exists in {target}; pick another name (replacing it must be asked for explicitly).")
     model = load_embedder(config.base, ws=ws)
     base_name = model.advisor_name
     pipe = RagPipeline.open(ws, index_name, encoder=as_encoder(model))  # refuses an index of another embedder

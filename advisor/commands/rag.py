@@ -241,6 +241,13 @@ def _tune_embedder(args: argparse.Namespace) -> int:
         if value is not None:
             setattr(config, field, value)
     config.validate()
+    from rag.embedder_store import embedder_dir
+
+    if embedder_dir(ws, args.name).exists() and not args.force:  # the library's message names no flag; the CLI's does
+        from core.errors import RagError
+
+        raise RagError(f"Fine-tuned embedder {args.name!r} already exists in {embedder_dir(ws, args.name)}; pick another "
+                       "--name or pass --force to replace it.")
     split = make_split(load_pairs(args.data), seed=args.seed)
     save_split(ws, split)
     result = tune_embedder(ws, args.name, args.index, split, config, progress=None if args.no_progress else _bar(), force=args.force)

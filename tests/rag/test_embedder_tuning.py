@@ -168,7 +168,7 @@ def test_existing_embedder_kept_without_force(tuned, sample_pairs):
     from rag.embedder_tuning import tune_embedder
 
     ws, _result, _stages = tuned
-    with pytest.raises(RagError, match="--force"):
+    with pytest.raises(RagError, match="already exists.*explicitly"):
         tune_embedder(ws, "ft", "base", _split(sample_pairs), EmbedderTuneConfig())
 
 
@@ -261,6 +261,9 @@ def test_cli_build_with_a_workspace_embedder_and_list(tuned, sample_pages, sampl
     assert out.returncode == 0, out.stderr
     tuned2 = json.loads(out.stdout)
     assert tuned2["embedder"] == "ft2" and tuned2["pairs"] == 8 and tuned2["training"]["steps"] == 2
+    again = subprocess.run([*base, "tune-embedder", "--data", str(sample_pairs), "--index", "base", "--name", "ft2", "--no-progress"],
+                           cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 2 and "--force" in again.stderr and "Traceback" not in again.stderr  # the CLI names its flag
     out = subprocess.run([*base, "build", "--corpus", str(sample_pages), "--name", "cli-ft", "--embedder", "ft", "--no-progress"],
                          cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
