@@ -155,7 +155,7 @@ def update(initial: str | None, comparison: "RunComparison") -> Verdict:
         headline = (
             f"Inconclusive on {metric}: {best.system} scores best, but {others} {'is' if len(tied_ids) == 2 else 'are'} within "
             f"its interval, so the evidence cannot {'confirm or overturn the recommendation' if initial else 'pick a winner'}; "
-            f"{settle}. If forced, the simplest option is {OPTION_WORDS.get(final, final)}: {chosen.system}."
+            f"{settle}. If forced, the simplest is {OPTION_WORDS.get(final, final)} ({chosen.system})."
         )
     elif initial is None:
         status = "no-initial"
