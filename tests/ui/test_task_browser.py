@@ -31,7 +31,7 @@ def test_compare_page_shows_the_confusion_matrix(page, tmp_path):
         matrix.scroll_into_view_if_needed()
         box = matrix.bounding_box()
         assert box is not None and box["height"] > 100 and box["width"] > 100
-        matrix.locator("[role=columnheader]").first.wait_for(timeout=TIMEOUT_MS)  # the grid draws its headers after the frame
+        matrix.locator("[role=columnheader]").first.wait_for(state="attached", timeout=TIMEOUT_MS)  # the grid adds its (hidden) header cells after the frame
         headers = matrix.locator("[role=columnheader]").all_inner_texts()
         assert headers[0] == "reference" and {"mail", "admin"} <= set(headers)  # rows: reference, columns: answers
         assert page.get_by_text("Baselines").first.is_visible()
