@@ -164,6 +164,8 @@ def check_report(ws) -> dict:
         assert len(file_gens) == 1, f"{path.name} mixes generations"
         gens |= file_gens
         assert first
+    if not gens:  # killed during the very first write: the folder was made, no file was renamed in yet (old state: none)
+        return {"state": "absent"}
     assert len(gens) == 1, f"the report's files come from different writes: {sorted(gens)}"
     return {"state": sorted(gens)}
 
