@@ -2,8 +2,9 @@
 fine-tuning the embedder, measuring a review meeting's evidence, exporting an accepted fine-tune.
 
 ``python -m advisor.background <job dir>`` runs one job; :func:`start_rag_build`,
-:func:`start_rag_eval`, :func:`start_embedder_tuning`, :func:`start_evidence` and :func:`start_export` start them. Both report every stage (loading the embedder, chunking,
-embedding, leakage control, loading the generator, answering) so a page never sits on a stale bar.
+:func:`start_rag_eval`, :func:`start_embedder_tuning`, :func:`start_evidence` and :func:`start_export` start
+them. Each reports its stages (for a build: loading the embedder, chunking, embedding, indexing) so a page
+never sits on a stale bar.
 """
 
 from __future__ import annotations
@@ -59,20 +60,16 @@ def start_embedder_tuning(ws: Workspace, name: str, index: str, split_version: s
     """Fine-tune the embedder of index ``index`` on the train part of ``split_version`` (what `advisor rag
     tune-embedder` does) in the background; ``config``: EmbedderTuneConfig values. Checked here first."""
     from core.config import from_dict
-    from core.errors import RagError
     from core.workspace import safe_name
-    from rag.embedder_store import embedder_dir
-    from rag.embedder_tuning import EmbedderTuneConfig
-    from studies.data.splits import load_split
-
+    from rag.embedder_tuning import EmbedderTuneConfig, refuse_existing
     from rag.index import open_index
+    from studies.data.splits import load_split
 
     if not config.get("base"):  # start from the embedder the index was built with (its retriever mines the negatives)
         config = {**config, "base": open_index(ws, index).config.embedder}
     from_dict(EmbedderTuneConfig, config).validate()
     load_split(ws, split_version)  # a missing or damaged split is refused before a process starts
-    if embedder_dir(ws, safe_name(name)).exists():
-        raise RagError(f"A fine-tuned embedder named {name!r} exists already; pick another name.")
+    refuse_existing(ws, safe_name(name))
     return start_job(ws, EMBEDDER_TUNE, __name__, {"workspace": str(ws.root), "name": safe_name(name), "index": index,
                                                    "split": split_version, "config": config})
 

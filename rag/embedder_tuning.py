@@ -267,6 +267,15 @@ class TuneResult:
     skipped: dict[str, int]
 
 
+def refuse_existing(ws: "Workspace", name: str) -> None:
+    """Refuse a fine-tuned embedder name already taken in ``ws`` (also checked before a background job starts)."""
+    from rag.embedder_store import embedder_dir
+
+    target = embedder_dir(ws, name)
+    if target.exists():
+        raise RagError(f"Fine-tuned embedder {name!r} already exists in {target}; pick another name (replacing it must be asked for explicitly).")
+
+
 def tune_embedder(
     ws: "Workspace", name: str, index_name: str, split: Any, config: EmbedderTuneConfig | None = None,
     progress: StageProgress | None = None, force: bool = False, show_bar: bool = False,
@@ -282,8 +291,8 @@ def tune_embedder(
     config = config or EmbedderTuneConfig()
     config.validate()
     target = embedder_dir(ws, name)
-    if target.exists() and not force:
-        raise RagError(f"Fine-tuned embedder {name!r} already exists in {target}; pick another name (replacing it must be asked for explicitly).")
+    if not force:
+        refuse_existing(ws, name)
     model = load_embedder(config.base, ws=ws)
     base_name = model.advisor_name
     pipe = RagPipeline.open(ws, index_name, encoder=as_encoder(model))  # refuses an index of another embedder

@@ -41,5 +41,5 @@ def test_the_rag_page_fine_tunes_the_indexs_embedder_in_the_background(workspace
     assert done and "`tl-tuned`" in done[0] and "32 training pairs" in done[0], [s.value for s in at.success]
     manifest = verify_folder(workspace.root / "embedders" / "tl-tuned")
     assert manifest.data["pairs"] == 32 and manifest.data["split_version"] == split.version
-    with pytest.raises(RagError, match="exists already"):
+    with pytest.raises(RagError, match="already exists"):
         start_embedder_tuning(workspace, "tl-tuned", "tl", split.version, {})
