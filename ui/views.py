@@ -174,7 +174,9 @@ def evaluation_groups(rows: list[dict]) -> list[EvaluationGroup]:
 
 def exportable_runs(rows: list[dict]) -> list[str]:
     """Runs an export can start from: accepted fine-tunes with a registry entry, newest first."""
-    return [r["run_id"] for r in rows if r.get("status") == "accepted" and r.get("registry_path") and r.get("kind") == "lora"]
+    from studies.governance.export import exportable
+
+    return [r["run_id"] for r in rows if exportable(r)]
 
 
 def export_rows(ws: Any, run_id: str) -> list[dict]:

@@ -149,6 +149,11 @@ def check_request(fmt: str, quant: str | None, sample: int = DEFAULT_SAMPLE) -> 
     return quant
 
 
+def exportable(row: dict[str, Any]) -> bool:
+    """Whether a leaderboard row is one :func:`registry_entry` takes: an accepted, registered adapter on its own."""
+    return row.get("status") == "accepted" and bool(row.get("registry_path")) and row.get("kind") == "lora"
+
+
 def registry_entry(ws: Workspace, run_id: str, board: Leaderboard | None = None) -> tuple[dict[str, Any], Path]:
     """The accepted run's leaderboard row and registry folder; refuses runs that cannot be exported."""
     row = (board or Leaderboard(ws)).get(run_id)
