@@ -65,9 +65,8 @@ def run(args: argparse.Namespace) -> int:
         for name, rewards in available_metrics().items():
             print(f"{name:22s} {rewards}")
         return 0
-    from studies.evaluation.contract import evaluate
+    from studies.evaluation.contract import evaluate, settings_for
     from studies.evaluation.specs import make_system
-    from tuning.generate import GenerationSettings
 
     ws = workspace_of(args)
     if args.data:
@@ -86,8 +85,6 @@ def run(args: argparse.Namespace) -> int:
     from studies.data.splits import save_split
 
     save_split(ws, split)
-    from studies.evaluation.contract import settings_for
-
     settings = settings_for(split, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
     options = {"device": args.device}
     if args.model is not None:
