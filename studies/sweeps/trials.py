@@ -76,8 +76,7 @@ class TrialRun:
         if tokens is not None:
             self.tokens = int(tokens)
             self.trial.set_user_attr(ATTR_TOKENS, self.tokens)
-        if self._stop.is_set():
-            raise SweepInterrupted("interrupted: the worker was asked to stop")
+        self._raise_if_stopping()
         if value is None or not math.isfinite(value):
             self.prune(f"diverged: validation loss {value} at step {step}")
         self.reports.append((int(step), float(value)))
@@ -94,8 +93,7 @@ class TrialRun:
     def progress(self, step: int, total_steps: int, tokens: int) -> None:
         """Record a running trial's step and tokens between validation passes, so a long trial is never shown
         as idle (tokens 0) while it trains; stops the trial at this step when the worker was asked to stop."""
-        if self._stop.is_set():
-            raise SweepInterrupted("interrupted: the worker was asked to stop")
+        self._raise_if_stopping()
         now = time.monotonic()
         if now - self._progress_written < self.PROGRESS_EVERY_S and step < total_steps:
             return
@@ -106,6 +104,10 @@ class TrialRun:
 
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    def _raise_if_stopping(self) -> None:
+        if self._stop.is_set():
+            raise SweepInterrupted("interrupted: the worker was asked to stop")
 
 
 @dataclass
