@@ -7,12 +7,16 @@
    Widgets that show a default derived from data (a name, an answer) use :func:`data_key` likewise.
 2. **Actions bound to one rendered item** (a judgement on item 7, "Next" on section 2): the button's
    key carries the item's token, and each (action, token) acts at most once per session, so a
-   double click never acts on an item the person has not seen.
+   double click never acts on an item the person has not seen. When the page redraws faster than
+   the person double-clicks, the second click lands on the *next* item's button; actions that move
+   through items (Next, Back, a review judgement) are therefore paced: within
+   :data:`DOUBLE_CLICK_S` of the previous one they are the tail of a double click and do nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -20,6 +24,8 @@ import streamlit as st
 
 T = TypeVar("T")
 DONE = "advisor._done_actions"
+DOUBLE_CLICK_S = 0.5
+"""A paced action this soon after the previous one of its group is ignored (the usual double-click time)."""
 
 
 def data_key(base: str, *parts: Any) -> str:
@@ -49,14 +55,21 @@ def select(remember_as: str, value: str) -> None:
     st.session_state[f"advisor.{remember_as}"] = value
 
 
-def action(label: str, *, key: str, token: str, container: Any = None, **kwargs: Any) -> bool:
-    """A button that acts once for the item identified by ``token`` (see module doc)."""
+def action(label: str, *, key: str, token: str, container: Any = None, paced: str | None = None,
+           **kwargs: Any) -> bool:
+    """A button that acts once for the item identified by ``token``; with ``paced`` (a group name), not
+    within :data:`DOUBLE_CLICK_S` of the group's previous action either (see module doc)."""
     target = container or st
     if not target.button(label, key=f"{key}-{token}", **kwargs):
         return False
     done: set[tuple[str, str]] = st.session_state.setdefault(DONE, set())
     if (key, token) in done:
         return False
+    if paced is not None:
+        now, last = time.monotonic(), st.session_state.get(f"advisor.paced.{paced}")
+        if last is not None and now - last < DOUBLE_CLICK_S:
+            return False  # not marked done: a deliberate click on this item later still acts
+        st.session_state[f"advisor.paced.{paced}"] = now
     done.add((key, token))
     return True
 

@@ -128,8 +128,8 @@ def run(args: argparse.Namespace) -> int:
         url = storage_for(ws, args.name, args.storage)
         if args.watch:
             _watch(ws, url, args.name)
-        ingested = ingest_study(ws, url, args.name)
         status = sweep_status(url, args.name, ws)
+        ingested = ingest_study(ws, url, args.name)  # after the status: every trial it counts done is on the board
         if args.output_format == "json":
             print_json({**status.to_dict(), "leaderboard": {"added": ingested.added, "rows": ingested.completed}})
         else:
@@ -199,10 +199,10 @@ def _start(args: argparse.Namespace, ws: Any) -> int:
     except KeyboardInterrupt:
         print(f"\ndetached: the workers keep running; `advisor sweep stop {config.name}` stops them", file=sys.stderr)
         return 130
-    ingested = ingest_study(ws, url, config.name)
     from studies.sweeps.status import format_status, sweep_status
 
     status = sweep_status(url, config.name, ws, with_trials=False)
+    ingested = ingest_study(ws, url, config.name)  # after the status: every trial it counts done is on the board
     if args.output_format == "json":
         print_json({**status.to_dict(), "leaderboard": {"added": ingested.added, "rows": ingested.completed}})
     else:

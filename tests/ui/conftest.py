@@ -8,6 +8,14 @@ from tests.app_fixtures import FakeEncoder, populate, run_jobs_inline
 from ui.launch import CHROMIUM, CHROMIUM_ARGS
 
 
+@pytest.fixture(autouse=True)
+def unpaced_clicks(monkeypatch):
+    """AppTest clicks come microseconds apart, like a double click: no pacing here (tested on its own)."""
+    import ui.state
+
+    monkeypatch.setattr(ui.state, "DOUBLE_CLICK_S", 0.0)
+
+
 @pytest.fixture
 def app_ws(workspace, monkeypatch):
     """An empty workspace the app uses (through $ADVISOR_WORKSPACE), a fake embedder, jobs run to the end inline."""

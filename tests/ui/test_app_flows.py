@@ -72,6 +72,26 @@ def test_saved_answers_load_and_round_trip():
     assert at.header[0].value.startswith("Recommendation: RAG")
 
 
+def test_a_second_click_within_the_double_click_time_does_not_move_again(monkeypatch):
+    import ui.state
+    from advisor.answers import answers_yaml
+    from advisor.questions import validate_answers
+
+    at = page_test("decide").run()
+    at.get("file_uploader")[0].upload("answers.yaml", answers_yaml(validate_answers(SUPPORT_BOT)).encode(),
+                                      "application/x-yaml")
+    at.run()
+    by_key(at, "button", "load-answers").click().run()
+    monkeypatch.setattr(ui.state, "DOUBLE_CLICK_S", 60.0)
+    by_key(at, "button", "next").click().run()
+    assert "Section 2 of" in at.get("progress")[0].proto.text
+    by_key(at, "button", "next").click().run()  # section 2's Next, at once: the tail of a double click
+    assert "Section 2 of" in at.get("progress")[0].proto.text
+    monkeypatch.setattr(ui.state, "DOUBLE_CLICK_S", 0.0)
+    by_key(at, "button", "next").click().run()  # a deliberate click later on the same section acts
+    assert "Section 3 of" in at.get("progress")[0].proto.text
+
+
 def test_saved_answers_with_problems_are_listed_not_raised():
     from advisor.answers import parse_saved_answers
 

@@ -82,6 +82,7 @@ def test_product_owner_answers_the_questionnaire_and_gets_a_recommendation(page,
                     answer(page, question, SUPPORT_BOT[question.id])
                     answers[question.id] = SUPPORT_BOT[question.id]
             last = step == len(applicable_sections(qn, answers)) - 1
+            page.wait_for_timeout(600)  # a person reads the section: quicker clicks are a double click's tail
             page.get_by_role("button", name="See the recommendation" if last else "Next").click()
             settle(page)
             no_exception(page)

@@ -119,11 +119,11 @@ def _questionnaire(qn) -> bool:
 
     token = f"{section}-{generation('nav')}"  # a double click acts on the section shown, once
     back, forward, _ = st.columns([1, 1, 4])
-    if step > 0 and action("Back", key="back", token=token, container=back, icon=":material/arrow_back:"):
+    if step > 0 and action("Back", key="back", token=token, container=back, paced="nav", icon=":material/arrow_back:"):
         _navigate(step - 1)
     last = step == len(sections) - 1
     if action("See the recommendation" if last else "Next", key="next", token=token, container=forward,
-              type="primary", icon=":material/check:" if last else ":material/arrow_forward:"):
+              paced="nav", type="primary", icon=":material/check:" if last else ":material/arrow_forward:"):
         problems = section_problems(qn, section, answers)
         if problems:
             st.warning("Before going on: " + "; ".join(problems) + ".")

@@ -56,7 +56,7 @@ def _review(session) -> bool:
     comment = st.text_input("Comment (optional)", key=f"rv-comment-{token}")
     cols = st.columns(len(CHOICES))
     for col, (choice, label, icon) in zip(cols, CHOICES):
-        if action(label, key=f"rv-{choice}", token=token, container=col, icon=icon,
+        if action(label, key=f"rv-{choice}", token=token, container=col, icon=icon, paced="review",
                   type="primary" if choice != "skip" else "secondary"):
             with guard():
                 session.record(item, choice, comment)
