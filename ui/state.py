@@ -9,7 +9,7 @@
    key carries the item's token, and each (action, token) acts at most once per session, so a
    double click never acts on an item the person has not seen. When the page redraws faster than
    the person double-clicks, the second click lands on the *next* item's button; actions that move
-   through items (Next, Back, a review judgement) are therefore paced: within
+   through items (Next, Back, a review judgement, a data-creation decision) are therefore paced: within
    :data:`DOUBLE_CLICK_S` of the previous one they are the tail of a double click and do nothing.
 """
 
@@ -65,12 +65,19 @@ def action(label: str, *, key: str, token: str, container: Any = None, paced: st
     done: set[tuple[str, str]] = st.session_state.setdefault(DONE, set())
     if (key, token) in done:
         return False
-    if paced is not None:
-        now, last = time.monotonic(), st.session_state.get(f"advisor.paced.{paced}")
-        if last is not None and now - last < DOUBLE_CLICK_S:
-            return False  # not marked done: a deliberate click on this item later still acts
-        st.session_state[f"advisor.paced.{paced}"] = now
+    if paced is not None and not pace(paced):
+        return False  # not marked done: a deliberate click on this item later still acts
     done.add((key, token))
+    return True
+
+
+def pace(group: str) -> bool:
+    """True, noting the time, unless ``group``'s previous action was within :data:`DOUBLE_CLICK_S` (then
+    this one is the tail of a double click, or a shortcut key pressed twice, and must do nothing)."""
+    now, last = time.monotonic(), st.session_state.get(f"advisor.paced.{group}")
+    if last is not None and now - last < DOUBLE_CLICK_S:
+        return False
+    st.session_state[f"advisor.paced.{group}"] = now
     return True
 
 

@@ -45,10 +45,12 @@ def test_reviewer_accepts_edits_rejects_with_keys_and_a_double_click_records_one
         question.fill("Which option ignores case in grep?")
         question.press("Tab")
         settle(page)
+        page.wait_for_timeout(600)  # a person reads the candidate: quicker decisions are a double click's tail
         page.locator(f".st-key-cd-edit-{candidates[1].id} button").click()
         settle(page)
         page.locator(f".st-key-cd-accept-{candidates[2].id}").wait_for(timeout=TIMEOUT_MS)
         page.evaluate("document.activeElement && document.activeElement.blur()")
+        page.wait_for_timeout(600)
         page.keyboard.press("x")  # the reject shortcut
         settle(page)
         page.locator(f".st-key-cd-accept-{candidates[3].id}").wait_for(timeout=TIMEOUT_MS)

@@ -85,3 +85,21 @@ def test_a_stale_click_on_a_reviewed_candidate_records_nothing_more(app_ws, corp
     with pytest.raises(Exception, match="already reviewed"):
         queue.decide(first.key.removeprefix("cd-accept-"), "reject", "ana", expected_pending=True)
     assert ReviewQueue(app_ws, "docs").progress().reviewed == 1
+
+
+def test_a_second_decision_within_the_double_click_time_records_nothing(app_ws, corpus, monkeypatch):
+    import ui.state
+    from studies.data.creation.generation import GenerationRequest, generate
+    from studies.data.creation.review_queue import ReviewQueue
+
+    generate(GenerationRequest(corpus=str(corpus), name="docs"), app_ws, FakeEncoder())
+    monkeypatch.setattr(ui.state, "DOUBLE_CLICK_S", 60.0)
+    at = page_test("create_data").run()
+    at.text_input(key="cd-reviewer").input("ana").run()
+    _button(at, "cd-accept-").click().run()
+    second = _button(at, "cd-accept-").key.removeprefix("cd-accept-")  # redrawn: the next candidate's button
+    _button(at, "cd-accept-").click().run()  # at once: the tail of a double click lands on it
+    assert len(ReviewQueue(app_ws, "docs").decisions) == 1
+    monkeypatch.setattr(ui.state, "DOUBLE_CLICK_S", 0.0)
+    _button(at, "cd-accept-").click().run()  # a deliberate click later acts on the candidate shown
+    assert ReviewQueue(app_ws, "docs").decisions[second].decision == "accept"

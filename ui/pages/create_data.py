@@ -11,6 +11,7 @@ import streamlit as st
 
 from ui import common
 from ui.common import empty_state, guard, guarded, workspace
+from ui.state import pace
 
 
 def _generate(ws) -> None:
@@ -90,7 +91,7 @@ def _review(ws, names: list[str]) -> None:
         st.code(span or "(source not found)", language=None, wrap_lines=True)
         st.text(after[:300] + ("..." if after else ""))
     choice = "accept" if accept else "edit" if edit else "reject" if reject else None
-    if choice is not None:
+    if choice is not None and pace("create-data"):  # a double click or a key pressed twice: one decision
         with guard():
             queue.decide(candidate.id, choice, reviewer, question=question, answer=answer, expected_pending=True)
             st.rerun()
