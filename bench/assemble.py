@@ -22,16 +22,39 @@ matters. Ratios measured in one run are robust to that load; absolute figures ar
 """
 
 
-def assemble() -> Path:
-    parts = {p.stem: p for p in (HERE / "results").glob("*.md")}
+class WouldDropSections(RuntimeError):
+    """BENCHMARKS.md holds sections that no fragment in bench/results/ has (written there by hand)."""
+
+
+def headings(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.startswith("#")]
+
+
+def assemble(out: Path = ROOT / "BENCHMARKS.md", results: Path = HERE / "results", force: bool = False) -> Path:
+    """Rebuild ``out`` from the fragments; refuse (unless ``force``) when that would lose a section of it:
+    some sections are measured by hand-run flows and written straight into BENCHMARKS.md."""
+    parts = {p.stem: p for p in results.glob("*.md")}
     names = [n for n in ORDER if n in parts] + sorted(n for n in parts if n not in ORDER)
     body = [HEADER]
     for name in names:
         body.append(parts[name].read_text(encoding="utf-8").strip() + "\n")
-    out = ROOT / "BENCHMARKS.md"
-    out.write_text("\n".join(body), encoding="utf-8")
+    text = "\n".join(body)
+    if out.is_file() and not force:
+        kept = set(headings(text))
+        lost = [h for h in headings(out.read_text(encoding="utf-8")) if h not in kept]
+        if lost:
+            raise WouldDropSections(
+                f"{out.name} has {len(lost)} heading(s) no fragment in {results} holds, e.g. {lost[:3]}; rebuilding "
+                f"would lose them. Move them into a fragment (bench/results/<area>.md) first, or pass --force.")
+    out.write_text(text, encoding="utf-8")
     return out
 
 
 if __name__ == "__main__":
-    print(assemble())
+    import sys
+
+    try:
+        print(assemble(force="--force" in sys.argv[1:]))
+    except WouldDropSections as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None

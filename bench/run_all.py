@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", help="benchmark names (e.g. bench_faiss) to run")
     parser.add_argument("--assemble-only", action="store_true", help="only rebuild BENCHMARKS.md from bench/results/")
+    parser.add_argument("--force", action="store_true", help="rebuild even if sections only BENCHMARKS.md holds would be lost")
     args = parser.parse_args(argv)
     failed = []
     if not args.assemble_only:
@@ -33,9 +34,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {script.name}", flush=True)
             if subprocess.run([sys.executable, str(script)], cwd=ROOT).returncode != 0:
                 failed.append(script.name)
-    from bench.assemble import assemble
+    from bench.assemble import WouldDropSections, assemble
 
-    path = assemble()
+    try:
+        path = assemble(force=args.force)
+    except WouldDropSections as exc:
+        print(exc, file=sys.stderr)
+        return 2
     print(f"wrote {path}")
     if failed:
         print("failed: " + ", ".join(failed), file=sys.stderr)
