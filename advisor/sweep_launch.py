@@ -182,17 +182,24 @@ def worker_env(url: str) -> dict[str, str]:
 def start_sweep(ws: Any, config: Any, storage: str | None = None, workers: int | None = None) -> dict[str, Any]:
     """Create or resume ``config``'s study and make sure its local workers run (no duplicates).
 
-    Usable from the app: returns at once; the workers are detached processes.
+    Usable from the app: returns once the workers are launched (detached processes). A new LoRA study
+    with ``lr_range_steps`` first runs that range test here, in the caller's process (tens of seconds on a
+    CPU for a small model), so its seeded trials start from the learned learning rate.
     """
     from pathlib import Path
 
     from core.atomic import atomic_write_json
     from studies.sweeps.processes import detect_gpus, launch_workers, sweep_dir
     from studies.sweeps.storage import redact_url
-    from studies.sweeps.study import create_or_resume
+    from studies.sweeps.study import create_or_resume, study_exists
 
     url = storage or os.environ.get(STORAGE_ENV) or ws.optuna_url
-    study = create_or_resume(config, url)
+    lr_range = None
+    if config.objective == "lora" and config.lr_range_steps and not study_exists(url, config.name):
+        from studies.sweeps.priors import learn_lr_range
+
+        lr_range = learn_lr_range(config, ws, steps=config.lr_range_steps)
+    study = create_or_resume(config, url, lr_range=lr_range)
     _refuse_finished(study, config)
     folder = sweep_dir(ws, config.name)
     atomic_write_json(folder / "sweep.json", {"name": config.name, "storage": recorded_storage(ws, url), "config": config.to_dict(), "started_at": time.time()})

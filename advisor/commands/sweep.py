@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     start.add_argument("--name", default=None, help="sweep name (default: from the plan)")
     start.add_argument("--sampler", choices=("tpe", "random"), default=None, help="search strategy (default tpe)")
     start.add_argument("--pruner", choices=("hyperband", "successive_halving", "median", "none"), default=None, help="pruner (default successive_halving)")
+    start.add_argument("--lr-range-test", dest="lr_range_steps", type=int, default=None, metavar="STEPS",
+                       help="LoRA: run a learning-rate range test of STEPS steps (e.g. 16) before a new sweep; its "
+                            "suggestion sets the seeded trials' learning rates (default: the plan's lr_range_steps, 0)")
     start.add_argument("--detach", action="store_true", help="return at once; the workers keep running")
     start.add_argument("--format", dest="output_format", choices=("text", "json"), default="text", help="output format")
 
@@ -182,6 +185,8 @@ def _start(args: argparse.Namespace, ws: Any) -> int:
         changes["sampler"] = args.sampler
     if args.pruner:
         changes["pruner"] = args.pruner
+    if args.lr_range_steps is not None:
+        changes["lr_range_steps"] = args.lr_range_steps
     if changes:
         config = type(config).from_dict({**config.to_dict(), **changes})
     url = args.storage or os.environ.get(STORAGE_ENV) or ws.optuna_url

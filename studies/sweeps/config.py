@@ -147,6 +147,9 @@ class SweepConfig:
     """Seconds without a heartbeat before a trial counts as dead (None: 2 x heartbeat_interval)."""
     max_retry: int = 1
     """How many times a trial whose worker died is re-run with the same parameters."""
+    lr_range_steps: int = 0
+    """LoRA: steps of a learning-rate range test on the sweep's data before a new study's first trial; its
+    suggestion sets the seeded trials' learning rates (``tuning/lr_range.py``). 0: none (the published scaling)."""
     evaluate: bool = True
     """Evaluate each completed trial through the shared evaluation contract (a leaderboard row)."""
     eval_limit: int | None = 64
@@ -186,6 +189,10 @@ class SweepConfig:
             f"`grace_period > heartbeat_interval` must hold, but got (grace_period={self.grace_period}, heartbeat_interval={self.heartbeat_interval})",
         )
         p.check(self.max_retry >= 0, f"`max_retry >= 0` must hold, but got {self.max_retry}")
+        p.check(self.lr_range_steps == 0 or 4 <= self.lr_range_steps <= 1000,
+                f"`lr_range_steps` must be 0 (no range test) or 4 to 1000, but got {self.lr_range_steps}")
+        p.check(self.lr_range_steps == 0 or self.objective == "lora",
+                f"`lr_range_steps` applies to LoRA sweeps only, but the objective is {self.objective!r}: remove it")
         p.check(self.eval_limit is None or self.eval_limit >= 1, f"`eval_limit >= 1` must hold when set, but got {self.eval_limit}")
         try:
             parse_space(self.space, what="`space`")

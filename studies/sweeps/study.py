@@ -88,6 +88,14 @@ def _requeue_interrupted(study: "optuna.Study") -> None:
             study.enqueue_trial(trial.params, user_attrs={ATTR_OVERRIDES: trial.user_attrs.get(ATTR_OVERRIDES, {}), "resumed_from": trial.number})
 
 
+def study_exists(storage_url: str, name: str) -> bool:
+    """Whether sweep ``name`` is already in the storage (a start would resume it, not create it)."""
+    import optuna
+
+    with storage_errors(storage_url):
+        return safe_name(name) in optuna.get_all_study_names(open_storage(storage_url))
+
+
 def load_study(storage_url: str, name: str, heartbeat: bool = True) -> "tuple[optuna.Study, SweepConfig]":
     """Open an existing sweep and its stored config; ``heartbeat=False`` for readers (status, ingest)."""
     import optuna

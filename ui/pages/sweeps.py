@@ -69,7 +69,8 @@ def _start(ws) -> None:
     if warning:
         st.warning(warning, icon=":material/memory:")
     if st.button("Start sweep", type="primary", key="sw-start", icon=":material/play_arrow:"):
-        with guard(), st.spinner(f"Starting `{config.name}`: creating the study, launching the workers..."):
+        first = (f"a {config.lr_range_steps}-step learning-rate range test, " if config.lr_range_steps else "")
+        with guard(), st.spinner(f"Starting `{config.name}`: {first}creating the study, launching the workers..."):
             info = start_sweep(ws, config, workers=int(workers))
             select("sweep", config.name)
             st.success(f"Sweep `{config.name}` running in the background with {len(info['workers'])} worker(s) "

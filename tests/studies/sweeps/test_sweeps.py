@@ -351,6 +351,16 @@ def test_cli_start_detach_twice_does_not_duplicate_workers_then_status_and_stop(
     assert "stop requested" in text.stdout
 
 
+def test_cli_range_test_on_a_sweep_that_is_not_lora_is_refused_before_anything_starts(workspace, tmp_path):
+    plan = tmp_path / "sweep.yaml"
+    plan.write_text("objective: synthetic\nn_trials: 2\nbase: {steps: 2, step_seconds: 0.0}\n")
+    out = _cli(workspace, "start", "--plan", str(plan), "--name", "rt", "--lr-range-test", "16")
+    assert out.returncode == 2 and "LoRA sweeps only" in out.stderr, out.stderr
+    from studies.sweeps.study import study_exists
+
+    assert not study_exists(workspace.optuna_url, "rt")
+
+
 def test_cli_errors_are_actionable(workspace, tmp_path):
     out = _cli(workspace, "status", "nope")
     assert out.returncode == 2 and "No sweep named 'nope'" in out.stderr and "advisor sweep start" in out.stderr

@@ -114,3 +114,33 @@ def test_range_test_runs_on_the_tiny_model(tiny_model_dir, workspace, sample_pai
     assert not (workspace.root / "adapters").exists() or not list((workspace.root / "adapters").iterdir())  # nothing saved
     with pytest.raises(ValueError, match="low < high"):
         lr_range_test(config, rows, workspace, low=1e-2, high=1e-3)
+
+
+def test_start_sweep_runs_the_range_test_once_for_a_new_lora_study_and_seeds_from_it(tmp_path, monkeypatch):
+    import studies.sweeps.priors as priors
+    from advisor import sweep_launch
+    from core.errors import ConfigError
+    from core.workspace import Workspace
+    from studies.sweeps.study import load_study, study_exists
+
+    ws = Workspace.resolve(tmp_path / "ws").ensure()
+    calls = []
+    monkeypatch.setattr(priors, "learn_lr_range", lambda config, workspace, steps: calls.append(steps) or LrRange(best_lr=3e-3))
+    import studies.sweeps.processes as processes
+
+    monkeypatch.setattr(processes, "launch_workers", lambda *a, **k: [])
+    config = _config(lr_range_steps=16)
+    assert not study_exists(ws.optuna_url, config.name)
+    sweep_launch.start_sweep(ws, config, workers=1)
+    assert calls == [16] and study_exists(ws.optuna_url, config.name)
+    study, _ = load_study(ws.optuna_url, config.name, heartbeat=False)
+    assert study.user_attrs["lr_range_test"]["best_lr"] == 3e-3
+    assert study.trials[0].system_attrs["fixed_params"]["learning_rate"] == pytest.approx(3e-4)  # the plan's seed at the learned rate
+    sweep_launch.start_sweep(ws, config, workers=1)  # a resume: no second range test
+    assert calls == [16]
+    sweep_launch.start_sweep(ws, _config(name="plain"), workers=1)  # not asked for: none
+    assert calls == [16]
+    with pytest.raises(ConfigError, match="lr_range_steps"):
+        _config(lr_range_steps=2).validate()
+    with pytest.raises(ConfigError, match="LoRA sweeps only"):
+        _config("rag", base={}, lr_range_steps=16).validate()
