@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Hugging Face's (which TRL imports): put the repository root there instead.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-from bench.train_peers import PEERS, body_params, load_avg, run_reference  # noqa: E402
+from bench.train_peers import PEERS, body_params, load_avg, lora_config, run_reference  # noqa: E402
 
 DATA = Path("/work/shared/data/tldr/pairs.jsonl")
 
@@ -327,7 +327,7 @@ def step_comparison(ws, pairs, steps: int) -> dict:
     time: the same real tokens under the same machine load. Used where a busy machine makes the full
     one-epoch comparison too slow (``--steps-only``); it does not measure quality."""
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
     from tuning.batches import collate, encode_examples, format_pair
     from tuning.config import TrainConfig
@@ -337,7 +337,7 @@ def step_comparison(ws, pairs, steps: int) -> dict:
 
     ref_loaded = load_base_model(None, ws)
     tok = ref_loaded.tokenizer
-    ref_model = get_peft_model(ref_loaded.model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    ref_model = get_peft_model(ref_loaded.model, lora_config(0.05))
     ref_model.train()
     ref_opt = torch.optim.AdamW([p for p in ref_model.parameters() if p.requires_grad], lr=1e-3)
     ours_loaded = load_base_model(None, ws, dtype="bfloat16")
