@@ -10,6 +10,20 @@ Reported: real (non-padding) tokens/s of both and the ratio; held-out response-t
 (same held-out pairs, fp32, same function); MFU against this machine's measured matmul peak.
 
     .venv/bin/python bench/bench_train.py --pairs 192 --heldout 128 [--out bench/results/tuning_train.json]
+
+Strongest peers (issue 21; needs the ``bench`` extra: ``pip install -e '.[bench]'`` for TRL):
+
+    .venv/bin/python bench/bench_train.py --pairs 192 --heldout 128 --peers trainer-flat,trl --rounds 2 \
+        --out bench/results/tuning_train_peers.json
+
+``--peers NAME,...`` races ours against the named peers of ``bench/train_peers.py`` in one process:
+``trainer-flat`` (``Trainer`` + ``DataCollatorWithFlattening``, response-only labels, bf16, LoRA dropout
+0), ``trl`` (TRL ``SFTTrainer``: best-fit packing, padding-free, completion-only loss, bf16, LoRA via
+``peft_config``) and ``tutorial`` (the reference above). ``--rounds N`` (default 2) repeats ours then each
+peer N times, interleaved so every side sees the same machine load; the JSON keeps every round (with the
+load average before and after each run), the best round of each side, and the ratio ours / strongest peer
+in real tokens/s and real tokens per CPU-second. Same LoRA (r 8, alpha 16, q/v), learning rate, cosine
+schedule with 5% warm-up, one epoch, and token budget per step (``--micro-batch-size`` x 128) on every side.
 """
 
 from __future__ import annotations
@@ -27,7 +41,11 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# Run as a script, bench/ itself would come first on the path and its `datasets` package would shadow
+# Hugging Face's (which TRL imports): put the repository root there instead.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+
+from bench.train_peers import PEERS, body_params, load_avg, lora_config, run_reference  # noqa: E402
 
 DATA = Path("/work/shared/data/tldr/pairs.jsonl")
 
@@ -58,71 +76,6 @@ def matmul_peak(dtype_name: str, size: int = 1024, seconds: float = 2.0) -> floa
         torch.mm(a, b)
         best = min(best, time.perf_counter() - t)
     return 2 * size**3 / best / 1e9
-
-
-def body_params(model) -> int:
-    """Parameters of the transformer blocks (no embedding / LM head): 2 FLOPs each per token forward."""
-    return sum(p.numel() for n, p in model.named_parameters() if ".layers." in n and "lora_" not in n)
-
-
-def load_avg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def run_reference(ws, train_pairs, lr: float, seed: int) -> dict:
-    """The tutorial: Trainer + peft, padded to 128, fp32, batch 8, loss over prompt and response."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
-
-    from tuning.batches import format_pair
-    from tuning.models import load_base_model
-
-    loaded = load_base_model(None, ws)
-    tok = loaded.tokenizer
-    tok.padding_side = "right"
-    texts = ["".join(format_pair(tok, p.input, p.output, None)) for p in train_pairs]
-    enc = tok(texts, add_special_tokens=False, padding="max_length", truncation=True, max_length=128)
-    dataset = [{"input_ids": i, "attention_mask": m} for i, m in zip(enc["input_ids"], enc["attention_mask"])]
-    real_tokens = sum(sum(m) for m in enc["attention_mask"])
-    model = get_peft_model(loaded.model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
-    args = TrainingArguments(
-        output_dir=tempfile.mkdtemp(prefix="bench-ref-"),
-        per_device_train_batch_size=8,
-        num_train_epochs=1,
-        learning_rate=lr,
-        lr_scheduler_type="cosine",
-        warmup_steps=max(1, round(0.05 * len(train_pairs) / 8)),
-        logging_steps=5,
-        save_strategy="no",
-        report_to="none",
-        use_cpu=True,
-        seed=seed,
-        disable_tqdm=True,
-    )
-    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=DataCollatorForLanguageModeling(tok, mlm=False))
-    load_before = load_avg()
-    cpu_started = time.process_time()
-    started = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - started
-    cpu_seconds = time.process_time() - cpu_started
-    tok.padding_side = "left"
-    return {
-        "model": model,
-        "tokenizer": tok,
-        "real_tokens": real_tokens,
-        "slots": len(dataset) * 128,
-        "seconds": seconds,
-        "tokens_per_s": real_tokens / seconds,
-        "steps": trainer.state.global_step,
-        "cpu_seconds": cpu_seconds,
-        "tokens_per_cpu_s": real_tokens / cpu_seconds,
-        "load_before": load_before,
-        "load_after": load_avg(),
-        "body_params": body_params(model),
-        "precision": "fp32",
-    }
 
 
 def run_ours(ws, train_pairs, lr: float, seed: int, micro_batch_size: int, dropout: float | None = None, name: str = "bench-ours") -> dict:
@@ -171,6 +124,108 @@ def heldout_loss(model, tokenizer, heldout) -> float:
     return evaluate_loss(model, enc, cfg, Precision("fp32", "cpu", None), "cpu", tokenizer.pad_token_id)
 
 
+def mfu(p_body: int, run: dict, peak_gflops: float) -> float:
+    """Forward 2N + backward through activations 2N per real token (frozen base, LoRA) over the peak."""
+    return 4 * p_body * run["real_tokens"] / run["seconds"] / (peak_gflops * 1e9)
+
+
+def machine_info() -> dict:
+    import torch
+
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), "?")
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()}
+
+
+def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("torch", "transformers", "peft", "accelerate", "trl", "datasets", "pyarrow", "dill"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def parse_peers(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in PEERS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown peer(s) {unknown or text!r}; choose from {', '.join(PEERS)}")
+    return names
+
+
+def peer_rounds(args, ws, train_pairs, heldout, peaks: dict) -> dict:
+    """``--rounds`` rounds of ours then each peer, in this one process (the same load for all sides);
+    every run's real tokens/s, tokens per CPU-second, held-out response loss and MFU, the best round
+    of each side and the ratio ours / strongest peer."""
+    import gc
+
+    from tuning.adapters import load_with_adapter
+    from tuning.models import load_base_model
+
+    base = load_base_model(None, ws)
+    p_body = body_params(base.model)
+    base_loss = heldout_loss(base.model, base.tokenizer, heldout)
+    del base
+    print(f"base held-out response loss {base_loss:.4f}", flush=True)
+
+    def finish(name: str, run: dict, model, tokenizer) -> dict:
+        run = {k: (str(v) if isinstance(v, Path) else v) for k, v in run.items() if k not in ("model", "tokenizer")}
+        run["heldout_response_loss"] = heldout_loss(model, tokenizer, heldout)
+        own = "bf16" if "bf16" in str(run["precision"]) else "fp32"
+        run["mfu_vs_bf16_peak"] = mfu(p_body, run, peaks["bf16"])
+        run[f"mfu_vs_own_{own}_peak"] = mfu(p_body, run, peaks[own])
+        print(
+            f"  {name}: {run['tokens_per_s']:.1f} real tok/s, {run['tokens_per_cpu_s']:.1f} per CPU-s ({run['real_tokens']} tokens, "
+            f"{run['seconds']:.1f}s, {run['steps']} steps, {run['precision']}), held-out {run['heldout_response_loss']:.4f}, "
+            f"MFU {run['mfu_vs_bf16_peak']:.1%} of bf16 peak, load {run['load_before']} -> {run['load_after']}",
+            flush=True,
+        )
+        gc.collect()
+        return run
+
+    rounds = []
+    for k in range(args.rounds):
+        print(f"round {k + 1}/{args.rounds}", flush=True)
+        runs = {}
+        ours = run_ours(ws, train_pairs, args.lr, args.seed, args.micro_batch_size, name=f"bench-ours-r{k + 1}")
+        loaded = load_with_adapter(ours["adapter_dir"], ws)
+        runs["ours"] = finish("ours", ours, loaded.model, loaded.tokenizer)
+        del loaded
+        for name in args.peers:
+            run = PEERS[name](ws, train_pairs, args.lr, args.seed, args.micro_batch_size)
+            runs[name] = finish(name, run, run["model"], run["tokenizer"])
+            del run
+        strongest = max(args.peers, key=lambda n: runs[n]["tokens_per_s"])
+        rounds.append({"round": k + 1, "runs": runs, "strongest_peer": strongest,
+                       "ratio_ours_vs_strongest_real_tokens_per_s": runs["ours"]["tokens_per_s"] / runs[strongest]["tokens_per_s"]})
+
+    best = {}
+    for name in ["ours", *args.peers]:
+        r = max(rounds, key=lambda r: r["runs"][name]["tokens_per_s"])
+        best[name] = {"round": r["round"], **r["runs"][name]}
+    strongest = max(args.peers, key=lambda n: best[n]["tokens_per_s"])
+    return {
+        "machine": machine_info(),
+        "versions": versions(),
+        "matmul_peak_gflops": peaks,
+        "pairs": args.pairs,
+        "heldout": args.heldout,
+        "lr": args.lr,
+        "micro_batch_size": args.micro_batch_size,
+        "peers": args.peers,
+        "rounds": rounds,
+        "heldout_response_loss_base": base_loss,
+        "best": best,
+        "strongest_peer": strongest,
+        "ratio_ours_vs_strongest_real_tokens_per_s": best["ours"]["tokens_per_s"] / best[strongest]["tokens_per_s"],
+        "ratio_ours_vs_strongest_real_tokens_per_cpu_s": best["ours"]["tokens_per_cpu_s"] / best[strongest]["tokens_per_cpu_s"],
+        "mfu_formula": "4 * transformer-block params * real tokens / s / matmul peak (LM head and attention excluded)",
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)
@@ -182,7 +237,11 @@ def main() -> int:
     ap.add_argument("--steps-only", type=int, default=0, help="only N interleaved single steps per side (busy machine; no quality figure)")
     ap.add_argument("--workspace", default=str(Path(tempfile.gettempdir()) / "bench-tuning-ws"))
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "tuning_train.json")
+    ap.add_argument("--peers", type=parse_peers, default=None, help=f"comma-separated peers to race in rounds: {', '.join(PEERS)}")
+    ap.add_argument("--rounds", type=int, default=2, help="with --peers: interleaved rounds (ours, then each peer)")
     args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
 
     import torch
 
@@ -210,6 +269,12 @@ def main() -> int:
         return 0
     peaks = {"fp32": matmul_peak("fp32"), "bf16": matmul_peak("bf16")}
     print(f"matmul peak GFLOP/s: {peaks}  load: {load_avg()}", flush=True)
+    if args.peers:
+        result = peer_rounds(args, ws, train_pairs, heldout, peaks)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2, default=str))
+        print(json.dumps({k: result[k] for k in ("strongest_peer", "ratio_ours_vs_strongest_real_tokens_per_s", "ratio_ours_vs_strongest_real_tokens_per_cpu_s")}, indent=2))
+        return 0
 
     base = load_base_model(None, ws)
     base_loss = heldout_loss(base.model, base.tokenizer, heldout)
@@ -230,12 +295,8 @@ def main() -> int:
     ours_d_loss = heldout_loss(ours_d_loaded.model, ours_d_loaded.tokenizer, heldout)
 
     p_body = ref["body_params"]
-    def mfu(run, peak):  # forward 2N + backward through activations 2N per real token (frozen base, LoRA)
-        return 4 * p_body * run["real_tokens"] / run["seconds"] / (peak * 1e9)
-
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), "?")
     result = {
-        "machine": {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version()},
+        "machine": machine_info(),
         "matmul_peak_gflops": peaks,
         "pairs": args.pairs,
         "heldout": args.heldout,
@@ -249,9 +310,9 @@ def main() -> int:
         "heldout_response_loss": {"base": base_loss, "reference": ref_loss, "ours": ours_loss, "ours_dropout_0.05": ours_d_loss},
         "mfu": {
             "formula": "4 * transformer-block params * real tokens / s / matmul peak (LM head and attention excluded)",
-            "reference_vs_fp32_peak": mfu(ref, peaks["fp32"]),
-            "ours_vs_bf16_peak": mfu(ours, peaks["bf16"]),
-            "ours_vs_fp32_peak": mfu(ours, peaks["fp32"]),
+            "reference_vs_fp32_peak": mfu(p_body, ref, peaks["fp32"]),
+            "ours_vs_bf16_peak": mfu(p_body, ours, peaks["bf16"]),
+            "ours_vs_fp32_peak": mfu(p_body, ours, peaks["fp32"]),
         },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -266,7 +327,7 @@ def step_comparison(ws, pairs, steps: int) -> dict:
     time: the same real tokens under the same machine load. Used where a busy machine makes the full
     one-epoch comparison too slow (``--steps-only``); it does not measure quality."""
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
     from tuning.batches import collate, encode_examples, format_pair
     from tuning.config import TrainConfig
@@ -276,7 +337,7 @@ def step_comparison(ws, pairs, steps: int) -> dict:
 
     ref_loaded = load_base_model(None, ws)
     tok = ref_loaded.tokenizer
-    ref_model = get_peft_model(ref_loaded.model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    ref_model = get_peft_model(ref_loaded.model, lora_config(0.05))
     ref_model.train()
     ref_opt = torch.optim.AdamW([p for p in ref_model.parameters() if p.requires_grad], lr=1e-3)
     ours_loaded = load_base_model(None, ws, dtype="bfloat16")
