@@ -136,7 +136,10 @@ def _check(args: argparse.Namespace) -> int:
         print(summary.render())
         if not report.ok:
             print(f"\nINVALID: {len(report.errors)} error(s) above; fix them and run the check again.")
-            if any(p.kind == MISSING_FIELD for p in report.errors):  # the library names no flag; here it is
+            if report.suggested_mapping:  # the library names no flag; here it is
+                guess = ",".join(f"{k}={v}" for k, v in report.suggested_mapping.items())
+                print(f"hint: run it again with --map {guess}")
+            elif any(p.kind == MISSING_FIELD for p in report.errors):
                 print("hint: name your columns with --map input=COLUMN,output=COLUMN (e.g. --map input=question,output=answer)")
     if not report.ok:
         print(f"error: {dataset.source} has {len(report.errors)} validation error(s).", file=sys.stderr)

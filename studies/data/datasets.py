@@ -58,6 +58,13 @@ __all__ = [
 ]
 
 FIELDS = ("input", "output", "group", "id")
+SYNONYMS = {
+    "input": ("question", "prompt", "instruction", "query", "text", "sentence", "description", "message", "request",
+              "source", "document", "content"),
+    "output": ("answer", "completion", "response", "label", "target", "category", "class", "intent", "summary",
+               "result", "reply", "sql", "json"),
+}
+"""Common names for the two fields, most specific first: what a mapping guess (:func:`suggest_mapping`) tries."""
 """Fields a mapping may rename: ``input`` and ``output`` are required, ``group`` and ``id`` optional."""
 _TLDR_PAIR_KEYS = {"input", "output", "command", "page"}
 
@@ -193,6 +200,31 @@ def _stem(path: Path) -> str:
     return path.name if path.is_dir() else path.stem
 
 
+def suggest_mapping(columns: Any) -> dict[str, str] | None:
+    """``{"input": column, "output": column}`` when common names (text/label, question/answer, prompt/completion,
+    ...) identify both fields, else None: a file with other names gets a concrete fix in its error, not a riddle."""
+    lower = {str(c).strip().lower(): str(c) for c in columns}
+    picked: dict[str, str] = {}
+    for ours, names in SYNONYMS.items():
+        found = lower.get(ours) or next((lower[n] for n in names if n in lower), None)
+        if found is None:
+            return None
+        picked[ours] = found
+    return picked if picked["input"] != picked["output"] else None
+
+
+def _missing_fields(report: ValidationReport, columns: Any, missing: list[str], line: int | None) -> None:
+    """One error for fields no record has, with the mapping that would fix it when the names are common ones."""
+    guess = suggest_mapping(columns)
+    report.suggested_mapping = guess
+    fix = (f"give the column mapping {','.join(f'{k}={v}' for k, v in guess.items())} (guessed from the names)" if guess
+           else "give a column mapping such as input=COLUMN,output=COLUMN")
+    absent = " or ".join(missing)
+    where = (f"the header has no {absent} column; columns are" if report.format in ("csv", "tsv")
+             else f"no record has the {absent} field; fields are")
+    report.add(MISSING_FIELD, f"{where}: {', '.join(map(str, columns))}. Rename them or {fix}", line)
+
+
 def pairs_from_records(
     records: list[formats.Record],
     mapping: dict[str, str] | None,
@@ -205,18 +237,15 @@ def pairs_from_records(
     names = {f: (mapping or {}).get(f, f) for f in FIELDS}
     if tldr and mapping is None:
         names["group"] = "page"
-    if records and report.format in ("csv", "tsv"):
-        header = records[0].fields.keys()
+    if records:
+        tabular = report.format in ("csv", "tsv")
         missing = [f"{ours!r} (column {theirs!r})" if ours != theirs else repr(ours) for ours, theirs in names.items()
-                   if ours in ("input", "output") and theirs not in header]
-        if missing:
-            report.add(
-                MISSING_FIELD,
-                f"the header has no {' or '.join(missing)} column; columns are: {', '.join(header)}. "
-                "Rename them or give a column mapping such as input=COLUMN,output=COLUMN",
-                1,
-            )
+                   if ours in ("input", "output") and all(theirs not in r.fields for r in (records[:1] if tabular else records))]
+        if missing and tabular:  # a header without the column: one error, not one per row
+            _missing_fields(report, list(records[0].fields), missing, 1)
             return []
+        if missing and suggest_mapping(k for r in records[:50] for k in r.fields):  # a field no record has: the fix once,
+            _missing_fields(report, list(dict.fromkeys(k for r in records[:50] for k in r.fields)), missing, None)  # then per line
     pairs: list[Pair] = []
     seen_ids: dict[str, int] = {}
     page_counts: dict[str, int] = {}

@@ -107,6 +107,8 @@ class ValidationReport:
     """Distinct inputs that appear with more than one different output."""
     conflicting_records: int = 0
     """Records whose input appears with more than one different output."""
+    suggested_mapping: dict[str, str] | None = None
+    """When the input/output fields were not found: a mapping guessed from common names (text/label, ...)."""
 
     def add(self, kind: str, message: str, line: int | None = None, *, field: str | None = None, file: str | None = None) -> None:
         severity: Severity = "warning" if kind in WARNING_KINDS else "error"
@@ -164,6 +166,7 @@ class ValidationReport:
             "conflicting_records": self.conflicting_records,
             "problem_counts": self.counts(),
             "problems": [p.to_dict() for p in self.problems],
+            "suggested_mapping": self.suggested_mapping,
         }
 
     def render(self, max_warnings_per_kind: int | None = 20) -> str:

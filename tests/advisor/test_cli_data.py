@@ -130,3 +130,13 @@ def test_check_and_split_show_the_task_kind_with_evidence_and_take_overrides(tmp
     assert "classification" in listing.stdout
     bad = advisor("data", "check", str(path), "--task", "regression", workspace=tmp_path / "ws")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_check_guesses_the_mapping_of_common_column_names_and_it_works(tmp_path):
+    path = tmp_path / "tickets.csv"
+    path.write_text("text,label\n" + "".join(f'"ticket {i} about the printer",hardware\n' for i in range(5)), encoding="utf-8")
+    out = advisor("data", "check", str(path), workspace=tmp_path / "ws")
+    assert out.returncode == 2 and "hint: run it again with --map input=text,output=label" in out.stdout, out.stdout
+    again = advisor("data", "check", str(path), "--map", "input=text,output=label", workspace=tmp_path / "ws")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "5 valid pairs" in again.stdout

@@ -298,3 +298,25 @@ def test_deeply_nested_lines_are_reported_in_pairs_and_pages_files(tmp_path):
     for path, fmt in ((pairs, "jsonl"), (pages, "tldr-pages")):
         report = load_pairs(path, strict=False).report
         assert report.format == fmt and [(p.kind, p.line) for p in report.errors] == [("bad-json", 2)] and report.valid == 1
+
+
+def test_common_column_names_get_a_concrete_mapping_in_the_error(tmp_path):
+    from studies.data.datasets import suggest_mapping
+
+    assert suggest_mapping(["text", "label"]) == {"input": "text", "output": "label"}
+    assert suggest_mapping(["Question", "Answer", "id"]) == {"input": "Question", "output": "Answer"}
+    assert suggest_mapping(["prompt", "completion"]) == {"input": "prompt", "output": "completion"}
+    assert suggest_mapping(["input", "label"]) == {"input": "input", "output": "label"}
+    assert suggest_mapping(["foo", "bar"]) is None and suggest_mapping(["text"]) is None
+    csv_path = tmp_path / "t.csv"
+    csv_path.write_text('text,label\n"printer broken",hardware\n', encoding="utf-8")
+    report = load_pairs(csv_path, strict=False).report
+    assert report.suggested_mapping == {"input": "text", "output": "label"}
+    assert "input=text,output=label" in report.errors[0].message and len(report.errors) == 1
+    jsonl = tmp_path / "q.jsonl"
+    jsonl.write_text('{"question": "a", "answer": "b"}\n{"question": "c", "answer": "d"}\n', encoding="utf-8")
+    report = load_pairs(jsonl, strict=False).report
+    assert report.suggested_mapping == {"input": "question", "output": "answer"}
+    assert "input=question,output=answer" in report.errors[0].message
+    fixed = load_pairs(jsonl, mapping=report.suggested_mapping)
+    assert [p.output for p in fixed.pairs] == ["b", "d"]
