@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     start.add_argument("--name", default=None, help="sweep name (default: from the plan)")
     start.add_argument("--sampler", choices=("tpe", "random"), default=None, help="search strategy (default tpe)")
     start.add_argument("--pruner", choices=("hyperband", "successive_halving", "median", "none"), default=None, help="pruner (default successive_halving)")
-    start.add_argument("--lr-range-test", dest="lr_range_steps", type=int, default=None, metavar="STEPS",
+    start.add_argument("--lr-range-test", dest="lr_range_steps", type=bounded_int(0, 1000), default=None, metavar="STEPS",
                        help="LoRA: run a learning-rate range test of STEPS steps (e.g. 16) before a new sweep; its "
                             "suggestion sets the seeded trials' learning rates (default: the plan's lr_range_steps, 0)")
     start.add_argument("--detach", action="store_true", help="return at once; the workers keep running")
