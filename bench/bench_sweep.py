@@ -370,9 +370,9 @@ start-up trials, multivariate; {tpe_settings['pruner'].replace('_', ' ')} pruner
 {tpe_settings['reduction_factor']}; {'the start-up trials stop at the first rung; ' if tpe_settings.get('startup_to_first_rung') else ''}a trial's last validation pass is never pruned. Random search: no pruner.
 Sampler seeds are pinned (`ADVISOR_SWEEP_WORKER_INDEX=0`, else a worker salts its seed with its pid).
 
-Machine: {os.cpu_count()} cores, {cpu_model()}, torch {torch.__version__}, CPU only, run under `nice -n 19`. Load
-average before {load_before[0]:.1f}, after {load_after[0]:.1f}: other processes shared the cores, so wall times are
-inflated and not comparable; tokens and losses (the measure here) do not depend on load.
+Machine: {os.cpu_count()} cores, {cpu_model()}, torch {torch.__version__}, CPU only, niceness {os.nice(0)}. Load
+average before {load_before[0]:.1f}, after {load_after[0]:.1f} (this run included); wall times depend on what else
+runs, tokens and losses (the measure here) do not.
 
 ![best so far vs tokens]({prefix}_curves.png)
 
