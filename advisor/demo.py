@@ -150,9 +150,10 @@ def run_demo(workspace: Workspace, settings: DemoSettings | None = None, say: Sa
     )
     md = write_report(workspace, record, "md", name=s.report_name)
     html = write_report(workspace, record, "html", name=s.report_name)
-    say(f"   {record.verdict.headline}")
+    readable = record.page.readable if record.page is not None else str  # the record's readable names
+    say(f"   {readable(record.verdict.headline)}")
     for reason in record.verdict.reasons:
-        say(f"   - {reason}")
+        say(f"   - {readable(reason)}")
     _done(say, t, "report written")
     total = time.perf_counter() - began
     say(f"\nDone in {total / 60:.1f} min. Leaderboard: advisor --workspace {workspace.root} leaderboard")

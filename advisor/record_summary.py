@@ -146,6 +146,12 @@ class OnePage:
     command: str = ""
     budget_source: str = ""
     """Where the latency budget came from: the plan, or the questionnaire's answer."""
+    systems: dict[str, str] = field(default_factory=dict)
+    """System spec -> the readable name used above, so any other text about these runs reads the same."""
+
+    def readable(self, text: str) -> str:
+        """``text`` with every system spec replaced by its readable name (as on the first screen)."""
+        return readable_text(text, self.systems)
 
 
 def volume_of(answers: dict[str, Any] | None, requests_per_day: float | None = None) -> tuple[float, str]:
@@ -218,7 +224,7 @@ def one_page(comparison: "RunComparison", verdict: Any, rows: dict[str, dict[str
 
     return OnePage(metric, comparison.n_items, comparison.part, page_rows, readable(verdict.headline),
                    [readable(q) for q in verdict.open_questions], volume, source, budget, table.source, costs, notes, command,
-                   budget_source)
+                   budget_source, systems)
 
 
 def reproduce_command(workspace_root: Any, run_ids: list[str], *, answers: str | None = None, metric: str | None = None,

@@ -77,6 +77,9 @@ def test_first_screen_in_the_record(workspace, tmp_path):
     assert rag.per_1k_usd == pytest.approx(0.20) and rag.per_month_usd == pytest.approx(6.0)
     assert rag.within_budget is False and page.rows[0].within_budget is True  # 0.5 s p95 meets a 0.5 s budget
     assert any(c["name"] == "Hosted API hosted-mini" for c in page.costs)
+    reasons = [page.readable(r) for r in record.verdict.reasons]  # what `advisor demo` prints under the verdict
+    assert any("rag:idx" in r for r in record.verdict.reasons) and not any("rag:idx" in r for r in reasons)
+    assert any("RAG" in r for r in reasons)
     md = render_markdown(record)
     first = md.split("## Verdict")[0]
     assert "## At a glance" in first and "cost / month" in first and "$6.00" in first and "over** the 0.5 s budget" in first
