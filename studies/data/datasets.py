@@ -58,6 +58,7 @@ __all__ = [
 ]
 
 FIELDS = ("input", "output", "group", "id")
+"""Fields a mapping may rename: ``input`` and ``output`` are required, ``group`` and ``id`` optional."""
 SYNONYMS = {
     "input": ("question", "prompt", "instruction", "query", "text", "sentence", "description", "message", "request",
               "source", "document", "content"),
@@ -65,7 +66,6 @@ SYNONYMS = {
                "result", "reply", "sql", "json"),
 }
 """Common names for the two fields, most specific first: what a mapping guess (:func:`suggest_mapping`) tries."""
-"""Fields a mapping may rename: ``input`` and ``output`` are required, ``group`` and ``id`` optional."""
 _TLDR_PAIR_KEYS = {"input", "output", "command", "page"}
 
 
@@ -244,8 +244,9 @@ def pairs_from_records(
         if missing and tabular:  # a header without the column: one error, not one per row
             _missing_fields(report, list(records[0].fields), missing, 1)
             return []
-        if missing and suggest_mapping(k for r in records[:50] for k in r.fields):  # a field no record has: the fix once,
-            _missing_fields(report, list(dict.fromkeys(k for r in records[:50] for k in r.fields)), missing, None)  # then per line
+        seen = list(dict.fromkeys(k for r in records[:50] for k in r.fields)) if missing else []
+        if missing and suggest_mapping(seen):  # a field no record has, under a common other name: the fix once, then per line
+            _missing_fields(report, seen, missing, None)
     pairs: list[Pair] = []
     seen_ids: dict[str, int] = {}
     page_counts: dict[str, int] = {}
