@@ -241,13 +241,14 @@ def _tune_embedder(args: argparse.Namespace) -> int:
         if value is not None:
             setattr(config, field, value)
     config.validate()
-    from rag.embedder_store import embedder_dir
-
-    if embedder_dir(ws, args.name).exists() and not args.force:  # the library's message names no flag; the CLI's does
+    if not args.force:  # before the split is written; the library's message names no flag, the CLI's does
         from core.errors import RagError
+        from rag.embedder_tuning import refuse_existing
 
-        raise RagError(f"Fine-tuned embedder {args.name!r} already exists in {embedder_dir(ws, args.name)}; pick another "
-                       "--name or pass --force to replace it.")
+        try:
+            refuse_existing(ws, args.name)
+        except RagError as exc:
+            raise RagError(f"{exc} Here: another --name, or --force to replace it.") from None
     split = make_split(load_pairs(args.data), seed=args.seed)
     save_split(ws, split)
     result = tune_embedder(ws, args.name, args.index, split, config, progress=None if args.no_progress else _bar(), force=args.force)
