@@ -161,8 +161,11 @@ def run_worker(
             _set_attr(trial, ATTR_FAILED, str(exc))
             raise
         except Exception as exc:
-            _set_attr(trial, ATTR_FAILED, f"{type(exc).__name__}: {exc}"[:2000])
             _set_attr(trial, ATTR_SECONDS, round(time.monotonic() - start, 3))
+            if is_transient(exc):
+                _requeue_after_outage(study, trial, run, exc)
+            else:
+                _set_attr(trial, ATTR_FAILED, f"{type(exc).__name__}: {exc}"[:2000])
             raise
         _set_attr(trial, ATTR_SECONDS, round(time.monotonic() - start, 3))
         _set_attr(trial, ATTR_TOKENS, int(outcome.tokens or run.tokens))
@@ -246,6 +249,19 @@ def _set_attr(trial: "optuna.Trial", key: str, value: Any) -> None:
         trial.set_user_attr(key, value)
     except optuna.exceptions.UpdateFinishedTrialError:
         log.warning("trial %s was already finished by another worker; %s not stored", trial.number, key)
+
+
+def _requeue_after_outage(study: "optuna.Study", trial: "optuna.Trial", run: TrialRun, exc: BaseException) -> None:
+    """A trial cut short by a storage outage (PostgreSQL restarting) is the storage's fault, not the trial's.
+
+    It is recorded as interrupted, which keeps it out of the budget, and queued again with the same
+    parameters. When the storage is still down these writes fail too: the trial then stays RUNNING,
+    its heartbeat stops, and the stale-trial retry re-queues it instead (only one of the two happens).
+    """
+    why = f"interrupted: the Optuna storage became unreachable during the trial ({type(exc).__name__}); re-run with the same parameters"
+    trial.set_user_attr(ATTR_FAILED, why)
+    retry_storage(lambda: study.enqueue_trial(trial.params, user_attrs={ATTR_OVERRIDES: run.overrides, "resumed_from": trial.number}))
+    _set_attr(trial, ATTR_SUPERSEDED, True)
 
 
 def _handle_oom(study: "optuna.Study", trial: "optuna.Trial", run: TrialRun, exc: OutOfMemoryError) -> None:

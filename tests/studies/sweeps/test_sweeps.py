@@ -250,6 +250,46 @@ def test_out_of_memory_twice_is_not_retried_again(workspace):
     assert "already a retry" in study.trials[1].user_attrs["pruned_reason"]
 
 
+class _OutageOnce:
+    """The synthetic objective, but the first trial loses its storage connection half way (as a PostgreSQL restart does)."""
+
+    calls = 0
+
+    def __init__(self):
+        from studies.sweeps.objectives.synthetic import SyntheticObjective
+
+        self._inner = SyntheticObjective()
+        self.default_space, self.check_base = self._inner.default_space, self._inner.check_base
+
+    def run(self, run):
+        type(self).calls += 1
+        if type(self).calls == 1:
+            import sqlalchemy.exc
+
+            raise sqlalchemy.exc.OperationalError("INSERT", {}, Exception("server closed the connection unexpectedly"))
+        return self._inner.run(run)
+
+
+def test_a_trial_cut_by_a_storage_outage_is_rerun_with_its_parameters_and_not_counted(workspace):
+    from studies.sweeps.objectives import register_objective
+
+    register_objective("outage-once", _OutageOnce)
+    url = workspace.optuna_url
+    config = _config("outage", objective="outage-once", n_trials=3, pruner="none", base={"steps": 2, "step_seconds": 0.0})
+    create_or_resume(config, url)
+    report = run_worker(url, config.name, workspace, max_trials=10)
+    study, _ = load_study(url, config.name, heartbeat=False)
+    cut = study.trials[0]
+    assert cut.state.name == "FAIL" and cut.user_attrs["fail_reason"].startswith("interrupted: the Optuna storage")
+    assert cut.user_attrs["superseded"] is True
+    rerun = study.trials[1]
+    assert rerun.params == cut.params and rerun.user_attrs["resumed_from"] == cut.number
+    assert [t.state.name for t in study.trials[1:]] == ["COMPLETE"] * 3 and report.reason == "3 of 3 trials finished"
+    create_or_resume(config, url)  # a resume does not queue it a second time
+    study, _ = load_study(url, config.name, heartbeat=False)
+    assert not any(t.state.name == "WAITING" for t in study.trials)
+
+
 def test_stop_request_ends_workers_between_trials(workspace):
     url = workspace.optuna_url
     config = _config("stop", n_trials=100, pruner="none", base={"steps": 4, "step_seconds": 0.05})
