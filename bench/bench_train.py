@@ -78,14 +78,15 @@ def matmul_peak(dtype_name: str, size: int = 1024, seconds: float = 2.0) -> floa
     return 2 * size**3 / best / 1e9
 
 
-def run_ours(ws, train_pairs, lr: float, seed: int, micro_batch_size: int, dropout: float | None = None, name: str = "bench-ours") -> dict:
+def run_ours(ws, train_pairs, lr: float, seed: int, micro_batch_size: int, dropout: float | None = None, name: str = "bench-ours",
+             compile: str = "off") -> dict:
     from tuning.config import TrainConfig
     from tuning.train import train
 
     config = TrainConfig(
         method="lora", rank=8, alpha=16, dropout=TrainConfig.dropout if dropout is None else dropout, target_modules=["q_proj", "v_proj"], learning_rate=lr,
         lr_scheduler="cosine", warmup_ratio=0.05, epochs=1, micro_batch_size=micro_batch_size, max_length=128,
-        packing="packed", precision="auto", eval_every=0, save_every=0, seed=seed,
+        packing="packed", precision="auto", eval_every=0, save_every=0, seed=seed, compile=compile,
     )
     load_before = load_avg()
     cpu_started = time.process_time()
@@ -109,6 +110,10 @@ def run_ours(ws, train_pairs, lr: float, seed: int, micro_batch_size: int, dropo
         "dropout": config.dropout,
         "padding_fraction": r.padding_fraction,
         "truncated": r.train_data.truncated,
+        "compiled": r.compiled,
+        "compile_seconds": r.compile_seconds,
+        # tokens/s above is the steady rate (train_seconds leaves compilation out); this one pays it
+        "tokens_per_s_with_compile": r.tokens_seen / (r.train_seconds + r.compile_seconds),
     }
 
 
@@ -194,6 +199,11 @@ def peer_rounds(args, ws, train_pairs, heldout, peaks: dict) -> dict:
         loaded = load_with_adapter(ours["adapter_dir"], ws)
         runs["ours"] = finish("ours", ours, loaded.model, loaded.tokenizer)
         del loaded
+        if args.compiled:  # the same run with the training forward compiled for one static shape
+            compiled = run_ours(ws, train_pairs, args.lr, args.seed, args.micro_batch_size, name=f"bench-ours-compiled-r{k + 1}", compile="on")
+            loaded = load_with_adapter(compiled["adapter_dir"], ws)
+            runs["ours-compiled"] = finish("ours-compiled", compiled, loaded.model, loaded.tokenizer)
+            del loaded
         for name in args.peers:
             run = PEERS[name](ws, train_pairs, args.lr, args.seed, args.micro_batch_size)
             runs[name] = finish(name, run, run["model"], run["tokenizer"])
@@ -203,7 +213,7 @@ def peer_rounds(args, ws, train_pairs, heldout, peaks: dict) -> dict:
                        "ratio_ours_vs_strongest_real_tokens_per_s": runs["ours"]["tokens_per_s"] / runs[strongest]["tokens_per_s"]})
 
     best = {}
-    for name in ["ours", *args.peers]:
+    for name in ["ours", *(["ours-compiled"] if args.compiled else []), *args.peers]:
         r = max(rounds, key=lambda r: r["runs"][name]["tokens_per_s"])
         best[name] = {"round": r["round"], **r["runs"][name]}
     strongest = max(args.peers, key=lambda n: best[n]["tokens_per_s"])
@@ -222,6 +232,9 @@ def peer_rounds(args, ws, train_pairs, heldout, peaks: dict) -> dict:
         "strongest_peer": strongest,
         "ratio_ours_vs_strongest_real_tokens_per_s": best["ours"]["tokens_per_s"] / best[strongest]["tokens_per_s"],
         "ratio_ours_vs_strongest_real_tokens_per_cpu_s": best["ours"]["tokens_per_cpu_s"] / best[strongest]["tokens_per_cpu_s"],
+        **({"ratio_ours_compiled_vs_strongest_real_tokens_per_s": best["ours-compiled"]["tokens_per_s"] / best[strongest]["tokens_per_s"],
+            "ratio_ours_compiled_vs_strongest_with_compile_time": best["ours-compiled"]["tokens_per_s_with_compile"] / best[strongest]["tokens_per_s"]}
+           if args.compiled else {}),
         "mfu_formula": "4 * transformer-block params * real tokens / s / matmul peak (LM head and attention excluded)",
     }
 
@@ -239,6 +252,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "tuning_train.json")
     ap.add_argument("--peers", type=parse_peers, default=None, help=f"comma-separated peers to race in rounds: {', '.join(PEERS)}")
     ap.add_argument("--rounds", type=int, default=2, help="with --peers: interleaved rounds (ours, then each peer)")
+    ap.add_argument("--compiled", action="store_true", help="with --peers: also run ours with compile: on in each round (tuning/static_graph.py)")
     args = ap.parse_args()
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")

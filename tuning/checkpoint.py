@@ -15,7 +15,7 @@ from tuning.config import TrainConfig
 from tuning.record import TrainState
 
 # Fields that may change between a kill and a resume without changing the run.
-_RESUMABLE_CHANGES = {"threads", "device", "eval_every", "save_every", "attention"}
+_RESUMABLE_CHANGES = {"threads", "device", "eval_every", "save_every", "attention", "compile"}
 
 
 def config_fingerprint(config: TrainConfig) -> str:

@@ -13,6 +13,7 @@ Packing = Literal["packed", "padding_free", "length_grouped", "padded"]
 Precision = Literal["auto", "bf16", "fp32", "fp16"]
 Scheduler = Literal["cosine", "linear", "constant"]
 Attention = Literal["auto", "eager", "sdpa"]
+Compile = Literal["auto", "on", "off"]
 
 TRAIN_ALIASES: dict[str, str] = {
     "lr": "learning_rate",
@@ -75,6 +76,8 @@ class TrainConfig:
     """auto (CUDA: bf16, else fp16; CPU: bf16 autocast where measured faster, else fp32), bf16, fp16 (CUDA only) or fp32."""
     attention: Attention = "auto"
     """Attention kernel while training: auto (CPU: eager, whose backward ran ~1.2x faster than PyTorch's CPU SDPA kernel in bench/bench_train.py; CUDA: sdpa), eager or sdpa."""
+    compile: Compile = "auto"
+    """Compile the training forward for one static shape (tuning/static_graph.py): auto (CPU, packed, single process, at least 600 micro-batches; falls back to eager if compiling fails), on, or off."""
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass (less memory, ~30% slower)."""
     max_grad_norm: float = 1.0

@@ -53,6 +53,11 @@ def _passthrough_cls():
     return _PASS_CLS
 
 
+def head_fusable(model) -> bool:
+    """Whether the model's head can take the fused loss (a plain bias-free linear layer)."""
+    return _fused_head(model) is not None
+
+
 def _fused_head(model) -> tuple[Any, str, Any] | None:
     """(parent module, attribute name, head) when the head can be fused with the loss; else None."""
     torch = _torch()
@@ -141,10 +146,21 @@ def chunked_linear_cross_entropy(hidden, weight, targets, compute_dtype=None, ch
     return _CE_FN.apply(hidden, weight, targets, compute_dtype or hidden.dtype, chunk)
 
 
-def forward_loss(model, batch: "Batch", precision) -> "torch.Tensor":
-    """Sum of cross-entropy over the batch's response tokens (logits computed only there, chunk by chunk)."""
+def forward_loss(model, batch: "Batch", precision, decoder: Any = None) -> "torch.Tensor":
+    """Sum of cross-entropy over the batch's response tokens (logits computed only there, chunk by chunk).
+
+    ``decoder``: the model's compiled decoder stack (tuning/static_graph.py) for a static-shape batch;
+    the hidden states then come from it and the loss positions are picked here.
+    """
     import torch.nn.functional as F
 
+    if decoder is not None:
+        fused = _fused_head(model)
+        if fused is None:  # pragma: no cover - choose_compile refuses such models
+            raise ValueError("a compiled decoder needs a head that takes the fused loss")
+        with precision.autocast():
+            hidden = decoder(input_ids=batch.input_ids, position_ids=batch.position_ids, use_cache=False).last_hidden_state
+        return chunked_linear_cross_entropy(hidden[batch.keep], fused[2].weight, batch.targets, precision.autocast_dtype or hidden.dtype)
     with _hidden_states_from_head(model) as head:
         with precision.autocast():
             out = model(

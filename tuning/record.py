@@ -126,6 +126,12 @@ class TrainRecord:
     finished_at: str
     world_size: int = 1
     """Processes that trained it (torchrun data parallel); figures are totals over all of them, peak memory is rank 0's."""
+    compiled: bool = False
+    """Whether the training forward ran compiled (tuning/static_graph.py)."""
+    compile_reason: str = ""
+    """Why it was or was not compiled (``compile: auto`` decides per run)."""
+    compile_seconds: float = 0.0
+    """Compilation time, in ``wall_seconds`` but not in ``train_seconds`` (so ``tokens_per_s`` is the steady rate)."""
 
     def summary(self) -> dict[str, Any]:
         """The figures an adapter's metadata.json keeps."""

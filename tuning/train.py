@@ -36,13 +36,14 @@ from core.atomic import atomic_write_json
 from core.config import from_dict, to_dict
 from core.errors import TrainingError
 from core.workspace import Workspace, safe_name
-from tuning.batches import Encoded, EncodeReport, collate, encode_examples, group_examples, plan_epoch
+from tuning.batches import Batch, Encoded, EncodeReport, collate, encode_examples, group_examples, plan_epoch
 from tuning.checkpoint import Checkpoint, config_fingerprint, load_trainable, trainable_state
 from tuning.config import TrainConfig
-from tuning.loss import forward_loss
+from tuning.loss import forward_loss, head_fusable
 from tuning.distributed import Dist, check_layout, local_share, process_device, session, wrap_ddp
 from tuning.device import choose_attention, choose_precision, oom_as_error, peak_memory_mb, release_memory, reset_peak_memory, resolve_device, seed_everything
 from tuning.record import BaseModelRef, EvalPoint, Progress, TrainRecord, TrainResult, TrainState
+from tuning.static_graph import CompileChoice, choose_compile, compiled_decoder, static_batch, warm_up
 
 if TYPE_CHECKING:  # pragma: no cover
     from tuning.models import LoadedModel
@@ -186,6 +187,10 @@ class _Run:
     on_eval: EvalCallback | None
     progress: ProgressCallback | None
     wall_started: float
+    compile_choice: CompileChoice = CompileChoice(False, "")
+    decoder: Any = None
+    """The compiled decoder stack the training step calls (None: the eager model)."""
+    compile_seconds: float = 0.0
     best_weights: dict[str, Any] | None = None
     session_tokens: int = 0
     session_seconds: float = 0.0
@@ -228,6 +233,7 @@ def _train(config: TrainConfig, train_examples: Sequence[Any], val_examples: Seq
     wall_started = time.perf_counter()
     with session(resolve_device(config.device)) as dist:
         run = _prepare(config, train_examples, val_examples, workspace, name, loaded, on_eval, progress, wall_started, dist)
+        _compile_if_chosen(run)
         state = _start_or_resume(run, resume)
         reset_peak_memory(run.device)
         with oom_as_error(config):
@@ -277,7 +283,9 @@ def _prepare(config: TrainConfig, train_examples: Sequence[Any], val_examples: S
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay, fused=fused)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, len(schedule)))
     run_dir = workspace.path("runs", name)
+    choice = choose_compile(config, device, dist, sum(len(step) for step in schedule), head_fusable(model))
     return _Run(
+        compile_choice=choice,
         config=config, name=name, device=device, dist=dist, precision=precision, loaded=loaded, model=model, ddp=ddp, params=params,
         optimizer=optimizer, scheduler=scheduler, scaler=torch.amp.GradScaler("cuda") if precision.use_scaler else None,
         train_enc=train_enc, val_enc=val_enc, train_report=train_report, val_report=val_report, pad_id=pad_id,
@@ -285,6 +293,42 @@ def _prepare(config: TrainConfig, train_examples: Sequence[Any], val_examples: S
         checkpoint=Checkpoint(run_dir), on_eval=on_eval if dist.is_main else None,
         progress=progress if dist.is_main else None, wall_started=wall_started,
     )
+
+
+def _compile_if_chosen(run: _Run) -> None:
+    """Compile the decoder for the run's one micro-batch shape and time it on a padding-only batch.
+
+    The warm-up's gradients are all zero and are dropped; the random state is put back, so a compiled
+    run draws the same dropout masks as an eager one. ``compile: auto`` falls back to eager when
+    compiling fails; ``compile: on`` stops with the reason.
+    """
+    import torch
+
+    if not run.compile_choice.enabled:
+        log.info("training forward not compiled: %s", run.compile_choice.reason)
+        return
+    config = run.config
+    rows, width = config.micro_batch_size, config.max_length
+    padding = Batch(torch.full((rows, width), run.pad_id, dtype=torch.long), torch.arange(width).repeat(rows, 1), None,
+                    torch.zeros((rows, width), dtype=torch.bool), torch.zeros(0, dtype=torch.long), 0, 0, slots=rows * width)
+    decoder = compiled_decoder(run.model)
+    rng = torch.get_rng_state()
+
+    def step() -> None:
+        forward_loss(run.model, padding.to(run.device), run.precision, decoder).backward()
+
+    try:
+        run.compile_seconds = warm_up(step)
+        run.decoder = decoder
+        log.info("training forward compiled in %.1f s (%s)", run.compile_seconds, run.compile_choice.reason)
+    except TrainingError as exc:
+        if config.compile == "on":
+            raise
+        log.warning("%s Training continues uncompiled.", exc)
+        run.compile_choice = CompileChoice(False, f"auto: compiling failed, trained uncompiled ({exc})"[:500])
+    finally:
+        torch.set_rng_state(rng)
+        run.optimizer.zero_grad(set_to_none=True)
 
 
 def _load_base(config: TrainConfig, workspace: Workspace, device: str, precision) -> "LoadedModel":
@@ -348,6 +392,8 @@ def _optimizer_step(run: _Run, state: TrainState) -> float:
     weight = dist.world_size
     mine = local_share(groups, dist)
     batches = [collate(run.train_enc, g, config.packing, config.max_length, run.pad_id) for g in mine]
+    if run.decoder is not None:  # one shape for the whole run, so the compiled graph is reused
+        batches = [static_batch(b, config.micro_batch_size, config.max_length, run.pad_id) for b in batches]
     if not batches:  # a short last step: take part in the gradient exchange with a zero contribution
         batches, weight = [collate(run.train_enc, groups[0], config.packing, config.max_length, run.pad_id)], 0
     step_loss = 0.0
@@ -355,7 +401,7 @@ def _optimizer_step(run: _Run, state: TrainState) -> float:
         batch = batch.to(run.device)
         sync = k == len(batches) - 1 or not dist.enabled  # DDP exchanges gradients once, after the last micro-batch
         with contextlib.nullcontext() if sync else run.ddp.no_sync():
-            loss = forward_loss(run.ddp, batch, run.precision) / max(loss_tokens, 1)
+            loss = forward_loss(run.ddp, batch, run.precision, run.decoder) / max(loss_tokens, 1)
             if dist.enabled:
                 loss = loss * weight
             if scaler is not None:
@@ -503,6 +549,9 @@ def _record(run: _Run, state: TrainState, data_version: str | None, used_best: b
         wall_seconds=time.perf_counter() - run.wall_started,
         peak_memory_mb=peak_memory_mb(run.device),
         world_size=run.dist.world_size,
+        compiled=run.decoder is not None,
+        compile_reason=run.compile_choice.reason,
+        compile_seconds=round(run.compile_seconds, 2),
         trainable_params=sum(p.numel() for p in run.params),
         total_params=sum(p.numel() for p in model.parameters()),
         final_train_loss=sum(tail) / len(tail) if tail else None,

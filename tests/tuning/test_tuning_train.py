@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,28 +18,13 @@ from tuning.config import TrainConfig  # noqa: E402
 from tuning.record import TrainRecord  # noqa: E402
 from tuning.train import train  # noqa: E402
 
+from tests.tuning.tiny import tiny_config  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@dataclass
-class P:
-    input: str
-    output: str
-
-
-@pytest.fixture(scope="module")
-def pairs(sample_pairs):
-    rows = [json.loads(line) for line in sample_pairs.read_text(encoding="utf-8").splitlines()]
-    return [P(r["input"], r["output"]) for r in rows]
-
-
 def _config(model_dir, **changes) -> TrainConfig:
-    base = dict(
-        model=str(model_dir), max_steps=12, eval_every=4, save_every=0, micro_batch_size=4, max_length=128,
-        learning_rate=2e-2, warmup_ratio=0.0, lr_scheduler="constant", rank=8, alpha=16, dropout=0.0,
-    )
-    base.update(changes)
-    return TrainConfig(**base)
+    return tiny_config(model_dir, **changes)
 
 
 def _logits(model, ids):
