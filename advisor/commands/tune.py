@@ -130,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
         "steps": record.steps,
         "tokens_seen": record.tokens_seen,
         "tokens_per_s": round(record.tokens_per_s, 1),
+        "compiled": record.compiled,
+        "compile_seconds": record.compile_seconds,
         "truncated_examples": record.train_data.truncated,
         "dropped_examples": record.train_data.dropped,
         "final_train_loss": record.final_train_loss,
