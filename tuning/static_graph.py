@@ -97,6 +97,16 @@ def static_batch(batch: "Batch", rows: int, width: int, pad_id: int) -> "Batch":
     return Batch(input_ids, position_ids, None, keep, batch.targets, batch.real_tokens, batch.examples, slots=rows * width)
 
 
+def padding_batch(rows: int, width: int, pad_id: int) -> "Batch":
+    """A ``rows x width`` batch of padding only (no loss positions): what compiles the graph before training."""
+    import torch
+
+    from tuning.batches import Batch
+
+    return Batch(torch.full((rows, width), pad_id, dtype=torch.long), torch.arange(width).repeat(rows, 1), None,
+                 torch.zeros((rows, width), dtype=torch.bool), torch.zeros(0, dtype=torch.long), 0, 0, slots=rows * width)
+
+
 def compiled_decoder(model: Any) -> Any:
     """The model's decoder stack (embeddings, layers, final norm), compiled for one static shape.
 

@@ -36,14 +36,14 @@ from core.atomic import atomic_write_json
 from core.config import from_dict, to_dict
 from core.errors import TrainingError
 from core.workspace import Workspace, safe_name
-from tuning.batches import Batch, Encoded, EncodeReport, collate, encode_examples, group_examples, plan_epoch
+from tuning.batches import Encoded, EncodeReport, collate, encode_examples, group_examples, plan_epoch
 from tuning.checkpoint import Checkpoint, config_fingerprint, load_trainable, trainable_state
 from tuning.config import TrainConfig
 from tuning.loss import forward_loss, head_fusable
 from tuning.distributed import Dist, check_layout, local_share, process_device, session, wrap_ddp
 from tuning.device import choose_attention, choose_precision, oom_as_error, peak_memory_mb, release_memory, reset_peak_memory, resolve_device, seed_everything
 from tuning.record import BaseModelRef, EvalPoint, Progress, TrainRecord, TrainResult, TrainState
-from tuning.static_graph import CompileChoice, choose_compile, compiled_decoder, static_batch, warm_up
+from tuning.static_graph import CompileChoice, choose_compile, compiled_decoder, padding_batch, static_batch, warm_up
 
 if TYPE_CHECKING:  # pragma: no cover
     from tuning.models import LoadedModel
@@ -187,7 +187,8 @@ class _Run:
     on_eval: EvalCallback | None
     progress: ProgressCallback | None
     wall_started: float
-    compile_choice: CompileChoice = CompileChoice(False, "")
+    compile_choice: CompileChoice
+    """Whether ``compile`` applies to this run and why; becomes "compiling failed" when ``auto`` falls back."""
     decoder: Any = None
     """The compiled decoder stack the training step calls (None: the eager model)."""
     compile_seconds: float = 0.0
@@ -308,17 +309,13 @@ def _compile_if_chosen(run: _Run) -> None:
         log.info("training forward not compiled: %s", run.compile_choice.reason)
         return
     config = run.config
-    rows, width = config.micro_batch_size, config.max_length
-    padding = Batch(torch.full((rows, width), run.pad_id, dtype=torch.long), torch.arange(width).repeat(rows, 1), None,
-                    torch.zeros((rows, width), dtype=torch.bool), torch.zeros(0, dtype=torch.long), 0, 0, slots=rows * width)
+    padding = padding_batch(config.micro_batch_size, config.max_length, run.pad_id).to(run.device)
     decoder = compiled_decoder(run.model)
-    rng = torch.get_rng_state()
-
-    def step() -> None:
-        forward_loss(run.model, padding.to(run.device), run.precision, decoder).backward()
-
+    device = torch.device(run.device)
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
     try:
-        run.compile_seconds = warm_up(step)
+        with torch.random.fork_rng(devices=cuda):  # CPU and this GPU's random state come back as they were
+            run.compile_seconds = warm_up(lambda: forward_loss(run.model, padding, run.precision, decoder).backward())
         run.decoder = decoder
         log.info("training forward compiled in %.1f s (%s)", run.compile_seconds, run.compile_choice.reason)
     except TrainingError as exc:
@@ -327,7 +324,6 @@ def _compile_if_chosen(run: _Run) -> None:
         log.warning("%s Training continues uncompiled.", exc)
         run.compile_choice = CompileChoice(False, f"auto: compiling failed, trained uncompiled ({exc})"[:500])
     finally:
-        torch.set_rng_state(rng)
         run.optimizer.zero_grad(set_to_none=True)
 
 
